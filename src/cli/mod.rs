@@ -1,0 +1,132 @@
+//! The `prequal` command line: argument parsing, human and JSON output, exit codes.
+//!
+//! Exit codes: 0 success; 1 the input was checked and refused (a package failed verification,
+//! a source directory has problems); 2 the command could not run (bad arguments, unreadable
+//! files, a key that already exists).
+
+mod package_cmds;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::package::Limits;
+
+#[derive(Parser, Debug)]
+#[command(name = "prequal", version, about = "Qualification data-package registry and lab tool")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Generate an Ed25519 signing key (secret key file, mode 0600) and print its key id.
+    Keygen {
+        /// Where to write the secret key file (refuses to overwrite).
+        #[arg(long)]
+        out: PathBuf,
+        /// A note stored in the key file, e.g. the lab's name.
+        #[arg(long)]
+        comment: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build a package from a source directory (prequal.json + CSV files + attachments).
+    Pack {
+        /// The source directory.
+        dir: PathBuf,
+        /// The package file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Store entries uncompressed instead of deflating them.
+        #[arg(long)]
+        store: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Add a detached signature to a package (the package digest does not change).
+    Sign {
+        package: PathBuf,
+        /// Secret key file written by `prequal keygen`.
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Check a package offline: structure, hashes, manifest, data and signatures.
+    Verify {
+        package: PathBuf,
+        /// Trust set: JSON file of key id -> organisation, role, status.
+        #[arg(long)]
+        trust: Option<PathBuf>,
+        /// Accept a package without signatures (checks structure and data only).
+        #[arg(long)]
+        allow_unsigned: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+}
+
+/// Limits for reading packages; the defaults are the registry's.
+#[derive(Args, Debug, Clone)]
+struct LimitArgs {
+    /// Maximum total uncompressed size of a package, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    max_total_size: Option<u64>,
+    /// Maximum uncompressed size of one file in a package, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    max_file_size: Option<u64>,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        let mut limits = Limits::default();
+        if let Some(v) = self.max_total_size {
+            limits.max_total_uncompressed = v;
+        }
+        if let Some(v) = self.max_file_size {
+            limits.max_entry_size = v;
+        }
+        limits
+    }
+}
+
+/// Outcome of a command: exit status with its meaning.
+pub(crate) enum Outcome {
+    Ok,
+    Refused,
+    Failed,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(o: Outcome) -> ExitCode {
+        match o {
+            Outcome::Ok => ExitCode::SUCCESS,
+            Outcome::Refused => ExitCode::from(1),
+            Outcome::Failed => ExitCode::from(2),
+        }
+    }
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn run() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Keygen { out, comment, json } => package_cmds::keygen(&out, comment.as_deref(), json),
+        Command::Pack { dir, out, store, json, limits } => package_cmds::pack(&dir, &out, store, json, limits.limits()),
+        Command::Sign { package, key, json, limits } => package_cmds::sign(&package, &key, json, limits.limits()),
+        Command::Verify { package, trust, allow_unsigned, json, limits } => {
+            package_cmds::verify(&package, trust.as_deref(), allow_unsigned, json, limits.limits())
+        }
+    };
+    outcome.into()
+}

@@ -1,0 +1,237 @@
+//! The lab's offline commands: keygen, pack, sign, verify.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use super::Outcome;
+use crate::package::signing::{SignatureStatus, TrustSet, encode_public_key};
+use crate::package::{Compression, Limits, PackageError, Rejection, SecretKey, pack_dir, sign_package, verify_file};
+
+fn print_json(value: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+fn problems_json(rejection: &Rejection) -> serde_json::Value {
+    json!(rejection.problems.iter().map(|p| json!({"code": p.code(), "message": p.to_string()})).collect::<Vec<_>>())
+}
+
+fn print_problems(what: &str, rejection: &Rejection) {
+    eprintln!("{what}: {} problem(s)", rejection.problems.len());
+    for p in &rejection.problems {
+        eprintln!("  [{}] {}", p.code(), p);
+    }
+}
+
+pub(super) fn keygen(out: &Path, comment: Option<&str>, json: bool) -> Outcome {
+    let key = SecretKey::generate();
+    if let Err(e) = key.write(out, comment) {
+        eprintln!("error: {e}");
+        return Outcome::Failed;
+    }
+    let public_key = encode_public_key(&key.public_key());
+    if json {
+        print_json(&json!({"key_id": key.key_id().as_str(), "public_key": public_key, "secret_key_file": out.display().to_string()}));
+    } else {
+        println!("secret key written to {} (mode 0600; keep it private)", out.display());
+        println!("key id:     {}", key.key_id());
+        println!("public key: {public_key}");
+        println!("Register the public key with your registry operator before signing packages.");
+    }
+    Outcome::Ok
+}
+
+pub(super) fn pack(dir: &Path, out: &Path, store: bool, json: bool, limits: Limits) -> Outcome {
+    let compression = if store { Compression::Stored } else { Compression::Deflated };
+    match pack_dir(dir, out, compression, limits) {
+        Ok(summary) => {
+            if json {
+                print_json(&json!({
+                    "package": out.display().to_string(),
+                    "digest": summary.digest.to_string(),
+                    "payload_files": summary.payload_files,
+                    "payload_bytes": summary.payload_bytes,
+                    "datasets": summary.datasets,
+                    "measurements": summary.measurements,
+                }));
+            } else {
+                println!("packed {} -> {}", dir.display(), out.display());
+                println!("  {} datasets, {} measurements, {} payload files, {} bytes", summary.datasets, summary.measurements, summary.payload_files, summary.payload_bytes);
+                println!("  digest {}", summary.digest);
+                println!("Next: prequal sign {} --key YOUR-KEY", out.display());
+            }
+            Outcome::Ok
+        }
+        Err(rejection) => report_refusal(&format!("cannot pack {}", dir.display()), &rejection, json),
+    }
+}
+
+pub(super) fn sign(package: &Path, key_path: &Path, json: bool, limits: Limits) -> Outcome {
+    let key = match SecretKey::read(key_path) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::Failed;
+        }
+    };
+    match sign_package(package, &key, limits) {
+        Ok((digest, entry)) => {
+            if json {
+                print_json(&json!({"package": package.display().to_string(), "digest": digest.to_string(), "key_id": key.key_id().as_str(), "signature_file": entry}));
+            } else {
+                println!("signed {} with key {}", package.display(), key.key_id());
+                println!("  digest {digest} (unchanged)");
+                println!("  signature {entry}");
+            }
+            Outcome::Ok
+        }
+        Err(rejection) => report_refusal(&format!("cannot sign {}: it does not verify", package.display()), &rejection, json),
+    }
+}
+
+fn report_refusal(what: &str, rejection: &Rejection, json: bool) -> Outcome {
+    if rejection.problems.iter().all(|p| matches!(p, PackageError::Io { .. })) {
+        print_problems(what, rejection);
+        return Outcome::Failed;
+    }
+    if json {
+        print_json(&json!({"ok": false, "problems": problems_json(rejection)}));
+    }
+    print_problems(what, rejection);
+    Outcome::Refused
+}
+
+/// The verification report groups problems by the check they belong to.
+const CHECKS: &[(&str, &str)] = &[
+    ("container", "zip container (paths, sizes, limits, headers)"),
+    ("bag", "BagIt structure and hashes"),
+    ("manifest", "prequal.json and RO-Crate metadata"),
+    ("datasets", "dataset CSV files"),
+    ("signatures", "signatures"),
+];
+
+fn check_of(p: &PackageError) -> &'static str {
+    use PackageError::*;
+    match p {
+        BagitTxtInvalid { .. } | BagInfoInvalid { .. } | PayloadManifestInvalid { .. } | TagManifestInvalid { .. } | FileNotInManifest { .. } | HashMismatch { .. } => "bag",
+        FileMissing { manifest, .. } if manifest.ends_with(".txt") => "bag",
+        MetadataTooLarge { .. } | JsonTooDeep { .. } | JsonInvalid { .. } | ManifestFieldInvalid { .. } | UnknownProperty { .. } | UnknownCondition { .. } | UnknownUnit { .. } | UnitIncompatible { .. } | RoCrateInvalid { .. } | UnreferencedFile { .. } | FileMissing { .. } => "manifest",
+        CsvNotNumeric { .. } | CsvInvalid { .. } | UnknownBatch { .. } => "datasets",
+        SignatureFileInvalid { .. } => "signatures",
+        _ => "container",
+    }
+}
+
+pub(super) fn verify(package: &Path, trust_path: Option<&Path>, allow_unsigned: bool, json: bool, limits: Limits) -> Outcome {
+    let trust = match trust_path.map(TrustSet::read).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::Failed;
+        }
+    };
+    let result = verify_file(package, limits);
+    let rejection = match result {
+        Ok(verified) => return report_verified(package, &verified, trust.as_ref(), allow_unsigned, json),
+        Err(r) => r,
+    };
+    if rejection.problems.iter().all(|p| matches!(p, PackageError::Io { .. })) {
+        print_problems(&format!("cannot read {}", package.display()), &rejection);
+        return Outcome::Failed;
+    }
+    if json {
+        let checks: Vec<_> = CHECKS
+            .iter()
+            .map(|(name, _)| {
+                let mine: Vec<_> = rejection.problems.iter().filter(|p| check_of(p) == *name).map(|p| json!({"code": p.code(), "message": p.to_string()})).collect();
+                json!({"check": name, "status": if mine.is_empty() { "not_failed" } else { "failed" }, "problems": mine})
+            })
+            .collect();
+        print_json(&json!({"ok": false, "package": package.display().to_string(), "checks": checks, "problems": problems_json(&rejection)}));
+    } else {
+        println!("{}: REJECTED", package.display());
+        for (name, title) in CHECKS {
+            let mine: Vec<_> = rejection.problems.iter().filter(|p| check_of(p) == *name).collect();
+            if mine.is_empty() {
+                println!("  -  {title}: no problem found (verification stopped or continued past it)");
+            } else {
+                println!("  ✗  {title}");
+                for p in mine {
+                    println!("       [{}] {}", p.code(), p);
+                }
+            }
+        }
+    }
+    Outcome::Refused
+}
+
+fn report_verified(package: &Path, v: &crate::package::VerifiedPackage, trust: Option<&TrustSet>, allow_unsigned: bool, json: bool) -> Outcome {
+    let m = v.manifest();
+    let measurements: usize = v.datasets().iter().map(|d| d.measurements.len()).sum();
+    let mut sig_rows = Vec::new();
+    let mut all_ok = true;
+    for sig in v.signatures() {
+        let (status, who) = match trust {
+            Some(t) => {
+                let (status, key) = t.assess(sig);
+                (status, key.map(|k| (k.organisation.clone(), k.role.clone())))
+            }
+            None if sig.is_cryptographically_valid() => (SignatureStatus::UnknownKey, None),
+            None => (SignatureStatus::Invalid, None),
+        };
+        // Without a trust set, a cryptographically valid signature is reported as from an
+        // unknown key but does not fail verification: the signer simply was not checked.
+        let ok = status == SignatureStatus::Valid || (trust.is_none() && status == SignatureStatus::UnknownKey);
+        all_ok &= ok;
+        sig_rows.push((sig, status, who, ok));
+    }
+    let unsigned = v.signatures().is_empty();
+    if unsigned && !allow_unsigned {
+        all_ok = false;
+    }
+    if json {
+        print_json(&json!({
+            "ok": all_ok,
+            "package": package.display().to_string(),
+            "digest": v.digest().to_string(),
+            "name": m.name,
+            "version": m.version,
+            "material": {"class": m.material.class.as_str(), "designation": m.material.designation, "family": m.material.family},
+            "synthetic": m.synthetic,
+            "checks": CHECKS.iter().map(|(name, _)| json!({"check": name, "status": if *name == "signatures" { if all_ok {"passed"} else {"failed"} } else {"passed"}})).collect::<Vec<_>>(),
+            "datasets": v.datasets().iter().map(|d| json!({"id": d.spec.id, "property": d.spec.property, "unit": d.spec.unit, "measurements": d.measurements.len()})).collect::<Vec<_>>(),
+            "signatures": sig_rows.iter().map(|(sig, status, who, _)| json!({
+                "file": sig.file,
+                "key_id": sig.key_id.as_ref().map(|k| k.as_str()),
+                "status": status,
+                "organisation": who.as_ref().map(|w| w.0.as_str()),
+                "role": who.as_ref().map(|w| w.1.as_str()),
+                "detail": sig.problem,
+            })).collect::<Vec<_>>(),
+            "trust_checked": trust.is_some(),
+        }));
+    } else {
+        println!("{}: {}", package.display(), if all_ok { "VERIFIED" } else { "REJECTED" });
+        println!("  ✓  zip container: {} payload files, {} bytes", v.files().len(), v.payload_bytes());
+        println!("  ✓  BagIt structure and hashes: digest {}", v.digest());
+        println!("  ✓  prequal.json: {} {} — {} {} ({}){}", m.name, m.version, m.material.family, m.material.designation, m.material.class.as_str(), if m.synthetic { ", SYNTHETIC data" } else { "" });
+        println!("  ✓  dataset CSV files: {} datasets, {measurements} measurements", v.datasets().len());
+        if unsigned {
+            println!("  {}  signatures: none{}", if allow_unsigned { "-" } else { "✗" }, if allow_unsigned { " (allowed by --allow-unsigned)" } else { "; sign with `prequal sign`" });
+        }
+        for (sig, status, who, ok) in &sig_rows {
+            let mark = if *ok { "✓" } else { "✗" };
+            let key = sig.key_id.as_ref().map_or("?", |k| k.as_str());
+            let status_text = match status {
+                SignatureStatus::Valid => "valid".to_owned(),
+                SignatureStatus::Invalid => format!("INVALID: {}", sig.problem.as_deref().unwrap_or("public key differs from the trust set")),
+                SignatureStatus::UnknownKey if trust.is_none() => "cryptographically valid; signer not checked (no --trust given)".to_owned(),
+                SignatureStatus::UnknownKey => "UNKNOWN KEY: not in the trust set".to_owned(),
+                SignatureStatus::RevokedKey => "REVOKED KEY".to_owned(),
+            };
+            let whom = who.as_ref().map(|(o, r)| format!(" ({o}, {r})")).unwrap_or_default();
+            println!("  {mark}  signature {key}{whom}: {status_text}");
+        }
+    }
+    if all_ok { Outcome::Ok } else { Outcome::Refused }
+}

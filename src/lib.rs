@@ -1,0 +1,8 @@
+//! prequal: a registry for signed, standardized qualification test-data packages.
+//!
+//! Labs pack their test data into packages (`package`), sign and verify them offline; the
+//! registry verifies every upload with the same code. See `README.md` for the tour.
+
+pub mod cli;
+pub mod package;
+pub mod units;

@@ -1,0 +1,195 @@
+//! Reading dataset CSV files: one row per specimen measurement.
+//!
+//! The same reader checks a lab's source files at `prequal pack` and a package's files at verify,
+//! so both report identical problems: the file, the line and the column of every cell that is not
+//! a finite number, unknown lots, missing columns, ragged rows.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+
+use super::error::PackageError;
+use super::manifest::DatasetSpec;
+
+/// Stop collecting after this many problems in one file; the rest would repeat them.
+const MAX_PROBLEMS_PER_FILE: usize = 20;
+
+/// One measurement: a specimen's value with the conditions given per row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measurement {
+    pub specimen: String,
+    pub batch: String,
+    pub value: f64,
+    /// Values of the dataset's per-row conditions, in the order of `DatasetSpec::condition_columns`.
+    pub conditions: Vec<f64>,
+}
+
+/// A limit on rows per dataset so a verified package fits in memory.
+pub const MAX_ROWS: u64 = 1_000_000;
+
+/// Reads `reader` as the CSV of `spec`. Returns the measurements, or every problem found
+/// (up to a cap). I/O errors of the underlying stream pass through as `Err(Err(io))` so the caller
+/// can report them as container problems.
+pub fn read_csv(
+    reader: &mut dyn Read,
+    file_label: &str,
+    spec: &DatasetSpec,
+    lots: &BTreeSet<String>,
+) -> Result<Result<Vec<Measurement>, Vec<PackageError>>, std::io::Error> {
+    let mut problems = Vec::new();
+    let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(reader);
+    let invalid = |line: u64, detail: String| PackageError::CsvInvalid { file: file_label.to_owned(), line, detail };
+
+    let headers = match csv.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => return csv_error(e, file_label).map(|p| Err(vec![p])),
+    };
+    let find = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let mut wanted = vec![
+        ("specimen", spec.columns.specimen.as_str()),
+        ("batch", spec.columns.batch.as_str()),
+        ("value", spec.columns.value.as_str()),
+    ];
+    for (cond, col) in &spec.condition_columns {
+        wanted.push((cond.as_str(), col.as_str()));
+    }
+    let mut index = Vec::new();
+    for (role, col) in &wanted {
+        match find(col) {
+            Some(i) => index.push(i),
+            None => problems.push(invalid(1, format!("missing column '{col}' ({role}); the header has: {}", headers.iter().collect::<Vec<_>>().join(", ")))),
+        }
+    }
+    if !problems.is_empty() {
+        return Ok(Err(problems));
+    }
+    let (i_specimen, i_batch, i_value) = (index[0], index[1], index[2]);
+    let cond_index = &index[3..];
+
+    let mut rows = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match csv.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                problems.push(csv_error(e, file_label)?);
+                break;
+            }
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        if rows.len() as u64 >= MAX_ROWS {
+            problems.push(invalid(line, format!("more than {MAX_ROWS} rows in one dataset")));
+            break;
+        }
+        let cell = |i: usize| record.get(i).unwrap_or("").trim();
+        let specimen = cell(i_specimen);
+        let batch = cell(i_batch);
+        if specimen.is_empty() {
+            problems.push(invalid(line, format!("empty specimen id in column '{}'", spec.columns.specimen)));
+        }
+        if !lots.contains(batch) {
+            problems.push(PackageError::UnknownBatch {
+                file: file_label.to_owned(),
+                line,
+                batch: batch.to_owned(),
+                known: lots.iter().cloned().collect::<Vec<_>>().join(", "),
+            });
+        }
+        let mut number = |i: usize, column: &str| -> Option<f64> {
+            let text = cell(i);
+            match text.parse::<f64>() {
+                Ok(v) if v.is_finite() => Some(v),
+                _ => {
+                    problems.push(PackageError::CsvNotNumeric { file: file_label.to_owned(), line, column: column.to_owned(), value: text.chars().take(40).collect() });
+                    None
+                }
+            }
+        };
+        let value = number(i_value, &spec.columns.value);
+        let mut conditions = Vec::with_capacity(cond_index.len());
+        for (k, &i) in cond_index.iter().enumerate() {
+            conditions.push(number(i, &spec.condition_columns[k].1));
+        }
+        if let (Some(value), true) = (value, conditions.iter().all(Option::is_some)) {
+            rows.push(Measurement {
+                specimen: specimen.to_owned(),
+                batch: batch.to_owned(),
+                value,
+                conditions: conditions.into_iter().flatten().collect(),
+            });
+        }
+        if problems.len() >= MAX_PROBLEMS_PER_FILE {
+            break;
+        }
+    }
+    if rows.is_empty() && problems.is_empty() {
+        problems.push(invalid(1, "the dataset has no rows".into()));
+    }
+    if problems.is_empty() { Ok(Ok(rows)) } else { Ok(Err(problems)) }
+}
+
+/// Turns a csv error into a problem with its line, passing stream I/O errors through.
+fn csv_error(e: csv::Error, file_label: &str) -> Result<PackageError, std::io::Error> {
+    let line = e.position().map_or(0, |p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => Err(io),
+        csv::ErrorKind::Utf8 { .. } => Ok(PackageError::CsvInvalid { file: file_label.to_owned(), line, detail: "not valid UTF-8".into() }),
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => Ok(PackageError::CsvInvalid {
+            file: file_label.to_owned(),
+            line,
+            detail: format!("{len} fields where the header has {expected_len}"),
+        }),
+        other => Ok(PackageError::CsvInvalid { file: file_label.to_owned(), line, detail: format!("{other:?}") }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::package::manifest::Columns;
+
+    fn spec() -> DatasetSpec {
+        DatasetSpec {
+            id: "hcj".into(),
+            property: "intrinsic_coercivity".into(),
+            unit: "kA/m".into(),
+            dimension: None,
+            file: "hcj.csv".into(),
+            columns: Columns::default(),
+            condition_columns: vec![("temperature".into(), "temperature".into())],
+        }
+    }
+
+    fn lots() -> BTreeSet<String> {
+        ["L1".to_owned(), "L2".to_owned()].into_iter().collect()
+    }
+
+    #[test]
+    fn reads_rows() {
+        let mut data = "specimen,batch,temperature,value\nS1,L1,20,1650.5\nS2,L2,150,  900 \n".as_bytes();
+        let rows = read_csv(&mut data, "hcj.csv", &spec(), &lots()).unwrap().unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].value, 900.0);
+        assert_eq!(rows[1].conditions, vec![150.0]);
+    }
+
+    #[test]
+    fn reports_every_bad_cell_with_line_and_column() {
+        let mut data = "specimen,batch,temperature,value\nS1,L1,20,abc\nS2,L9,warm,1.0\nS3,L1,20,NaN\nS4,L1,20,inf\n".as_bytes();
+        let problems = read_csv(&mut data, "hcj.csv", &spec(), &lots()).unwrap().unwrap_err();
+        let codes: Vec<_> = problems.iter().map(|p| p.code()).collect();
+        assert_eq!(codes, vec!["csv_not_numeric", "unknown_batch", "csv_not_numeric", "csv_not_numeric", "csv_not_numeric"]);
+        assert!(problems[0].to_string().contains("line 2, column 'value'"));
+        assert!(problems[2].to_string().contains("line 3, column 'temperature'"));
+    }
+
+    #[test]
+    fn missing_columns_and_ragged_rows() {
+        let mut data = "specimen,value\nS1,1\n".as_bytes();
+        let problems = read_csv(&mut data, "x.csv", &spec(), &lots()).unwrap().unwrap_err();
+        assert!(problems.iter().all(|p| p.code() == "csv_invalid"));
+        let mut data = "specimen,batch,temperature,value\nS1,L1,20\n".as_bytes();
+        let problems = read_csv(&mut data, "x.csv", &spec(), &lots()).unwrap().unwrap_err();
+        assert!(problems[0].to_string().contains("line 2"), "{}", problems[0]);
+    }
+}
