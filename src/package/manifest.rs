@@ -343,13 +343,11 @@ impl Manifest {
         if self.lab.name.trim().is_empty() {
             push(PackageError::field("lab.name", "must not be empty"));
         }
-        if let Some(acc) = &self.lab.accreditation {
-            if let Some(date) = &acc.valid_until {
-                if !is_date(date) {
+        if let Some(acc) = &self.lab.accreditation
+            && let Some(date) = &acc.valid_until
+                && !is_date(date) {
                     push(PackageError::field("lab.accreditation.valid_until", format!("'{date}' is not a YYYY-MM-DD date")));
                 }
-            }
-        }
         self.check_material(&mut push);
 
         let method_ids: BTreeSet<&str> = self.test_methods.iter().map(|m| m.id.as_str()).collect();
@@ -360,11 +358,10 @@ impl Manifest {
             if m.standard.trim().is_empty() {
                 push(PackageError::field(format!("test_methods[{i}].standard"), "name the test standard"));
             }
-            if let Some(cal) = &m.calibration {
-                if !is_date(&cal.date) {
+            if let Some(cal) = &m.calibration
+                && !is_date(&cal.date) {
                     push(PackageError::field(format!("test_methods[{i}].calibration.date"), format!("'{}' is not a YYYY-MM-DD date", cal.date)));
                 }
-            }
         }
 
         if self.datasets.is_empty() {
@@ -475,11 +472,10 @@ impl Manifest {
             if !is_country(&origin.country) {
                 push(PackageError::field(format!("material.constituent_origins[{i}].country"), format!("'{}' is not an ISO 3166-1 alpha-2 code", origin.country)));
             }
-            if let Some(share) = origin.share {
-                if !(0.0..=1.0).contains(&share) {
+            if let Some(share) = origin.share
+                && !(0.0..=1.0).contains(&share) {
                     push(PackageError::field(format!("material.constituent_origins[{i}].share"), "must be between 0 and 1"));
                 }
-            }
         }
     }
 }
@@ -565,11 +561,10 @@ fn check_conditions(at: &str, ds: &Dataset, push: &mut impl FnMut(PackageError))
             (None, Some(column)) => columns.push((name.clone(), column.clone())),
             _ => push(PackageError::field(field, "give exactly one of 'value' (fixed) or 'column' (per row)")),
         }
-        if let Some(tol) = cond.tolerance {
-            if !(tol.is_finite() && tol >= 0.0) {
+        if let Some(tol) = cond.tolerance
+            && !(tol.is_finite() && tol >= 0.0) {
                 push(PackageError::field(format!("{at}.conditions.{name}.tolerance"), "must be a non-negative number"));
             }
-        }
     }
     columns
 }

@@ -237,11 +237,10 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
             }
         };
         payload_bytes += count;
-        if let Some(expected) = payload_manifest.get(name) {
-            if *expected != actual {
+        if let Some(expected) = payload_manifest.get(name)
+            && *expected != actual {
                 problems.push(PackageError::HashMismatch { path: name.clone(), expected: expected.to_hex(), actual: actual.to_hex(), manifest: bagit::MANIFEST });
             }
-        }
         match (parsed, spec) {
             (Some(Ok(measurements)), Some(spec)) => datasets.push(VerifiedDataset { spec: spec.clone(), measurements }),
             (Some(Err(found)), _) => problems.extend(found),
@@ -249,13 +248,12 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
         }
         files.push(PayloadFile { path: name.clone(), size: *size, sha256: actual });
     }
-    if let Some((octets, streams)) = oxum {
-        if octets != payload_bytes || streams != payload.len() as u64 {
+    if let Some((octets, streams)) = oxum
+        && (octets != payload_bytes || streams != payload.len() as u64) {
             problems.push(PackageError::BagInfoInvalid {
                 detail: format!("Payload-Oxum says {octets}.{streams} but the payload is {payload_bytes}.{}", payload.len()),
             });
         }
-    }
     datasets.sort_by_key(|d| specs.iter().position(|s| s.id == d.spec.id));
 
     // Step 10.

@@ -408,11 +408,10 @@ fn classify(name: &str) -> Result<EntryKind, PackageError> {
     if name.starts_with("data/") {
         return Ok(EntryKind::Payload);
     }
-    if let Some(rest) = name.strip_prefix("signatures/") {
-        if !rest.contains('/') && rest.ends_with(".json") {
+    if let Some(rest) = name.strip_prefix("signatures/")
+        && !rest.contains('/') && rest.ends_with(".json") {
             return Ok(EntryKind::Signature);
         }
-    }
     Err(PackageError::UnexpectedEntry { entry: name.to_owned() })
 }
 
