@@ -71,6 +71,9 @@ pub struct Lab {
     pub name: String,
     /// ISO 3166-1 alpha-2 country code.
     pub country: String,
+    /// The lab's web address (RO-Crate recommends one for every organisation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accreditation: Option<Accreditation>,
 }

@@ -33,8 +33,8 @@ pub fn build(manifest: &Manifest, files: &[CrateFile<'_>]) -> Vec<u8> {
             "about": {"@id": "./"}
         }),
     ];
-    let authors: Vec<Value> = (1..=manifest.creators.len()).map(|i| json!({"@id": format!("#creator-{i}")})).collect();
-    let parts: Vec<Value> = files.iter().map(|f| json!({"@id": f.path})).collect();
+    let authors = one_or_many((1..=manifest.creators.len()).map(|i| json!({"@id": format!("#creator-{i}")})).collect());
+    let parts = one_or_many(files.iter().map(|f| json!({"@id": f.path})).collect());
     let mut root = json!({
         "@id": "./",
         "@type": "Dataset",
@@ -49,29 +49,40 @@ pub fn build(manifest: &Manifest, files: &[CrateFile<'_>]) -> Vec<u8> {
         "about": {"@id": "#material"},
     });
     if !manifest.identifiers.is_empty() {
-        root["identifier"] = json!(manifest.identifiers);
+        root["identifier"] = one_or_many(manifest.identifiers.iter().map(|i| json!(i)).collect());
     }
     if !manifest.keywords.is_empty() {
         root["keywords"] = json!(manifest.keywords.join(", "));
     }
     graph.push(root);
     graph.push(json!({"@id": license_id, "@type": "CreativeWork", "name": manifest.license}));
+    let mut affiliations = Vec::new();
     for (i, c) in manifest.creators.iter().enumerate() {
         let mut person = json!({"@id": format!("#creator-{}", i + 1), "@type": "Person", "name": c.name});
         if let Some(orcid) = &c.orcid {
             person["identifier"] = json!(orcid);
         }
         if let Some(aff) = &c.affiliation {
-            person["affiliation"] = json!(aff);
+            // RO-Crate recommends affiliations as Organization entities.
+            let id = if *aff == manifest.lab.name { "#lab".to_owned() } else { format!("#affiliation-{}", i + 1) };
+            if id != "#lab" {
+                affiliations.push(json!({"@id": id, "@type": "Organization", "name": aff}));
+            }
+            person["affiliation"] = json!({"@id": id});
         }
         graph.push(person);
     }
-    graph.push(json!({
+    graph.extend(affiliations);
+    let mut lab = json!({
         "@id": "#lab",
         "@type": "Organization",
         "name": manifest.lab.name,
         "address": manifest.lab.country,
-    }));
+    });
+    if let Some(url) = &manifest.lab.url {
+        lab["url"] = json!(url);
+    }
+    graph.push(lab);
     graph.push(json!({
         "@id": "#material",
         "@type": "Thing",
@@ -94,6 +105,11 @@ pub fn build(manifest: &Manifest, files: &[CrateFile<'_>]) -> Vec<u8> {
     let mut out = serde_json::to_vec_pretty(&doc).unwrap_or_default();
     out.push(b'\n');
     out
+}
+
+/// JSON-LD allows a single value where a list has one element; RO-Crate recommends it.
+fn one_or_many(mut items: Vec<Value>) -> Value {
+    if items.len() == 1 { items.remove(0) } else { Value::Array(items) }
 }
 
 /// Checks the RO-Crate 1.1 structure and that `payload` (paths relative to `data/`, excluding the

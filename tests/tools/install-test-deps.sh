@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs the outside validators that tests/interop.rs runs: the Library of Congress BagIt tool,
+# the RO-Crate validator (roc-validator) and the `rocrate` package, whose RO-Crate JSON-LD context
+# tests/tools/rocrate_validate_offline.py serves so that validation needs no network.
+# Idempotent: does nothing (and runs no pip) when the pinned versions are already installed.
+set -euo pipefail
+
+PYTHON="${PYTHON:-python3}"
+PINS=(bagit==1.9.0 roc-validator==0.13.0 rocrate==0.16.0)
+
+# Prints the pins that are not installed at the pinned version (or whose module is missing).
+missing_pins() {
+    "$PYTHON" - "${PINS[@]}" <<'EOF'
+import importlib.metadata as md
+import importlib.util
+import sys
+
+modules = {"bagit": "bagit", "roc-validator": "rocrate_validator", "rocrate": "rocrate"}
+for pin in sys.argv[1:]:
+    name, want = pin.split("==")
+    try:
+        have = md.version(name)
+    except md.PackageNotFoundError:
+        have = None
+    if have != want or importlib.util.find_spec(modules[name]) is None:
+        print(pin)
+EOF
+}
+
+missing="$(missing_pins)"
+if [ -z "$missing" ]; then
+    echo "install-test-deps: ${PINS[*]} already installed"
+    exit 0
+fi
+
+echo "install-test-deps: installing ${PINS[*]}"
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+# A Debian system Python is "externally managed" (PEP 668); CI installs into it on purpose.
+if "$PYTHON" -c 'import os, sys, sysconfig; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)'; then
+    export PIP_BREAK_SYSTEM_PACKAGES=1
+fi
+# All pins in one resolve, so their shared dependencies stay consistent.
+"$PYTHON" -m pip install --quiet "${PINS[@]}"
+
+missing="$(missing_pins)"
+if [ -n "$missing" ]; then
+    echo "install-test-deps: still missing after pip install: $missing" >&2
+    exit 1
+fi
+"$PYTHON" -c 'import bagit, rocrate, rocrate_validator.cli.main'
+echo "install-test-deps: done"
