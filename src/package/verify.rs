@@ -161,11 +161,11 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
     }
 
     // Step 6.
-    let manifest_bytes = match zip.read_metadata(PREQUAL_JSON)? {
+    let manifest_bytes = match zip.read_metadata(PREQUAL_JSON).map_err(|e| with(problems.clone(), e))? {
         Some(b) => b,
         None => return Err(with(problems, PackageError::FileMissing { path: PREQUAL_JSON.into(), manifest: "the package (every package has data/prequal.json)" })),
     };
-    check_json_depth(PREQUAL_JSON, &manifest_bytes, limits.max_json_depth)?;
+    check_json_depth(PREQUAL_JSON, &manifest_bytes, limits.max_json_depth).map_err(|e| with(problems.clone(), e))?;
     let manifest = Manifest::from_json(PREQUAL_JSON, &manifest_bytes).map_err(|e| with(problems.clone(), e))?;
     let specs = match manifest.check() {
         Ok(specs) => specs,
@@ -176,23 +176,28 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
     };
 
     // Step 7.
-    match zip.read_metadata(RO_CRATE_JSON)? {
-        None => problems.push(PackageError::RoCrateInvalid { detail: "missing".into() }),
-        Some(bytes) => {
-            check_json_depth(RO_CRATE_JSON, &bytes, limits.max_json_depth)?;
-            match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                Err(e) => problems.push(PackageError::JsonInvalid { file: RO_CRATE_JSON.into(), line: e.line(), column: e.column(), detail: e.to_string() }),
-                Ok(doc) => {
-                    let parts: BTreeSet<String> = payload_names
-                        .iter()
-                        .filter(|n| **n != RO_CRATE_JSON)
-                        .filter_map(|n| n.strip_prefix("data/"))
-                        .map(str::to_owned)
-                        .collect();
-                    if let Err(e) = rocrate::check(&doc, &parts) {
-                        problems.push(e);
-                    }
-                }
+    match zip.read_metadata(RO_CRATE_JSON) {
+        Err(e) => problems.push(e),
+        Ok(None) => problems.push(PackageError::RoCrateInvalid { detail: "missing".into() }),
+        Ok(Some(bytes)) => {
+            let parts: BTreeSet<String> = payload_names
+                .iter()
+                .filter(|n| **n != RO_CRATE_JSON)
+                .filter_map(|n| n.strip_prefix("data/"))
+                .map(str::to_owned)
+                .collect();
+            let checked = check_json_depth(RO_CRATE_JSON, &bytes, limits.max_json_depth)
+                .and_then(|()| {
+                    serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| PackageError::JsonInvalid {
+                        file: RO_CRATE_JSON.into(),
+                        line: e.line(),
+                        column: e.column(),
+                        detail: e.to_string(),
+                    })
+                })
+                .and_then(|doc| rocrate::check(&doc, &parts));
+            if let Err(e) = checked {
+                problems.push(e);
             }
         }
     }

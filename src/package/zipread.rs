@@ -128,14 +128,19 @@ impl SafeZip {
             if entry.enclosed_name().is_none() {
                 return Err(PackageError::PathTraversal { entry: name });
             }
-            if entry.is_dir() {
-                if entry.size() != 0 {
-                    return Err(PackageError::SizeMismatch { entry: name, detail: "a directory entry carries data".into() });
-                }
-                continue;
-            }
             if entry.encrypted() {
                 return Err(PackageError::EncryptedEntry { entry: name });
+            }
+            if entry.is_dir() {
+                // Other zip tools write directory entries; they must be empty and where a bag
+                // may have directories, or they could carry bytes no hash covers.
+                if entry.size() != 0 || entry.compressed_size() != 0 {
+                    return Err(PackageError::SizeMismatch { entry: name, detail: "a directory entry carries data".into() });
+                }
+                if !(name.starts_with("data/") || name == "signatures/") {
+                    return Err(PackageError::UnexpectedEntry { entry: name });
+                }
+                continue;
             }
             match entry.compression() {
                 CompressionMethod::Stored | CompressionMethod::Deflated => {}
@@ -280,7 +285,9 @@ fn zip_detail(e: ZipError) -> String {
 }
 
 fn classify_io(name: &str, e: io::Error) -> PackageError {
-    if e.kind() == io::ErrorKind::InvalidData && e.to_string().starts_with(SIZE_MISMATCH) {
+    // The zip reader enforces declared sizes itself and reports it in its own words.
+    let message = e.to_string();
+    if e.kind() == io::ErrorKind::InvalidData && (message.starts_with(SIZE_MISMATCH) || message.contains("than its declared")) {
         PackageError::SizeMismatch { entry: name.to_owned(), detail: e.to_string() }
     } else if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<PackageError>()) {
         inner.clone()
