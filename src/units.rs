@@ -113,12 +113,7 @@ static UNITS: &[Unit] = &[
     // temperature
     u("K", Dimension::TEMPERATURE, 1.0),
     Unit { code: "Cel", dimension: Dimension::TEMPERATURE, factor: 1.0, offset: 273.15 },
-    Unit {
-        code: "[degF]",
-        dimension: Dimension::TEMPERATURE,
-        factor: 5.0 / 9.0,
-        offset: 273.15 - 32.0 * 5.0 / 9.0,
-    },
+    Unit { code: "[degF]", dimension: Dimension::TEMPERATURE, factor: 5.0 / 9.0, offset: 273.15 - 32.0 * 5.0 / 9.0 },
     // temperature coefficients
     u("/K", Dimension::PER_KELVIN, 1.0),
     u("%/K", Dimension::PER_KELVIN, 1e-2),
@@ -191,11 +186,7 @@ pub enum UnitError {
 impl Unit {
     /// Looks a UCUM code up in the table of accepted units.
     pub fn parse(code: &str) -> Result<Unit, UnitError> {
-        UNITS
-            .iter()
-            .find(|unit| unit.code == code)
-            .copied()
-            .ok_or_else(|| UnitError::Unknown { code: code.to_owned() })
+        UNITS.iter().find(|unit| unit.code == code).copied().ok_or_else(|| UnitError::Unknown { code: code.to_owned() })
     }
 
     pub fn code(&self) -> &'static str {

@@ -40,22 +40,14 @@ fn python() -> String {
 
 /// True when the Python tools are importable. Under CI their absence is a failure.
 fn tools_available() -> bool {
-    let probe = Command::new(python())
-        .args(["-c", "import bagit, rocrate, rocrate_validator.cli.main"])
-        .output();
+    let probe = Command::new(python()).args(["-c", "import bagit, rocrate, rocrate_validator.cli.main"]).output();
     let why = match probe {
         Ok(out) if out.status.success() => return true,
-        Ok(out) => String::from_utf8_lossy(&out.stderr)
-            .trim()
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .to_owned(),
+        Ok(out) => String::from_utf8_lossy(&out.stderr).trim().lines().last().unwrap_or_default().to_owned(),
         Err(e) => format!("cannot run {}: {e}", python()),
     };
-    let message = format!(
-        "the outside validators (bagit, roc-validator, rocrate) are not importable: {why}; {INSTALL_HINT}"
-    );
+    let message =
+        format!("the outside validators (bagit, roc-validator, rocrate) are not importable: {why}; {INSTALL_HINT}");
     if std::env::var_os("CI").is_some() {
         panic!("{message}");
     }
@@ -81,35 +73,20 @@ fn sample_bags() -> (TempDir, Vec<Bag>) {
         .map(|entry| entry.file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert!(
-        !names.is_empty(),
-        "no source directories under {}",
-        sources.display()
-    );
+    assert!(!names.is_empty(), "no source directories under {}", sources.display());
     let key = SecretKey::from_seed([7; 32]);
     let bags = names
         .into_iter()
         .map(|name| {
             let zip_path = tmp.path().join(format!("{name}.zip"));
-            let summary = pack_dir(
-                &sources.join(&name),
-                &zip_path,
-                Compression::Deflated,
-                Limits::default(),
-            )
-            .unwrap_or_else(|e| panic!("packing {name}:\n{e}"));
-            let (digest, _) = sign_package(&zip_path, &key, Limits::default())
-                .unwrap_or_else(|e| panic!("signing {name}:\n{e}"));
-            assert_eq!(
-                digest, summary.digest,
-                "{name}: signing changed the package digest"
-            );
+            let summary = pack_dir(&sources.join(&name), &zip_path, Compression::Deflated, Limits::default())
+                .unwrap_or_else(|e| panic!("packing {name}:\n{e}"));
+            let (digest, _) =
+                sign_package(&zip_path, &key, Limits::default()).unwrap_or_else(|e| panic!("signing {name}:\n{e}"));
+            assert_eq!(digest, summary.digest, "{name}: signing changed the package digest");
             let dir = tmp.path().join(&name);
             extract(&zip_path, &dir);
-            assert!(
-                dir.join("signatures").is_dir(),
-                "{name}: the signed package has no signatures/ directory"
-            );
+            assert!(dir.join("signatures").is_dir(), "{name}: the signed package has no signatures/ directory");
             Bag { name, dir }
         })
         .collect();
@@ -121,13 +98,9 @@ fn extract(zip_path: &Path, dest: &Path) {
     let mut archive = zip::ZipArchive::new(File::open(zip_path).unwrap()).unwrap();
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).unwrap();
-        let relative = entry.enclosed_name().unwrap_or_else(|| {
-            panic!(
-                "{}: unsafe entry name {:?}",
-                zip_path.display(),
-                entry.name()
-            )
-        });
+        let relative = entry
+            .enclosed_name()
+            .unwrap_or_else(|| panic!("{}: unsafe entry name {:?}", zip_path.display(), entry.name()));
         let target = dest.join(relative);
         if entry.is_dir() {
             fs::create_dir_all(&target).unwrap();
@@ -142,9 +115,7 @@ fn extract(zip_path: &Path, dest: &Path) {
 fn run(mut command: Command) -> Output {
     command.current_dir(repo());
     let shown = format!("{command:?}");
-    command
-        .output()
-        .unwrap_or_else(|e| panic!("running {shown}: {e}"))
+    command.output().unwrap_or_else(|e| panic!("running {shown}: {e}"))
 }
 
 fn describe(output: &Output) -> String {
@@ -168,19 +139,8 @@ fn rocrate_validate(crate_dir: &Path) -> (Output, Value) {
     let mut command = Command::new(python());
     command
         .arg(repo().join("tests/tools/rocrate_validate_offline.py"))
-        .args([
-            "--no-interactive",
-            "validate",
-            "-p",
-            PROFILE,
-            "--skip-availability-check",
-        ])
-        .args([
-            "--requirement-severity",
-            "RECOMMENDED",
-            "--output-format",
-            "json",
-        ])
+        .args(["--no-interactive", "validate", "-p", PROFILE, "--skip-availability-check"])
+        .args(["--requirement-severity", "RECOMMENDED", "--output-format", "json"])
         .arg(crate_dir);
     let output = run(command);
     let code = output.status.code();
@@ -190,12 +150,8 @@ fn rocrate_validate(crate_dir: &Path) -> (Output, Value) {
         crate_dir.display(),
         describe(&output)
     );
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "RO-Crate validator output is not JSON ({e}):\n{}",
-            describe(&output)
-        )
-    });
+    let report: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("RO-Crate validator output is not JSON ({e}):\n{}", describe(&output)));
     assert_eq!(
         report["passed"].as_bool(),
         Some(code == Some(0)),
@@ -212,13 +168,7 @@ fn issues(report: &Value) -> Vec<(String, String, String)> {
         .as_array()
         .expect("report has an issues array")
         .iter()
-        .map(|i| {
-            (
-                text(&i["severity"]),
-                text(&i["check"]["identifier"]),
-                text(&i["message"]),
-            )
-        })
+        .map(|i| (text(&i["severity"]), text(&i["check"]["identifier"]), text(&i["message"])))
         .collect()
 }
 
@@ -230,73 +180,37 @@ fn bagit_tool_validates_every_sample_package_and_detects_a_changed_byte() {
     let (_tmp, bags) = sample_bags();
     for bag in &bags {
         let output = bagit_validate(&bag.dir);
-        assert!(
-            output.status.success(),
-            "bagit --validate rejected {}:\n{}",
-            bag.name,
-            describe(&output)
-        );
+        assert!(output.status.success(), "bagit --validate rejected {}:\n{}", bag.name, describe(&output));
         println!("bagit --validate: {} is valid", bag.name);
 
         // Negative control: same size (so Payload-Oxum still matches), one different digit.
-        let csv = find_csv(&bag.dir.join("data"))
-            .unwrap_or_else(|| panic!("{}: no CSV in the payload", bag.name));
+        let csv = find_csv(&bag.dir.join("data")).unwrap_or_else(|| panic!("{}: no CSV in the payload", bag.name));
         let mut bytes = fs::read(&csv).unwrap();
-        let at = bytes
-            .iter()
-            .rposition(u8::is_ascii_digit)
-            .expect("a digit in the CSV");
-        bytes[at] = if bytes[at] == b'9' {
-            b'0'
-        } else {
-            bytes[at] + 1
-        };
+        let at = bytes.iter().rposition(u8::is_ascii_digit).expect("a digit in the CSV");
+        bytes[at] = if bytes[at] == b'9' { b'0' } else { bytes[at] + 1 };
         fs::write(&csv, &bytes).unwrap();
         let output = bagit_validate(&bag.dir);
-        let relative = csv
-            .strip_prefix(&bag.dir)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+        let relative = csv.strip_prefix(&bag.dir).unwrap().to_string_lossy().into_owned();
         assert!(
             !output.status.success(),
             "bagit --validate accepted {} after {relative} was changed:\n{}",
             bag.name,
             describe(&output)
         );
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(
-            said.contains(&relative),
-            "bagit's complaint about {} does not name {relative}:\n{said}",
-            bag.name
-        );
-        println!(
-            "bagit --validate: {} with one byte changed in {relative} is rejected",
-            bag.name
-        );
+        let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(said.contains(&relative), "bagit's complaint about {} does not name {relative}:\n{said}", bag.name);
+        println!("bagit --validate: {} with one byte changed in {relative} is rejected", bag.name);
     }
 }
 
 fn find_csv(dir: &Path) -> Option<PathBuf> {
-    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     entries.sort();
     entries
         .iter()
         .find(|p| p.extension().is_some_and(|x| x == "csv"))
         .cloned()
-        .or_else(|| {
-            entries
-                .iter()
-                .filter(|p| p.is_dir())
-                .find_map(|p| find_csv(p))
-        })
+        .or_else(|| entries.iter().filter(|p| p.is_dir()).find_map(|p| find_csv(p)))
 }
 
 #[test]
@@ -310,17 +224,12 @@ fn rocrate_validator_accepts_every_sample_crate() {
         let (output, report) = rocrate_validate(&bag.dir.join("data"));
         let checks = &report["statistics"]["total_checks_by_severity"];
         assert!(
-            checks["REQUIRED"].as_u64().unwrap_or(0) > 0
-                && checks["RECOMMENDED"].as_u64().unwrap_or(0) > 0,
+            checks["REQUIRED"].as_u64().unwrap_or(0) > 0 && checks["RECOMMENDED"].as_u64().unwrap_or(0) > 0,
             "{}: the validator ran no REQUIRED or no RECOMMENDED check:\n{}",
             bag.name,
             describe(&output)
         );
-        assert_eq!(
-            report["validation_settings"]["profile_identifier"], PROFILE,
-            "{}: wrong profile",
-            bag.name
-        );
+        assert_eq!(report["validation_settings"]["profile_identifier"], PROFILE, "{}: wrong profile", bag.name);
         let found = issues(&report);
         let unexpected: Vec<_> = found
             .iter()
@@ -349,18 +258,8 @@ fn rocrate_validator_rejects_a_crate_without_date_published() {
     let bag = &bags[0];
     let path = bag.dir.join("data/ro-crate-metadata.json");
     let mut doc: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
-    let root = doc["@graph"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|e| e["@id"] == "./")
-        .expect("a root data entity");
-    assert!(
-        root.as_object_mut()
-            .unwrap()
-            .remove("datePublished")
-            .is_some()
-    );
+    let root = doc["@graph"].as_array_mut().unwrap().iter_mut().find(|e| e["@id"] == "./").expect("a root data entity");
+    assert!(root.as_object_mut().unwrap().remove("datePublished").is_some());
     fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
 
     let (output, report) = rocrate_validate(&bag.dir.join("data"));
@@ -370,19 +269,11 @@ fn rocrate_validator_rejects_a_crate_without_date_published() {
         bag.name,
         describe(&output)
     );
-    let required: Vec<_> = issues(&report)
-        .into_iter()
-        .filter(|(severity, _, _)| severity == "REQUIRED")
-        .collect();
+    let required: Vec<_> = issues(&report).into_iter().filter(|(severity, _, _)| severity == "REQUIRED").collect();
     assert!(
-        required
-            .iter()
-            .any(|(_, _, message)| message.contains("datePublished")),
+        required.iter().any(|(_, _, message)| message.contains("datePublished")),
         "no REQUIRED issue about datePublished:\n{}",
         describe(&output)
     );
-    println!(
-        "rocrate-validator {PROFILE}: {} without datePublished is rejected: {required:?}",
-        bag.name
-    );
+    println!("rocrate-validator {PROFILE}: {} without datePublished is rejected: {required:?}", bag.name);
 }

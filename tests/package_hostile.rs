@@ -14,7 +14,9 @@ use common::{
     BASELINE, FLAG_ENCRYPTED, HostileZip, METHOD_DEFLATED, PackageEntries, RawEntry, crc32, deflate, signed_package,
     signed_package_from, test_key,
 };
-use prequal::package::signing::{CheckedSignature, KeyStatus, SignatureStatus, TrustSet, TrustedKey, encode_public_key};
+use prequal::package::signing::{
+    CheckedSignature, KeyStatus, SignatureStatus, TrustSet, TrustedKey, encode_public_key,
+};
 use prequal::package::{
     Compression, Limits, PackageError, Rejection, VerifiedPackage, pack_dir, sign_package, verify_file,
 };
@@ -373,7 +375,9 @@ fn a_zip_bomb_exceeds_the_compression_ratio() {
     let bomb = vec![0u8; 10 << 20];
     let path = with_extra_entry(&case, RawEntry::deflated("data/bomb.bin", &bomb));
     let rejection = assert_container_refused(&path, limits(), "compression_ratio_exceeded", &["data/bomb.bin"]);
-    let PackageError::CompressionRatioExceeded { ratio, max, .. } = rejection.problems[0] else { panic!("{rejection}") };
+    let PackageError::CompressionRatioExceeded { ratio, max, .. } = rejection.problems[0] else {
+        panic!("{rejection}")
+    };
     assert!(ratio > 500.0, "{ratio}");
     assert_eq!(max, 200);
 }
@@ -382,7 +386,8 @@ fn a_zip_bomb_exceeds_the_compression_ratio() {
 fn a_stored_entry_whose_sizes_disagree_is_a_size_mismatch() {
     let case = Case::new();
     let content = b"specimen,batch,value\nS1,L1,1\n";
-    let path = with_extra_entry(&case, RawEntry::stored("data/x.csv", content).uncompressed_size(content.len() as u32 + 10));
+    let path =
+        with_extra_entry(&case, RawEntry::stored("data/x.csv", content).uncompressed_size(content.len() as u32 + 10));
     assert_container_refused(&path, limits(), "size_mismatch", &["data/x.csv"]);
 }
 
@@ -459,7 +464,10 @@ fn a_directory_entry_carrying_data_is_refused() {
     // Declared uncompressed size 0 but 60 stored bytes: data smuggled inside a verified, validly
     // signed package.
     let case = Case::new();
-    let path = with_extra_entry(&case, RawEntry::stored("data/empty/", b"#!/bin/sh\nbytes no manifest or signature covers\n").uncompressed_size(0));
+    let path = with_extra_entry(
+        &case,
+        RawEntry::stored("data/empty/", b"#!/bin/sh\nbytes no manifest or signature covers\n").uncompressed_size(0),
+    );
     assert_container_refused(&path, limits(), "size_mismatch", &["data/empty/"]);
 }
 
@@ -471,7 +479,8 @@ fn a_payload_file_not_in_the_manifest_is_refused() {
     let mut entries = case.entries();
     entries.set("data/datasets/extra.csv", "specimen,batch,value\nS1,L1,1\n");
     let path = case.write_entries(&entries);
-    let rejection = assert_refused(&path, limits(), "file_not_in_manifest", &["data/datasets/extra.csv", "manifest-sha256.txt"]);
+    let rejection =
+        assert_refused(&path, limits(), "file_not_in_manifest", &["data/datasets/extra.csv", "manifest-sha256.txt"]);
     assert_eq!(rejection.code(), "file_not_in_manifest", "{rejection}");
 }
 
@@ -481,7 +490,8 @@ fn a_listed_payload_file_that_is_absent_is_refused() {
     let mut entries = case.entries();
     entries.remove("data/datasets/density.csv");
     let path = case.write_entries(&entries);
-    let rejection = assert_refused(&path, limits(), "file_missing", &["data/datasets/density.csv", "manifest-sha256.txt"]);
+    let rejection =
+        assert_refused(&path, limits(), "file_missing", &["data/datasets/density.csv", "manifest-sha256.txt"]);
     assert_eq!(rejection.code(), "file_missing", "{rejection}");
 }
 
@@ -640,7 +650,11 @@ fn nesting_inside_a_valid_manifest_is_refused() {
 #[test]
 fn invalid_json_is_refused_with_its_position() {
     let case = Case::new();
-    let path = with_manifest_bytes(&case, b"{\n  \"format\": \"prequal-package/1\",\n  \"name\": \n".to_vec(), Compression::Deflated);
+    let path = with_manifest_bytes(
+        &case,
+        b"{\n  \"format\": \"prequal-package/1\",\n  \"name\": \n".to_vec(),
+        Compression::Deflated,
+    );
     let rejection = assert_refused(&path, limits(), "json_invalid", &["data/prequal.json", "line 4"]);
     assert_eq!(rejection.code(), "json_invalid");
 }
@@ -826,7 +840,10 @@ fn a_payload_file_no_manifest_entry_references_is_refused() {
     // List it as an RO-Crate part so the reference check is the only one that fails.
     let mut crate_doc: Value = serde_json::from_slice(entries.get("data/ro-crate-metadata.json").unwrap()).unwrap();
     let graph = crate_doc["@graph"].as_array_mut().unwrap();
-    graph.iter_mut().find(|e| e["@id"] == "./").unwrap()["hasPart"].as_array_mut().unwrap().push(serde_json::json!({"@id": "notes.txt"}));
+    graph.iter_mut().find(|e| e["@id"] == "./").unwrap()["hasPart"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"@id": "notes.txt"}));
     graph.push(serde_json::json!({"@id": "notes.txt", "@type": "File", "name": "notes"}));
     entries.set("data/ro-crate-metadata.json", serde_json::to_vec_pretty(&crate_doc).unwrap());
     entries.refresh_bag();

@@ -89,7 +89,10 @@ fn every_sample_packs_signs_and_verifies_reproducibly() {
         let stored = dir.path().join(format!("{name}-stored.zip"));
         let packed = pack_dir(&source, &first, Compression::Deflated, Limits::default()).unwrap();
         let again = pack_dir(&source, &second, Compression::Deflated, Limits::default()).unwrap();
-        assert!(std::fs::read(&first).unwrap() == std::fs::read(&second).unwrap(), "{name}: packing is not reproducible");
+        assert!(
+            std::fs::read(&first).unwrap() == std::fs::read(&second).unwrap(),
+            "{name}: packing is not reproducible"
+        );
         assert_eq!(packed.digest, again.digest);
 
         // The zip's own bytes may differ (compression), the digest may not.
@@ -99,19 +102,30 @@ fn every_sample_packs_signs_and_verifies_reproducibly() {
 
         let (signed, _) = sign_package(&first, &test_key(1), Limits::default()).unwrap();
         sign_package(&second, &test_key(1), Limits::default()).unwrap();
-        assert!(std::fs::read(&first).unwrap() == std::fs::read(&second).unwrap(), "{name}: signing is not reproducible");
+        assert!(
+            std::fs::read(&first).unwrap() == std::fs::read(&second).unwrap(),
+            "{name}: signing is not reproducible"
+        );
         assert_eq!(signed, packed.digest);
 
         for path in [&first, &stored] {
             let verified = verify_file(path, Limits::default()).unwrap();
             assert_eq!(*verified.digest(), packed.digest, "{name}");
             assert_eq!(verified.datasets().len(), packed.datasets, "{name}");
-            assert_eq!(verified.datasets().iter().map(|d| d.measurements.len()).sum::<usize>(), packed.measurements, "{name}");
+            assert_eq!(
+                verified.datasets().iter().map(|d| d.measurements.len()).sum::<usize>(),
+                packed.measurements,
+                "{name}"
+            );
             assert_eq!(verified.payload_bytes(), packed.payload_bytes, "{name}");
             assert_eq!(verified.files().len(), packed.payload_files, "{name}");
         }
         let verified = verify_file(&first, Limits::default()).unwrap();
         assert_eq!(verified.signatures().len(), 1);
-        assert!(verified.signatures()[0].is_cryptographically_valid(), "{name}: {:?}", verified.signatures()[0].problem);
+        assert!(
+            verified.signatures()[0].is_cryptographically_valid(),
+            "{name}: {:?}",
+            verified.signatures()[0].problem
+        );
     }
 }

@@ -31,7 +31,9 @@ pub(super) fn keygen(out: &Path, comment: Option<&str>, json: bool) -> Outcome {
     }
     let public_key = encode_public_key(&key.public_key());
     if json {
-        print_json(&json!({"key_id": key.key_id().as_str(), "public_key": public_key, "secret_key_file": out.display().to_string()}));
+        print_json(
+            &json!({"key_id": key.key_id().as_str(), "public_key": public_key, "secret_key_file": out.display().to_string()}),
+        );
     } else {
         println!("secret key written to {} (mode 0600; keep it private)", out.display());
         println!("key id:     {}", key.key_id());
@@ -56,7 +58,10 @@ pub(super) fn pack(dir: &Path, out: &Path, store: bool, json: bool, limits: Limi
                 }));
             } else {
                 println!("packed {} -> {}", dir.display(), out.display());
-                println!("  {} datasets, {} measurements, {} payload files, {} bytes", summary.datasets, summary.measurements, summary.payload_files, summary.payload_bytes);
+                println!(
+                    "  {} datasets, {} measurements, {} payload files, {} bytes",
+                    summary.datasets, summary.measurements, summary.payload_files, summary.payload_bytes
+                );
                 println!("  digest {}", summary.digest);
                 println!("Next: prequal sign {} --key YOUR-KEY", out.display());
             }
@@ -77,7 +82,9 @@ pub(super) fn sign(package: &Path, key_path: &Path, json: bool, limits: Limits) 
     match sign_package(package, &key, limits) {
         Ok((digest, entry)) => {
             if json {
-                print_json(&json!({"package": package.display().to_string(), "digest": digest.to_string(), "key_id": key.key_id().as_str(), "signature_file": entry}));
+                print_json(
+                    &json!({"package": package.display().to_string(), "digest": digest.to_string(), "key_id": key.key_id().as_str(), "signature_file": entry}),
+                );
             } else {
                 println!("signed {} with key {}", package.display(), key.key_id());
                 println!("  digest {digest} (unchanged)");
@@ -85,7 +92,9 @@ pub(super) fn sign(package: &Path, key_path: &Path, json: bool, limits: Limits) 
             }
             Outcome::Ok
         }
-        Err(rejection) => report_refusal(&format!("cannot sign {}: it does not verify", package.display()), &rejection, json),
+        Err(rejection) => {
+            report_refusal(&format!("cannot sign {}: it does not verify", package.display()), &rejection, json)
+        }
     }
 }
 
@@ -113,16 +122,37 @@ const CHECKS: &[(&str, &str)] = &[
 fn check_of(p: &PackageError) -> &'static str {
     use PackageError::*;
     match p {
-        BagitTxtInvalid { .. } | BagInfoInvalid { .. } | PayloadManifestInvalid { .. } | TagManifestInvalid { .. } | FileNotInManifest { .. } | HashMismatch { .. } => "bag",
+        BagitTxtInvalid { .. }
+        | BagInfoInvalid { .. }
+        | PayloadManifestInvalid { .. }
+        | TagManifestInvalid { .. }
+        | FileNotInManifest { .. }
+        | HashMismatch { .. } => "bag",
         FileMissing { manifest, .. } if manifest.ends_with(".txt") => "bag",
-        MetadataTooLarge { .. } | JsonTooDeep { .. } | JsonInvalid { .. } | ManifestFieldInvalid { .. } | UnknownProperty { .. } | UnknownCondition { .. } | UnknownUnit { .. } | UnitIncompatible { .. } | RoCrateInvalid { .. } | UnreferencedFile { .. } | FileMissing { .. } => "manifest",
+        MetadataTooLarge { .. }
+        | JsonTooDeep { .. }
+        | JsonInvalid { .. }
+        | ManifestFieldInvalid { .. }
+        | UnknownProperty { .. }
+        | UnknownCondition { .. }
+        | UnknownUnit { .. }
+        | UnitIncompatible { .. }
+        | RoCrateInvalid { .. }
+        | UnreferencedFile { .. }
+        | FileMissing { .. } => "manifest",
         CsvNotNumeric { .. } | CsvInvalid { .. } | UnknownBatch { .. } => "datasets",
         SignatureFileInvalid { .. } => "signatures",
         _ => "container",
     }
 }
 
-pub(super) fn verify(package: &Path, trust_path: Option<&Path>, allow_unsigned: bool, json: bool, limits: Limits) -> Outcome {
+pub(super) fn verify(
+    package: &Path,
+    trust_path: Option<&Path>,
+    allow_unsigned: bool,
+    json: bool,
+    limits: Limits,
+) -> Outcome {
     let trust = match trust_path.map(TrustSet::read).transpose() {
         Ok(t) => t,
         Err(e) => {
@@ -147,7 +177,9 @@ pub(super) fn verify(package: &Path, trust_path: Option<&Path>, allow_unsigned: 
                 json!({"check": name, "status": if mine.is_empty() { "not_failed" } else { "failed" }, "problems": mine})
             })
             .collect();
-        print_json(&json!({"ok": false, "package": package.display().to_string(), "checks": checks, "problems": problems_json(&rejection)}));
+        print_json(
+            &json!({"ok": false, "package": package.display().to_string(), "checks": checks, "problems": problems_json(&rejection)}),
+        );
     } else {
         println!("{}: REJECTED", package.display());
         for (name, title) in CHECKS {
@@ -165,7 +197,13 @@ pub(super) fn verify(package: &Path, trust_path: Option<&Path>, allow_unsigned: 
     Outcome::Refused
 }
 
-fn report_verified(package: &Path, v: &crate::package::VerifiedPackage, trust: Option<&TrustSet>, allow_unsigned: bool, json: bool) -> Outcome {
+fn report_verified(
+    package: &Path,
+    v: &crate::package::VerifiedPackage,
+    trust: Option<&TrustSet>,
+    allow_unsigned: bool,
+    json: bool,
+) -> Outcome {
     let m = v.manifest();
     let measurements: usize = v.datasets().iter().map(|d| d.measurements.len()).sum();
     let mut sig_rows = Vec::new();
@@ -214,18 +252,34 @@ fn report_verified(package: &Path, v: &crate::package::VerifiedPackage, trust: O
         println!("{}: {}", package.display(), if all_ok { "VERIFIED" } else { "REJECTED" });
         println!("  ✓  zip container: {} payload files, {} bytes", v.files().len(), v.payload_bytes());
         println!("  ✓  BagIt structure and hashes: digest {}", v.digest());
-        println!("  ✓  prequal.json: {} {} — {} {} ({}){}", m.name, m.version, m.material.family, m.material.designation, m.material.class.as_str(), if m.synthetic { ", SYNTHETIC data" } else { "" });
+        println!(
+            "  ✓  prequal.json: {} {} — {} {} ({}){}",
+            m.name,
+            m.version,
+            m.material.family,
+            m.material.designation,
+            m.material.class.as_str(),
+            if m.synthetic { ", SYNTHETIC data" } else { "" }
+        );
         println!("  ✓  dataset CSV files: {} datasets, {measurements} measurements", v.datasets().len());
         if unsigned {
-            println!("  {}  signatures: none{}", if allow_unsigned { "-" } else { "✗" }, if allow_unsigned { " (allowed by --allow-unsigned)" } else { "; sign with `prequal sign`" });
+            println!(
+                "  {}  signatures: none{}",
+                if allow_unsigned { "-" } else { "✗" },
+                if allow_unsigned { " (allowed by --allow-unsigned)" } else { "; sign with `prequal sign`" }
+            );
         }
         for (sig, status, who, ok) in &sig_rows {
             let mark = if *ok { "✓" } else { "✗" };
             let key = sig.key_id.as_ref().map_or("?", |k| k.as_str());
             let status_text = match status {
                 SignatureStatus::Valid => "valid".to_owned(),
-                SignatureStatus::Invalid => format!("INVALID: {}", sig.problem.as_deref().unwrap_or("public key differs from the trust set")),
-                SignatureStatus::UnknownKey if trust.is_none() => "cryptographically valid; signer not checked (no --trust given)".to_owned(),
+                SignatureStatus::Invalid => {
+                    format!("INVALID: {}", sig.problem.as_deref().unwrap_or("public key differs from the trust set"))
+                }
+                SignatureStatus::UnknownKey if trust.is_none() => {
+                    "cryptographically valid; signer not checked (no --trust given)".to_owned()
+                }
                 SignatureStatus::UnknownKey => "UNKNOWN KEY: not in the trust set".to_owned(),
                 SignatureStatus::RevokedKey => "REVOKED KEY".to_owned(),
             };

@@ -61,6 +61,38 @@ impl fmt::Display for Sha256Hash {
     }
 }
 
+/// A reader that hashes and counts every byte read through it. Packing and verification both
+/// hash while streaming, so each file is read once.
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: std::io::Read> HashingReader<R> {
+    pub fn new(inner: R) -> Self {
+        HashingReader { inner, hasher: Sha256::new(), count: 0 }
+    }
+
+    /// Bytes read so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn finish(self) -> Sha256Hash {
+        Sha256Hash::from_hasher(self.hasher)
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
 /// Encodes a path for a manifest line (RFC 8493 §2.1.3: CR, LF and % are percent-encoded).
 pub fn encode_path(path: &str) -> String {
     path.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
@@ -98,7 +130,8 @@ pub fn parse_manifest(bytes: &[u8], tag: bool) -> Result<BTreeMap<String, Sha256
             return Err(err(format!("line {line_no}: expected '<sha256>  <path>'")));
         };
         let path = decode_path(path.trim_start_matches([' ', '\t']));
-        let hash = Sha256Hash::parse_hex(hash).ok_or_else(|| err(format!("line {line_no}: '{hash}' is not a SHA-256 value")))?;
+        let hash = Sha256Hash::parse_hex(hash)
+            .ok_or_else(|| err(format!("line {line_no}: '{hash}' is not a SHA-256 value")))?;
         if path.is_empty() {
             return Err(err(format!("line {line_no}: missing file path")));
         }

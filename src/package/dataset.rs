@@ -56,7 +56,13 @@ pub fn read_csv(
     for (role, col) in &wanted {
         match find(col) {
             Some(i) => index.push(i),
-            None => problems.push(invalid(1, format!("missing column '{col}' ({role}); the header has: {}", headers.iter().collect::<Vec<_>>().join(", ")))),
+            None => problems.push(invalid(
+                1,
+                format!(
+                    "missing column '{col}' ({role}); the header has: {}",
+                    headers.iter().collect::<Vec<_>>().join(", ")
+                ),
+            )),
         }
     }
     if !problems.is_empty() {
@@ -100,7 +106,12 @@ pub fn read_csv(
             match text.parse::<f64>() {
                 Ok(v) if v.is_finite() => Some(v),
                 _ => {
-                    problems.push(PackageError::CsvNotNumeric { file: file_label.to_owned(), line, column: column.to_owned(), value: text.chars().take(40).collect() });
+                    problems.push(PackageError::CsvNotNumeric {
+                        file: file_label.to_owned(),
+                        line,
+                        column: column.to_owned(),
+                        value: text.chars().take(40).collect(),
+                    });
                     None
                 }
             }
@@ -133,7 +144,9 @@ fn csv_error(e: csv::Error, file_label: &str) -> Result<PackageError, std::io::E
     let line = e.position().map_or(0, |p| p.line());
     match e.into_kind() {
         csv::ErrorKind::Io(io) => Err(io),
-        csv::ErrorKind::Utf8 { .. } => Ok(PackageError::CsvInvalid { file: file_label.to_owned(), line, detail: "not valid UTF-8".into() }),
+        csv::ErrorKind::Utf8 { .. } => {
+            Ok(PackageError::CsvInvalid { file: file_label.to_owned(), line, detail: "not valid UTF-8".into() })
+        }
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => Ok(PackageError::CsvInvalid {
             file: file_label.to_owned(),
             line,
@@ -175,10 +188,14 @@ mod tests {
 
     #[test]
     fn reports_every_bad_cell_with_line_and_column() {
-        let mut data = "specimen,batch,temperature,value\nS1,L1,20,abc\nS2,L9,warm,1.0\nS3,L1,20,NaN\nS4,L1,20,inf\n".as_bytes();
+        let mut data =
+            "specimen,batch,temperature,value\nS1,L1,20,abc\nS2,L9,warm,1.0\nS3,L1,20,NaN\nS4,L1,20,inf\n".as_bytes();
         let problems = read_csv(&mut data, "hcj.csv", &spec(), &lots()).unwrap().unwrap_err();
         let codes: Vec<_> = problems.iter().map(|p| p.code()).collect();
-        assert_eq!(codes, vec!["csv_not_numeric", "unknown_batch", "csv_not_numeric", "csv_not_numeric", "csv_not_numeric"]);
+        assert_eq!(
+            codes,
+            vec!["csv_not_numeric", "unknown_batch", "csv_not_numeric", "csv_not_numeric", "csv_not_numeric"]
+        );
         assert!(problems[0].to_string().contains("line 2, column 'value'"));
         assert!(problems[2].to_string().contains("line 3, column 'temperature'"));
     }

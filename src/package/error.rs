@@ -77,13 +77,19 @@ pub enum PackageError {
     JsonInvalid { file: String, line: usize, column: usize, detail: String },
     #[error("prequal.json: field '{field}': {detail}")]
     ManifestFieldInvalid { field: String, detail: String },
-    #[error("prequal.json: field '{field}': unknown property '{property}'; known properties: {known}; or use an extension name like 'x-yourlab.{property}'")]
+    #[error(
+        "prequal.json: field '{field}': unknown property '{property}'; known properties: {known}; or use an extension name like 'x-yourlab.{property}'"
+    )]
     UnknownProperty { field: String, property: String, known: String },
-    #[error("prequal.json: field '{field}': unknown condition '{condition}'; known conditions: {known}; or use an extension name like 'x-yourlab.{condition}'")]
+    #[error(
+        "prequal.json: field '{field}': unknown condition '{condition}'; known conditions: {known}; or use an extension name like 'x-yourlab.{condition}'"
+    )]
     UnknownCondition { field: String, condition: String, known: String },
     #[error("prequal.json: field '{field}': unknown unit '{unit}'; use a UCUM code ({hint})")]
     UnknownUnit { field: String, unit: String, hint: String },
-    #[error("prequal.json: field '{field}': unit '{unit}' is a {found}, but {what} needs a {expected} (for example {accepted})")]
+    #[error(
+        "prequal.json: field '{field}': unit '{unit}' is a {found}, but {what} needs a {expected} (for example {accepted})"
+    )]
     UnitIncompatible { field: String, unit: String, found: String, what: String, expected: String, accepted: String },
     #[error("data/ro-crate-metadata.json: {detail}")]
     RoCrateInvalid { detail: String },
@@ -101,7 +107,9 @@ pub enum PackageError {
     SignatureFileInvalid { file: String, detail: String },
 
     // --- package sources (prequal pack) ---
-    #[error("source file '{path}' is not referenced by prequal.json (list it as a dataset or an attachment, or remove it)")]
+    #[error(
+        "source file '{path}' is not referenced by prequal.json (list it as a dataset or an attachment, or remove it)"
+    )]
     UnreferencedFile { path: String },
     #[error("source '{path}': {detail}")]
     SourceInvalid { path: String, detail: String },
@@ -164,6 +172,10 @@ impl PackageError {
 
     pub(crate) fn io(path: impl fmt::Display, err: impl fmt::Display) -> Self {
         PackageError::Io { path: path.to_string(), detail: err.to_string() }
+    }
+
+    pub(crate) fn json(file: &str, e: &serde_json::Error) -> Self {
+        PackageError::JsonInvalid { file: file.to_owned(), line: e.line(), column: e.column(), detail: e.to_string() }
     }
 
     pub(crate) fn field(field: impl Into<String>, detail: impl Into<String>) -> Self {

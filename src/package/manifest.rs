@@ -275,12 +275,11 @@ pub struct Terms {
 
 /// Chemical element symbols, for composition checks.
 const ELEMENTS: &[&str] = &[
-    "H", "He", "Li", "Be", "B", "C", "N", "O", "F", "Ne", "Na", "Mg", "Al", "Si", "P", "S", "Cl",
-    "Ar", "K", "Ca", "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga", "Ge", "As",
-    "Se", "Br", "Kr", "Rb", "Sr", "Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd", "In",
-    "Sn", "Sb", "Te", "I", "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb",
-    "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W", "Re", "Os", "Ir", "Pt", "Au", "Hg", "Tl",
-    "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa", "U",
+    "H", "He", "Li", "Be", "B", "C", "N", "O", "F", "Ne", "Na", "Mg", "Al", "Si", "P", "S", "Cl", "Ar", "K", "Ca",
+    "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga", "Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y",
+    "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I", "Xe", "Cs", "Ba", "La", "Ce",
+    "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W", "Re", "Os", "Ir",
+    "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa", "U",
 ];
 
 /// A dataset whose property, unit and conditions have been resolved against the vocabulary.
@@ -300,12 +299,7 @@ pub struct DatasetSpec {
 impl Manifest {
     /// Parses `prequal.json` bytes (already size- and depth-checked by the caller).
     pub fn from_json(file: &str, bytes: &[u8]) -> Result<Manifest, PackageError> {
-        serde_json::from_slice(bytes).map_err(|e| PackageError::JsonInvalid {
-            file: file.to_owned(),
-            line: e.line(),
-            column: e.column(),
-            detail: e.to_string(),
-        })
+        serde_json::from_slice(bytes).map_err(|e| PackageError::json(file, &e))
     }
 
     /// Canonical bytes: pretty JSON with a trailing newline, field order as declared.
@@ -341,16 +335,20 @@ impl Manifest {
             push(PackageError::field("creators", "name at least one creator"));
         }
         if !is_country(&self.lab.country) {
-            push(PackageError::field("lab.country", format!("'{}' is not an ISO 3166-1 alpha-2 code", self.lab.country)));
+            push(PackageError::field(
+                "lab.country",
+                format!("'{}' is not an ISO 3166-1 alpha-2 code", self.lab.country),
+            ));
         }
         if self.lab.name.trim().is_empty() {
             push(PackageError::field("lab.name", "must not be empty"));
         }
         if let Some(acc) = &self.lab.accreditation
             && let Some(date) = &acc.valid_until
-                && !is_date(date) {
-                    push(PackageError::field("lab.accreditation.valid_until", format!("'{date}' is not a YYYY-MM-DD date")));
-                }
+            && !is_date(date)
+        {
+            push(PackageError::field("lab.accreditation.valid_until", format!("'{date}' is not a YYYY-MM-DD date")));
+        }
         self.check_material(&mut push);
 
         let method_ids: BTreeSet<&str> = self.test_methods.iter().map(|m| m.id.as_str()).collect();
@@ -362,9 +360,13 @@ impl Manifest {
                 push(PackageError::field(format!("test_methods[{i}].standard"), "name the test standard"));
             }
             if let Some(cal) = &m.calibration
-                && !is_date(&cal.date) {
-                    push(PackageError::field(format!("test_methods[{i}].calibration.date"), format!("'{}' is not a YYYY-MM-DD date", cal.date)));
-                }
+                && !is_date(&cal.date)
+            {
+                push(PackageError::field(
+                    format!("test_methods[{i}].calibration.date"),
+                    format!("'{}' is not a YYYY-MM-DD date", cal.date),
+                ));
+            }
         }
 
         if self.datasets.is_empty() {
@@ -381,12 +383,18 @@ impl Manifest {
                 push(PackageError::field(format!("{at}.id"), format!("dataset id '{}' is used twice", ds.id)));
             }
             if !method_ids.contains(ds.method.as_str()) {
-                push(PackageError::field(format!("{at}.method"), format!("'{}' is not a test method id (known: {})", ds.method, join(method_ids.iter()))));
+                push(PackageError::field(
+                    format!("{at}.method"),
+                    format!("'{}' is not a test method id (known: {})", ds.method, join(method_ids.iter())),
+                ));
             }
             if let Err(detail) = check_relative_file(&ds.file) {
                 push(PackageError::field(format!("{at}.file"), detail));
             } else if !files.insert(ds.file.as_str()) {
-                push(PackageError::field(format!("{at}.file"), format!("'{}' is used by two datasets or attachments", ds.file)));
+                push(PackageError::field(
+                    format!("{at}.file"),
+                    format!("'{}' is used by two datasets or attachments", ds.file),
+                ));
             }
             if !ds.file.ends_with(".csv") {
                 push(PackageError::field(format!("{at}.file"), "datasets are CSV files ending in .csv"));
@@ -407,7 +415,10 @@ impl Manifest {
             if let Err(detail) = check_relative_file(&att.file) {
                 push(PackageError::field(format!("attachments[{i}].file"), detail));
             } else if !files.insert(att.file.as_str()) {
-                push(PackageError::field(format!("attachments[{i}].file"), format!("'{}' is used by two datasets or attachments", att.file)));
+                push(PackageError::field(
+                    format!("attachments[{i}].file"),
+                    format!("'{}' is used by two datasets or attachments", att.file),
+                ));
             }
             if att.file == "prequal.json" || att.file == "ro-crate-metadata.json" {
                 push(PackageError::field(format!("attachments[{i}].file"), "that name is reserved"));
@@ -420,7 +431,10 @@ impl Manifest {
                     push(PackageError::field("releasability.countries", "list at least one country"));
                 }
                 for c in countries.iter().filter(|c| !is_country(c)) {
-                    push(PackageError::field("releasability.countries", format!("'{c}' is not an ISO 3166-1 alpha-2 code")));
+                    push(PackageError::field(
+                        "releasability.countries",
+                        format!("'{c}' is not an ISO 3166-1 alpha-2 code"),
+                    ));
                 }
             }
             Releasability::Restricted { organisations } => {
@@ -434,13 +448,21 @@ impl Manifest {
 
     fn check_material(&self, push: &mut impl FnMut(PackageError)) {
         let m = &self.material;
-        for (field, value) in [("material.family", &m.family), ("material.designation", &m.designation), ("material.process_route", &m.process_route), ("material.producer.name", &m.producer.name)] {
+        for (field, value) in [
+            ("material.family", &m.family),
+            ("material.designation", &m.designation),
+            ("material.process_route", &m.process_route),
+            ("material.producer.name", &m.producer.name),
+        ] {
             if value.trim().is_empty() {
                 push(PackageError::field(field, "must not be empty"));
             }
         }
         if !is_country(&m.producer.country) {
-            push(PackageError::field("material.producer.country", format!("'{}' is not an ISO 3166-1 alpha-2 code", m.producer.country)));
+            push(PackageError::field(
+                "material.producer.country",
+                format!("'{}' is not an ISO 3166-1 alpha-2 code", m.producer.country),
+            ));
         }
         if m.lots.is_empty() {
             push(PackageError::field("material.lots", "list at least one production lot"));
@@ -456,29 +478,51 @@ impl Manifest {
         let mut total = 0.0;
         for (i, ef) in m.composition.iter().enumerate() {
             if !ELEMENTS.contains(&ef.element.as_str()) {
-                push(PackageError::field(format!("material.composition[{i}].element"), format!("'{}' is not an element symbol", ef.element)));
+                push(PackageError::field(
+                    format!("material.composition[{i}].element"),
+                    format!("'{}' is not an element symbol", ef.element),
+                ));
             } else if !seen.insert(ef.element.as_str()) {
-                push(PackageError::field(format!("material.composition[{i}].element"), format!("'{}' is listed twice", ef.element)));
+                push(PackageError::field(
+                    format!("material.composition[{i}].element"),
+                    format!("'{}' is listed twice", ef.element),
+                ));
             }
             if !(0.0..=1.0).contains(&ef.mass_fraction) {
-                push(PackageError::field(format!("material.composition[{i}].mass_fraction"), "must be between 0 and 1"));
+                push(PackageError::field(
+                    format!("material.composition[{i}].mass_fraction"),
+                    "must be between 0 and 1",
+                ));
             }
             total += ef.mass_fraction;
         }
         if !m.composition.is_empty() && !(0.98..=1.0001).contains(&total) {
-            push(PackageError::field("material.composition", format!("mass fractions sum to {total:.4}; they must sum to 1 (±0.02, the rest unlisted)")));
+            push(PackageError::field(
+                "material.composition",
+                format!("mass fractions sum to {total:.4}; they must sum to 1 (±0.02, the rest unlisted)"),
+            ));
         }
         for (i, origin) in m.constituent_origins.iter().enumerate() {
             if !ELEMENTS.contains(&origin.element.as_str()) {
-                push(PackageError::field(format!("material.constituent_origins[{i}].element"), format!("'{}' is not an element symbol", origin.element)));
+                push(PackageError::field(
+                    format!("material.constituent_origins[{i}].element"),
+                    format!("'{}' is not an element symbol", origin.element),
+                ));
             }
             if !is_country(&origin.country) {
-                push(PackageError::field(format!("material.constituent_origins[{i}].country"), format!("'{}' is not an ISO 3166-1 alpha-2 code", origin.country)));
+                push(PackageError::field(
+                    format!("material.constituent_origins[{i}].country"),
+                    format!("'{}' is not an ISO 3166-1 alpha-2 code", origin.country),
+                ));
             }
             if let Some(share) = origin.share
-                && !(0.0..=1.0).contains(&share) {
-                    push(PackageError::field(format!("material.constituent_origins[{i}].share"), "must be between 0 and 1"));
-                }
+                && !(0.0..=1.0).contains(&share)
+            {
+                push(PackageError::field(
+                    format!("material.constituent_origins[{i}].share"),
+                    "must be between 0 and 1",
+                ));
+            }
         }
     }
 }
@@ -530,7 +574,10 @@ fn check_property(at: &str, ds: &Dataset, push: &mut impl FnMut(PackageError)) -
 fn check_conditions(at: &str, ds: &Dataset, push: &mut impl FnMut(PackageError)) -> Vec<(String, String)> {
     let mut columns = Vec::new();
     if !ds.conditions.contains_key("temperature") {
-        push(PackageError::field(format!("{at}.conditions"), "every dataset states its test temperature ('temperature')"));
+        push(PackageError::field(
+            format!("{at}.conditions"),
+            "every dataset states its test temperature ('temperature')",
+        ));
     }
     for (name, cond) in &ds.conditions {
         let field = format!("{at}.conditions.{name}");
@@ -559,15 +606,18 @@ fn check_conditions(at: &str, ds: &Dataset, push: &mut impl FnMut(PackageError))
             _ => {}
         }
         match (&cond.value, &cond.column) {
-            (Some(v), None) if !v.is_finite() => push(PackageError::field(format!("{field}.value"), "must be a finite number")),
+            (Some(v), None) if !v.is_finite() => {
+                push(PackageError::field(format!("{field}.value"), "must be a finite number"))
+            }
             (Some(_), None) => {}
             (None, Some(column)) => columns.push((name.clone(), column.clone())),
             _ => push(PackageError::field(field, "give exactly one of 'value' (fixed) or 'column' (per row)")),
         }
         if let Some(tol) = cond.tolerance
-            && !(tol.is_finite() && tol >= 0.0) {
-                push(PackageError::field(format!("{at}.conditions.{name}.tolerance"), "must be a non-negative number"));
-            }
+            && !(tol.is_finite() && tol >= 0.0)
+        {
+            push(PackageError::field(format!("{at}.conditions.{name}.tolerance"), "must be a non-negative number"));
+        }
     }
     columns
 }

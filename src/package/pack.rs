@@ -9,14 +9,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest as _, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
 
-use super::bagit::{self, BagInfo, Sha256Hash};
+use super::bagit::{self, BagInfo, HashingReader, Sha256Hash};
 use super::dataset;
 use super::error::{PackageError, Rejection};
 use super::manifest::{Manifest, check_relative_file};
@@ -63,7 +62,10 @@ pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits
     walk(src, src, &mut found_files, &mut problems);
     let mut referenced: BTreeMap<String, (&str, String)> = BTreeMap::new();
     for ds in &manifest.datasets {
-        referenced.insert(ds.file.clone(), ("text/csv", ds.description.clone().unwrap_or_else(|| format!("{} ({})", ds.property, ds.id))));
+        referenced.insert(
+            ds.file.clone(),
+            ("text/csv", ds.description.clone().unwrap_or_else(|| format!("{} ({})", ds.property, ds.id))),
+        );
     }
     for att in &manifest.attachments {
         referenced.insert(att.file.clone(), (att.media_type.as_str(), att.description.clone()));
@@ -114,7 +116,12 @@ pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits
     }
     let mut crate_files: Vec<CrateFile<'_>> = Vec::new();
     let prequal_size = manifest_bytes.len() as u64;
-    crate_files.push(CrateFile { path: SOURCE_MANIFEST, size: prequal_size, media_type: "application/json", name: "prequal qualification manifest" });
+    crate_files.push(CrateFile {
+        path: SOURCE_MANIFEST,
+        size: prequal_size,
+        media_type: "application/json",
+        name: "prequal qualification manifest",
+    });
     for (file, (media_type, name)) in &referenced {
         let size = payload.get(&format!("data/{file}")).map_or(0, |(_, s)| *s);
         crate_files.push(CrateFile { path: file, size, media_type, name });
@@ -151,8 +158,10 @@ pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits
     entries.insert(verify::PREQUAL_JSON.into(), Source::Bytes(&manifest_bytes));
     entries.insert(verify::RO_CRATE_JSON.into(), Source::Bytes(&ro_crate));
     for file in referenced.keys() {
-        let hash = payload.get(&format!("data/{file}")).map(|(h, _)| *h);
-        entries.insert(format!("data/{file}"), Source::File(src.join(file), hash));
+        let name = format!("data/{file}");
+        if let Some((hash, size)) = payload.get(&name) {
+            entries.insert(name, Source::File(src.join(file), *hash, *size));
+        }
     }
     write_atomically(out, |writer| {
         let mut zip = ZipWriter::new(writer);
@@ -161,14 +170,17 @@ pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits
                 Compression::Deflated => CompressionMethod::Deflated,
                 Compression::Stored => CompressionMethod::Stored,
             };
-            zip.start_file(name.as_str(), entry_options(method, source.len()?))?;
+            zip.start_file(name.as_str(), entry_options(method, source.len()))?;
             match source {
                 Source::Bytes(b) => zip.write_all(b)?,
-                Source::File(path, expected) => {
-                    let mut reader = HashingFile { file: File::open(path)?, hasher: Sha256::new() };
+                Source::File(path, expected, _) => {
+                    let mut reader = HashingReader::new(File::open(path)?);
                     io::copy(&mut reader, &mut zip)?;
-                    if Some(Sha256Hash::from_hasher(reader.hasher)) != *expected {
-                        return Err(zip::result::ZipError::Io(io::Error::other(format!("{} changed while it was being packed", path.display()))));
+                    if reader.finish() != *expected {
+                        return Err(zip::result::ZipError::Io(io::Error::other(format!(
+                            "{} changed while it was being packed",
+                            path.display()
+                        ))));
                     }
                 }
             }
@@ -192,7 +204,8 @@ pub fn sign_package(path: &Path, key: &SecretKey, limits: Limits) -> Result<(Pac
     let shown = path.display().to_string();
     let source = File::open(path).map_err(|e| PackageError::io(&shown, e))?;
     let mut archive = ZipArchive::new(source).map_err(|e| PackageError::TruncatedZip { detail: e.to_string() })?;
-    let mut names: Vec<String> = archive.file_names().filter_map(|n| n.ok().map(|n| n.into_owned())).filter(|n| *n != sig_name).collect();
+    let mut names: Vec<String> =
+        archive.file_names().filter_map(|n| n.ok().map(|n| n.into_owned())).filter(|n| *n != sig_name).collect();
     names.push(sig_name.clone());
     names.sort();
     write_atomically(path, |writer| {
@@ -224,28 +237,16 @@ fn entry_options(method: CompressionMethod, size: u64) -> SimpleFileOptions {
 
 enum Source<'a> {
     Bytes(&'a [u8]),
-    File(PathBuf, Option<Sha256Hash>),
+    /// A source file with the hash and size computed when the bag files were written.
+    File(PathBuf, Sha256Hash, u64),
 }
 
 impl Source<'_> {
-    fn len(&self) -> io::Result<u64> {
+    fn len(&self) -> u64 {
         match self {
-            Source::Bytes(b) => Ok(b.len() as u64),
-            Source::File(p, _) => Ok(fs::metadata(p)?.len()),
+            Source::Bytes(b) => b.len() as u64,
+            Source::File(_, _, size) => *size,
         }
-    }
-}
-
-struct HashingFile {
-    file: File,
-    hasher: Sha256,
-}
-
-impl Read for HashingFile {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.file.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
     }
 }
 
@@ -273,14 +274,15 @@ pub(crate) fn write_atomically(
 }
 
 fn hash_file(path: &Path) -> io::Result<(Sha256Hash, u64)> {
-    let mut reader = HashingFile { file: File::open(path)?, hasher: Sha256::new() };
+    let mut reader = HashingReader::new(File::open(path)?);
     let size = io::copy(&mut reader, &mut io::sink())?;
-    Ok((Sha256Hash::from_hasher(reader.hasher), size))
+    Ok((reader.finish(), size))
 }
 
 fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, PackageError> {
     let shown = path.display().to_string();
-    let meta = fs::metadata(path).map_err(|e| PackageError::SourceInvalid { path: shown.clone(), detail: format!("cannot read: {e}") })?;
+    let meta = fs::metadata(path)
+        .map_err(|e| PackageError::SourceInvalid { path: shown.clone(), detail: format!("cannot read: {e}") })?;
     if meta.len() > max {
         return Err(PackageError::MetadataTooLarge { file: shown, size: meta.len(), max });
     }
@@ -307,12 +309,18 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>, problems: &mut Vec<
         let rel_str = match rel.to_str() {
             Some(s) => s.replace(std::path::MAIN_SEPARATOR, "/"),
             None => {
-                problems.push(PackageError::SourceInvalid { path: rel.display().to_string(), detail: "file name is not valid UTF-8".into() });
+                problems.push(PackageError::SourceInvalid {
+                    path: rel.display().to_string(),
+                    detail: "file name is not valid UTF-8".into(),
+                });
                 continue;
             }
         };
         match entry.file_type() {
-            Ok(t) if t.is_symlink() => problems.push(PackageError::SourceInvalid { path: rel_str, detail: "symbolic links are not packed; copy the file instead".into() }),
+            Ok(t) if t.is_symlink() => problems.push(PackageError::SourceInvalid {
+                path: rel_str,
+                detail: "symbolic links are not packed; copy the file instead".into(),
+            }),
             Ok(t) if t.is_dir() => walk(root, &path, out, problems),
             Ok(t) if t.is_file() => {
                 if let Err(detail) = check_relative_file(&rel_str) {

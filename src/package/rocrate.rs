@@ -25,14 +25,12 @@ pub struct CrateFile<'a> {
 /// Builds the RO-Crate metadata for a package. Deterministic for the same inputs.
 pub fn build(manifest: &Manifest, files: &[CrateFile<'_>]) -> Vec<u8> {
     let license_id = format!("https://spdx.org/licenses/{}", manifest.license);
-    let mut graph = vec![
-        json!({
-            "@id": FILE_NAME,
-            "@type": "CreativeWork",
-            "conformsTo": {"@id": CONFORMS_TO},
-            "about": {"@id": "./"}
-        }),
-    ];
+    let mut graph = vec![json!({
+        "@id": FILE_NAME,
+        "@type": "CreativeWork",
+        "conformsTo": {"@id": CONFORMS_TO},
+        "about": {"@id": "./"}
+    })];
     let authors = one_or_many((1..=manifest.creators.len()).map(|i| json!({"@id": format!("#creator-{i}")})).collect());
     let parts = one_or_many(files.iter().map(|f| json!({"@id": f.path})).collect());
     let mut root = json!({

@@ -202,7 +202,8 @@ impl SecretKey {
             secret_key: B64.encode(self.key.to_bytes()),
             comment: comment.map(str::to_owned),
         };
-        let mut text = serde_json::to_string_pretty(&file).map_err(|e| KeyError::Format { path: shown.clone(), detail: e.to_string() })?;
+        let mut text = serde_json::to_string_pretty(&file)
+            .map_err(|e| KeyError::Format { path: shown.clone(), detail: e.to_string() })?;
         text.push('\n');
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
@@ -218,7 +219,9 @@ impl SecretKey {
                 KeyError::Io { path: shown.clone(), detail: e.to_string() }
             }
         })?;
-        out.write_all(text.as_bytes()).and_then(|()| out.sync_all()).map_err(|e| KeyError::Io { path: shown, detail: e.to_string() })
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.sync_all())
+            .map_err(|e| KeyError::Io { path: shown, detail: e.to_string() })
     }
 
     pub fn read(path: &Path) -> Result<SecretKey, KeyError> {
@@ -303,7 +306,8 @@ impl CheckedSignature {
 /// Checks one signature file's bytes against the package digest. Never fails: a bad file is a
 /// signature with a problem.
 pub fn check_signature(file: &str, bytes: &[u8], digest: &PackageDigest) -> CheckedSignature {
-    let mut out = CheckedSignature { file: file.to_owned(), key_id: None, public_key: None, problem: None, signature: None };
+    let mut out =
+        CheckedSignature { file: file.to_owned(), key_id: None, public_key: None, problem: None, signature: None };
     let parsed: SignatureFile = match serde_json::from_slice(bytes) {
         Ok(p) => p,
         Err(e) => {
@@ -384,7 +388,8 @@ impl TrustSet {
     pub fn read(path: &Path) -> Result<TrustSet, KeyError> {
         let shown = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| KeyError::Io { path: shown.clone(), detail: e.to_string() })?;
-        let set: TrustSet = serde_json::from_slice(&bytes).map_err(|e| KeyError::Format { path: shown.clone(), detail: e.to_string() })?;
+        let set: TrustSet = serde_json::from_slice(&bytes)
+            .map_err(|e| KeyError::Format { path: shown.clone(), detail: e.to_string() })?;
         let mut seen = BTreeMap::new();
         for k in &set.keys {
             if seen.insert(k.key_id.clone(), ()).is_some() {
@@ -408,7 +413,9 @@ impl TrustSet {
         };
         match self.find(id) {
             None => (SignatureStatus::UnknownKey, None),
-            Some(k) if k.public_key.as_deref().is_some_and(|p| p != encode_public_key(pk)) => (SignatureStatus::Invalid, Some(k)),
+            Some(k) if k.public_key.as_deref().is_some_and(|p| p != encode_public_key(pk)) => {
+                (SignatureStatus::Invalid, Some(k))
+            }
             Some(k) if k.status == KeyStatus::Revoked => (SignatureStatus::RevokedKey, Some(k)),
             Some(k) => (SignatureStatus::Valid, Some(k)),
         }

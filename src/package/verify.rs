@@ -19,12 +19,10 @@
 //!     trusted is a separate question ([`super::signing::TrustSet`], or the registry's keys).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, Read};
+use std::io;
 use std::path::Path;
 
-use sha2::{Digest as _, Sha256};
-
-use super::bagit::{self, BagInfo, Sha256Hash};
+use super::bagit::{self, BagInfo, HashingReader, Sha256Hash};
 use super::dataset::{self, Measurement};
 use super::error::{PackageError, Rejection};
 use super::manifest::{DatasetSpec, Manifest};
@@ -97,11 +95,15 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
     let mut problems = Vec::new();
 
     // Step 2.
-    let bagit_txt = zip.read_metadata(bagit::BAGIT_TXT)?.ok_or_else(|| PackageError::BagitTxtInvalid { detail: "missing".into() })?;
+    let bagit_txt = zip
+        .read_metadata(bagit::BAGIT_TXT)?
+        .ok_or_else(|| PackageError::BagitTxtInvalid { detail: "missing".into() })?;
     bagit::check_bagit_txt(&bagit_txt)?;
 
     // Step 3.
-    let tag_bytes = zip.read_metadata(bagit::TAG_MANIFEST)?.ok_or_else(|| PackageError::TagManifestInvalid { detail: "missing".into() })?;
+    let tag_bytes = zip
+        .read_metadata(bagit::TAG_MANIFEST)?
+        .ok_or_else(|| PackageError::TagManifestInvalid { detail: "missing".into() })?;
     let digest = PackageDigest::new(Sha256Hash::of(&tag_bytes));
     let tag_manifest = bagit::parse_manifest(&tag_bytes, true)?;
     let mut tag_contents = BTreeMap::new();
@@ -110,16 +112,25 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
             if tag_manifest.contains_key(name) {
                 problems.push(PackageError::FileMissing { path: name.to_owned(), manifest: bagit::TAG_MANIFEST });
             } else {
-                problems.push(PackageError::TagManifestInvalid { detail: format!("required tag file '{name}' is missing") });
+                problems.push(PackageError::TagManifestInvalid {
+                    detail: format!("required tag file '{name}' is missing"),
+                });
             }
             continue;
         };
         match tag_manifest.get(name) {
-            None => problems.push(PackageError::FileNotInManifest { path: name.to_owned(), manifest: bagit::TAG_MANIFEST }),
+            None => {
+                problems.push(PackageError::FileNotInManifest { path: name.to_owned(), manifest: bagit::TAG_MANIFEST })
+            }
             Some(expected) => {
                 let actual = Sha256Hash::of(&bytes);
                 if actual != *expected {
-                    problems.push(PackageError::HashMismatch { path: name.to_owned(), expected: expected.to_hex(), actual: actual.to_hex(), manifest: bagit::TAG_MANIFEST });
+                    problems.push(PackageError::HashMismatch {
+                        path: name.to_owned(),
+                        expected: expected.to_hex(),
+                        actual: actual.to_hex(),
+                        manifest: bagit::TAG_MANIFEST,
+                    });
                 }
             }
         }
@@ -147,7 +158,8 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
         Some(Err(e)) => return Err(with(problems, e)),
         None => return Err(with(problems, PackageError::PayloadManifestInvalid { detail: "missing".into() })),
     };
-    let payload: Vec<(String, u64)> = zip.entries().filter(|e| e.kind == EntryKind::Payload).map(|e| (e.name.clone(), e.size)).collect();
+    let payload: Vec<(String, u64)> =
+        zip.entries().filter(|e| e.kind == EntryKind::Payload).map(|e| (e.name.clone(), e.size)).collect();
     let payload_names: BTreeSet<&str> = payload.iter().map(|(n, _)| n.as_str()).collect();
     for (name, _) in &payload {
         if !payload_manifest.contains_key(name) {
@@ -163,7 +175,15 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
     // Step 6.
     let manifest_bytes = match zip.read_metadata(PREQUAL_JSON).map_err(|e| with(problems.clone(), e))? {
         Some(b) => b,
-        None => return Err(with(problems, PackageError::FileMissing { path: PREQUAL_JSON.into(), manifest: "the package (every package has data/prequal.json)" })),
+        None => {
+            return Err(with(
+                problems,
+                PackageError::FileMissing {
+                    path: PREQUAL_JSON.into(),
+                    manifest: "the package (every package has data/prequal.json)",
+                },
+            ));
+        }
     };
     check_json_depth(PREQUAL_JSON, &manifest_bytes, limits.max_json_depth).map_err(|e| with(problems.clone(), e))?;
     let manifest = Manifest::from_json(PREQUAL_JSON, &manifest_bytes).map_err(|e| with(problems.clone(), e))?;
@@ -188,12 +208,8 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
                 .collect();
             let checked = check_json_depth(RO_CRATE_JSON, &bytes, limits.max_json_depth)
                 .and_then(|()| {
-                    serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| PackageError::JsonInvalid {
-                        file: RO_CRATE_JSON.into(),
-                        line: e.line(),
-                        column: e.column(),
-                        detail: e.to_string(),
-                    })
+                    serde_json::from_slice::<serde_json::Value>(&bytes)
+                        .map_err(|e| PackageError::json(RO_CRATE_JSON, &e))
                 })
                 .and_then(|doc| rocrate::check(&doc, &parts));
             if let Err(e) = checked {
@@ -226,13 +242,14 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
     for (name, size) in &payload {
         let spec = spec_by_file.get(name).copied();
         let outcome = zip.stream(name, |reader| {
-            let mut hashing = HashingReader { inner: reader, hasher: Sha256::new(), count: 0 };
+            let mut hashing = HashingReader::new(reader);
             let parsed = match spec {
                 Some(spec) => Some(dataset::read_csv(&mut hashing, name, spec, &lots)?),
                 None => None,
             };
             io::copy(&mut hashing, &mut io::sink())?;
-            Ok((Sha256Hash::from_hasher(hashing.hasher), hashing.count, parsed))
+            let count = hashing.count();
+            Ok((hashing.finish(), count, parsed))
         });
         let (actual, count, parsed) = match outcome {
             Ok(v) => v,
@@ -243,9 +260,15 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
         };
         payload_bytes += count;
         if let Some(expected) = payload_manifest.get(name)
-            && *expected != actual {
-                problems.push(PackageError::HashMismatch { path: name.clone(), expected: expected.to_hex(), actual: actual.to_hex(), manifest: bagit::MANIFEST });
-            }
+            && *expected != actual
+        {
+            problems.push(PackageError::HashMismatch {
+                path: name.clone(),
+                expected: expected.to_hex(),
+                actual: actual.to_hex(),
+                manifest: bagit::MANIFEST,
+            });
+        }
         match (parsed, spec) {
             (Some(Ok(measurements)), Some(spec)) => datasets.push(VerifiedDataset { spec: spec.clone(), measurements }),
             (Some(Err(found)), _) => problems.extend(found),
@@ -254,16 +277,21 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
         files.push(PayloadFile { path: name.clone(), size: *size, sha256: actual });
     }
     if let Some((octets, streams)) = oxum
-        && (octets != payload_bytes || streams != payload.len() as u64) {
-            problems.push(PackageError::BagInfoInvalid {
-                detail: format!("Payload-Oxum says {octets}.{streams} but the payload is {payload_bytes}.{}", payload.len()),
-            });
-        }
+        && (octets != payload_bytes || streams != payload.len() as u64)
+    {
+        problems.push(PackageError::BagInfoInvalid {
+            detail: format!(
+                "Payload-Oxum says {octets}.{streams} but the payload is {payload_bytes}.{}",
+                payload.len()
+            ),
+        });
+    }
     datasets.sort_by_key(|d| specs.iter().position(|s| s.id == d.spec.id));
 
     // Step 10.
     let mut signatures = Vec::new();
-    let sig_names: Vec<String> = zip.entries().filter(|e| e.kind == EntryKind::Signature).map(|e| e.name.clone()).collect();
+    let sig_names: Vec<String> =
+        zip.entries().filter(|e| e.kind == EntryKind::Signature).map(|e| e.name.clone()).collect();
     for name in sig_names {
         match zip.read_metadata(&name) {
             Ok(Some(bytes)) => signatures.push(check_signature(&name, &bytes, &digest)),
@@ -281,21 +309,6 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
 fn with(mut problems: Vec<PackageError>, last: PackageError) -> Rejection {
     problems.push(last);
     Rejection { problems }
-}
-
-struct HashingReader<'a> {
-    inner: &'a mut dyn Read,
-    hasher: Sha256,
-    count: u64,
-}
-
-impl Read for HashingReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
 }
 
 /// Refuses JSON nested deeper than `max` before any parser sees it.

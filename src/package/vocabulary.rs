@@ -57,8 +57,22 @@ pub static PROPERTIES: &[PropertyDef] = &[
     p("normal_coercivity", "HcB", "normal coercivity", M, "kA/m", Dimension::FIELD_STRENGTH),
     p("intrinsic_coercivity", "HcJ", "intrinsic coercivity", M, "kA/m", Dimension::FIELD_STRENGTH),
     p("max_energy_product", "(BH)max", "maximum energy product", M, "kJ/m3", Dimension::ENERGY_PER_VOLUME),
-    p("remanence_temperature_coefficient", "α(Br)", "reversible temperature coefficient of Br", M, "%/K", Dimension::PER_KELVIN),
-    p("coercivity_temperature_coefficient", "β(HcJ)", "reversible temperature coefficient of HcJ", M, "%/K", Dimension::PER_KELVIN),
+    p(
+        "remanence_temperature_coefficient",
+        "α(Br)",
+        "reversible temperature coefficient of Br",
+        M,
+        "%/K",
+        Dimension::PER_KELVIN,
+    ),
+    p(
+        "coercivity_temperature_coefficient",
+        "β(HcJ)",
+        "reversible temperature coefficient of HcJ",
+        M,
+        "%/K",
+        Dimension::PER_KELVIN,
+    ),
     p("irreversible_flux_loss", "", "irreversible flux loss after thermal exposure", M, "%", Dimension::NONE),
     p("max_operating_temperature", "", "maximum operating temperature", M, "Cel", Dimension::TEMPERATURE),
     p("density", "ρ", "density", M, "g/cm3", Dimension::MASS_DENSITY),
@@ -73,7 +87,14 @@ pub static PROPERTIES: &[PropertyDef] = &[
     p("dc_internal_resistance", "DCIR", "DC internal resistance", B, "mOhm", Dimension::RESISTANCE),
     p("thermal_runaway_onset", "", "thermal-runaway onset temperature", B, "Cel", Dimension::TEMPERATURE),
     p("un38_3_result", "", "UN 38.3 transport test outcome (1 pass, 0 fail)", B, "{pass}", Dimension::OUTCOME),
-    p("ul9540a_propagation_result", "", "UL 9540A cell-to-cell propagation outcome (1 no propagation, 0 propagation)", B, "{pass}", Dimension::OUTCOME),
+    p(
+        "ul9540a_propagation_result",
+        "",
+        "UL 9540A cell-to-cell propagation outcome (1 no propagation, 0 propagation)",
+        B,
+        "{pass}",
+        Dimension::OUTCOME,
+    ),
     p("nominal_voltage", "", "nominal cell voltage", B, "V", Dimension::VOLTAGE),
 ];
 
@@ -88,16 +109,66 @@ pub struct ConditionDef {
 
 /// Test conditions. `temperature` is required on every dataset.
 pub static CONDITIONS: &[ConditionDef] = &[
-    ConditionDef { name: "temperature", description: "specimen temperature during measurement", canonical_unit: "Cel", dimension: Dimension::TEMPERATURE },
-    ConditionDef { name: "exposure_temperature", description: "temperature of a thermal exposure before measurement", canonical_unit: "Cel", dimension: Dimension::TEMPERATURE },
-    ConditionDef { name: "exposure_time", description: "duration of a thermal or humidity exposure", canonical_unit: "h", dimension: Dimension::TIME },
-    ConditionDef { name: "permeance_coefficient", description: "permeance coefficient (load line) Pc", canonical_unit: "1", dimension: Dimension::NONE },
-    ConditionDef { name: "relative_humidity", description: "relative humidity", canonical_unit: "%", dimension: Dimension::NONE },
-    ConditionDef { name: "pressure", description: "ambient or test pressure", canonical_unit: "kPa", dimension: Dimension::PRESSURE },
-    ConditionDef { name: "c_rate", description: "charge/discharge rate", canonical_unit: "/h", dimension: Dimension::PER_TIME },
-    ConditionDef { name: "depth_of_discharge", description: "depth of discharge per cycle", canonical_unit: "%", dimension: Dimension::NONE },
-    ConditionDef { name: "state_of_charge", description: "state of charge", canonical_unit: "%", dimension: Dimension::NONE },
-    ConditionDef { name: "end_of_life_state_of_health", description: "state of health that ends the test", canonical_unit: "%", dimension: Dimension::NONE },
+    ConditionDef {
+        name: "temperature",
+        description: "specimen temperature during measurement",
+        canonical_unit: "Cel",
+        dimension: Dimension::TEMPERATURE,
+    },
+    ConditionDef {
+        name: "exposure_temperature",
+        description: "temperature of a thermal exposure before measurement",
+        canonical_unit: "Cel",
+        dimension: Dimension::TEMPERATURE,
+    },
+    ConditionDef {
+        name: "exposure_time",
+        description: "duration of a thermal or humidity exposure",
+        canonical_unit: "h",
+        dimension: Dimension::TIME,
+    },
+    ConditionDef {
+        name: "permeance_coefficient",
+        description: "permeance coefficient (load line) Pc",
+        canonical_unit: "1",
+        dimension: Dimension::NONE,
+    },
+    ConditionDef {
+        name: "relative_humidity",
+        description: "relative humidity",
+        canonical_unit: "%",
+        dimension: Dimension::NONE,
+    },
+    ConditionDef {
+        name: "pressure",
+        description: "ambient or test pressure",
+        canonical_unit: "kPa",
+        dimension: Dimension::PRESSURE,
+    },
+    ConditionDef {
+        name: "c_rate",
+        description: "charge/discharge rate",
+        canonical_unit: "/h",
+        dimension: Dimension::PER_TIME,
+    },
+    ConditionDef {
+        name: "depth_of_discharge",
+        description: "depth of discharge per cycle",
+        canonical_unit: "%",
+        dimension: Dimension::NONE,
+    },
+    ConditionDef {
+        name: "state_of_charge",
+        description: "state of charge",
+        canonical_unit: "%",
+        dimension: Dimension::NONE,
+    },
+    ConditionDef {
+        name: "end_of_life_state_of_health",
+        description: "state of health that ends the test",
+        canonical_unit: "%",
+        dimension: Dimension::NONE,
+    },
 ];
 
 /// The prefix of extension property and condition names: `x-<namespace>.<name>`.
@@ -120,8 +191,7 @@ pub fn is_extension_name(name: &str) -> bool {
         return false;
     };
     let ok = |s: &str| {
-        !s.is_empty()
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
     };
     ok(namespace) && ok(local)
 }

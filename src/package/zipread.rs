@@ -107,7 +107,9 @@ impl SafeZip {
 
         let mut archive = ZipArchive::new(file).map_err(|e| PackageError::TruncatedZip { detail: e.to_string() })?;
         if archive.offset() != 0 {
-            return Err(PackageError::HeaderMismatch { detail: format!("{} bytes precede the first entry", archive.offset()) });
+            return Err(PackageError::HeaderMismatch {
+                detail: format!("{} bytes precede the first entry", archive.offset()),
+            });
         }
         if archive.len() > limits.max_entries {
             return Err(PackageError::TooManyEntries { count: archive.len(), max: limits.max_entries });
@@ -120,7 +122,8 @@ impl SafeZip {
         let mut lowercase: BTreeMap<String, String> = BTreeMap::new();
         let mut total: u64 = 0;
         for index in 0..archive.len() {
-            let entry = archive.by_index_raw(index).map_err(|e| PackageError::TruncatedZip { detail: e.to_string() })?;
+            let entry =
+                archive.by_index_raw(index).map_err(|e| PackageError::TruncatedZip { detail: e.to_string() })?;
             let name = check_name(entry.name_raw())?;
             if entry.is_symlink() {
                 return Err(PackageError::SymlinkEntry { entry: name });
@@ -135,7 +138,10 @@ impl SafeZip {
                 // Other zip tools write directory entries; they must be empty and where a bag
                 // may have directories, or they could carry bytes no hash covers.
                 if entry.size() != 0 || entry.compressed_size() != 0 {
-                    return Err(PackageError::SizeMismatch { entry: name, detail: "a directory entry carries data".into() });
+                    return Err(PackageError::SizeMismatch {
+                        entry: name,
+                        detail: "a directory entry carries data".into(),
+                    });
                 }
                 if !(name.starts_with("data/") || name == "signatures/") {
                     return Err(PackageError::UnexpectedEntry { entry: name });
@@ -144,7 +150,9 @@ impl SafeZip {
             }
             match entry.compression() {
                 CompressionMethod::Stored | CompressionMethod::Deflated => {}
-                other => return Err(PackageError::UnsupportedCompression { entry: name, method: format!("{other:?}") }),
+                other => {
+                    return Err(PackageError::UnsupportedCompression { entry: name, method: format!("{other:?}") });
+                }
             }
             let size = entry.size();
             let compressed_size = entry.compressed_size();
@@ -164,7 +172,11 @@ impl SafeZip {
             if size >= RATIO_EXEMPT_BELOW {
                 let ratio = size as f64 / (compressed_size.max(1)) as f64;
                 if ratio > limits.max_compression_ratio as f64 {
-                    return Err(PackageError::CompressionRatioExceeded { entry: name, ratio, max: limits.max_compression_ratio });
+                    return Err(PackageError::CompressionRatioExceeded {
+                        entry: name,
+                        ratio,
+                        max: limits.max_compression_ratio,
+                    });
                 }
             }
             if let Some(first) = lowercase.insert(name.to_lowercase(), name.clone()) {
@@ -198,7 +210,11 @@ impl SafeZip {
             return Ok(None);
         };
         if info.size > self.limits.max_metadata_size {
-            return Err(PackageError::MetadataTooLarge { file: name.to_owned(), size: info.size, max: self.limits.max_metadata_size });
+            return Err(PackageError::MetadataTooLarge {
+                file: name.to_owned(),
+                size: info.size,
+                max: self.limits.max_metadata_size,
+            });
         }
         let mut out = Vec::with_capacity(info.size as usize);
         self.stream(name, |reader| reader.read_to_end(&mut out).map(|_| ()))?;
@@ -213,7 +229,11 @@ impl SafeZip {
         name: &str,
         consume: impl FnOnce(&mut dyn Read) -> io::Result<T>,
     ) -> Result<T, PackageError> {
-        let info = self.entries.get(name).cloned().ok_or_else(|| PackageError::FileMissing { path: name.to_owned(), manifest: "the archive" })?;
+        let info = self
+            .entries
+            .get(name)
+            .cloned()
+            .ok_or_else(|| PackageError::FileMissing { path: name.to_owned(), manifest: "the archive" })?;
         let corrupt = |detail: String| PackageError::CorruptEntry { entry: name.to_owned(), detail };
         let entry = self.archive.by_index(info.index).map_err(|e| corrupt(zip_detail(e)))?;
         let declared = info.size;
@@ -274,7 +294,8 @@ fn check_trailer(file: &mut File, len: u64) -> io::Result<Result<(), PackageErro
     file.read_exact(&mut eocd)?;
     if eocd[0..4] != *b"PK\x05\x06" {
         return Ok(Err(PackageError::TruncatedZip {
-            detail: "no end-of-central-directory record at the end of the file (truncated, or data appended after it)".into(),
+            detail: "no end-of-central-directory record at the end of the file (truncated, or data appended after it)"
+                .into(),
         }));
     }
     Ok(Ok(()))
@@ -287,7 +308,9 @@ fn zip_detail(e: ZipError) -> String {
 fn classify_io(name: &str, e: io::Error) -> PackageError {
     // The zip reader enforces declared sizes itself and reports it in its own words.
     let message = e.to_string();
-    if e.kind() == io::ErrorKind::InvalidData && (message.starts_with(SIZE_MISMATCH) || message.contains("than its declared")) {
+    if e.kind() == io::ErrorKind::InvalidData
+        && (message.starts_with(SIZE_MISMATCH) || message.contains("than its declared"))
+    {
         PackageError::SizeMismatch { entry: name.to_owned(), detail: e.to_string() }
     } else if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<PackageError>()) {
         inner.clone()
@@ -313,12 +336,18 @@ impl<R: Read> Exact<R> {
     /// Called at end of stream: the entry must hold no byte beyond its declared size.
     fn finish(&mut self) -> io::Result<()> {
         if self.remaining != 0 {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{SIZE_MISMATCH}: declared {} bytes, found {}", self.declared, self.declared - self.remaining)));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{SIZE_MISMATCH}: declared {} bytes, found {}", self.declared, self.declared - self.remaining),
+            ));
         }
         let mut probe = [0u8; 1];
         match self.inner.read(&mut probe)? {
             0 => Ok(()),
-            _ => Err(io::Error::new(io::ErrorKind::InvalidData, format!("{SIZE_MISMATCH}: holds more than the declared {} bytes", self.declared))),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{SIZE_MISMATCH}: holds more than the declared {} bytes", self.declared),
+            )),
         }
     }
 }
@@ -331,7 +360,10 @@ impl<R: Read> Read for Exact<R> {
         let want = buf.len().min(self.remaining.min(usize::MAX as u64) as usize);
         let n = self.inner.read(&mut buf[..want])?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{SIZE_MISMATCH}: declared {} bytes, found {}", self.declared, self.declared - self.remaining)));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{SIZE_MISMATCH}: declared {} bytes, found {}", self.declared, self.declared - self.remaining),
+            ));
         }
         self.remaining -= n as u64;
         Ok(n)
@@ -416,9 +448,11 @@ fn classify(name: &str) -> Result<EntryKind, PackageError> {
         return Ok(EntryKind::Payload);
     }
     if let Some(rest) = name.strip_prefix("signatures/")
-        && !rest.contains('/') && rest.ends_with(".json") {
-            return Ok(EntryKind::Signature);
-        }
+        && !rest.contains('/')
+        && rest.ends_with(".json")
+    {
+        return Ok(EntryKind::Signature);
+    }
     Err(PackageError::UnexpectedEntry { entry: name.to_owned() })
 }
 

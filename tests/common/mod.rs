@@ -146,7 +146,12 @@ impl RawEntry {
 
     pub fn deflated(name: impl AsRef<[u8]>, content: &[u8]) -> Self {
         let data = deflate(content);
-        RawEntry { method: METHOD_DEFLATED, compressed_size: data.len() as u32, data, ..RawEntry::stored(name, content) }
+        RawEntry {
+            method: METHOD_DEFLATED,
+            compressed_size: data.len() as u32,
+            data,
+            ..RawEntry::stored(name, content)
+        }
     }
 
     /// The compression method number in both headers (the data is left as it is).
@@ -376,29 +381,34 @@ impl PackageEntries {
 
     /// Rewrites `manifest-sha256.txt` from the current `data/` entries.
     pub fn refresh_payload_manifest(&mut self) -> &mut Self {
-        let listed: BTreeMap<&str, String> =
-            self.entries.iter().filter(|(n, _)| n.starts_with("data/")).map(|(n, c)| (n.as_str(), sha256_hex(c))).collect();
+        let listed: BTreeMap<&str, String> = self
+            .entries
+            .iter()
+            .filter(|(n, _)| n.starts_with("data/"))
+            .map(|(n, c)| (n.as_str(), sha256_hex(c)))
+            .collect();
         let text: String = listed.iter().map(|(n, h)| format!("{h}  {n}\n")).collect();
         self.set("manifest-sha256.txt", text)
     }
 
     /// Rewrites the Payload-Oxum line of `bag-info.txt` from the current `data/` entries.
     pub fn refresh_payload_oxum(&mut self) -> &mut Self {
-        let payload: Vec<&Vec<u8>> = self.entries.iter().filter(|(n, _)| n.starts_with("data/")).map(|(_, c)| c).collect();
+        let payload: Vec<&Vec<u8>> =
+            self.entries.iter().filter(|(n, _)| n.starts_with("data/")).map(|(_, c)| c).collect();
         let octets: usize = payload.iter().map(|c| c.len()).sum();
         let oxum = format!("Payload-Oxum: {octets}.{}", payload.len());
         let info = self.text("bag-info.txt");
-        let text: String =
-            info.lines().map(|l| if l.starts_with("Payload-Oxum:") { format!("{oxum}\n") } else { format!("{l}\n") }).collect();
+        let text: String = info
+            .lines()
+            .map(|l| if l.starts_with("Payload-Oxum:") { format!("{oxum}\n") } else { format!("{l}\n") })
+            .collect();
         self.set("bag-info.txt", text)
     }
 
     /// Rewrites `tagmanifest-sha256.txt` from the tag files present.
     pub fn refresh_tag_manifest(&mut self) -> &mut Self {
-        let text: String = TAG_FILES_HASHED
-            .iter()
-            .filter_map(|n| self.get(n).map(|c| format!("{}  {n}\n", sha256_hex(c))))
-            .collect();
+        let text: String =
+            TAG_FILES_HASHED.iter().filter_map(|n| self.get(n).map(|c| format!("{}  {n}\n", sha256_hex(c)))).collect();
         self.set("tagmanifest-sha256.txt", text)
     }
 
