@@ -311,6 +311,13 @@ impl Manifest {
 
     /// Every rule beyond the schema. Returns the resolved datasets, or every problem found.
     pub fn check(&self) -> Result<Vec<DatasetSpec>, Vec<PackageError>> {
+        let (specs, problems) = self.resolve();
+        if problems.is_empty() { Ok(specs) } else { Err(problems) }
+    }
+
+    /// Like [`Manifest::check`], but always returns a spec for every dataset as far as it could be
+    /// resolved, so callers can go on to check the CSV files and report their problems too.
+    pub fn resolve(&self) -> (Vec<DatasetSpec>, Vec<PackageError>) {
         let mut problems = Vec::new();
         let mut push = |e: PackageError| problems.push(e);
 
@@ -443,7 +450,7 @@ impl Manifest {
                 }
             }
         }
-        if problems.is_empty() { Ok(specs) } else { Err(problems) }
+        (specs, problems)
     }
 
     fn check_material(&self, push: &mut impl FnMut(PackageError)) {

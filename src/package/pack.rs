@@ -52,10 +52,8 @@ pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits
     check_json_depth(SOURCE_MANIFEST, &manifest_bytes, limits.max_json_depth)?;
     let manifest = Manifest::from_json(SOURCE_MANIFEST, &manifest_bytes)?;
     let mut problems = Vec::new();
-    let specs = manifest.check().unwrap_or_else(|found| {
-        problems.extend(found);
-        Vec::new()
-    });
+    let (specs, found) = manifest.resolve();
+    problems.extend(found);
 
     // Every file in the source must be referenced, every reference must exist.
     let mut found_files = BTreeSet::new();

@@ -187,13 +187,8 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
     };
     check_json_depth(PREQUAL_JSON, &manifest_bytes, limits.max_json_depth).map_err(|e| with(problems.clone(), e))?;
     let manifest = Manifest::from_json(PREQUAL_JSON, &manifest_bytes).map_err(|e| with(problems.clone(), e))?;
-    let specs = match manifest.check() {
-        Ok(specs) => specs,
-        Err(found) => {
-            problems.extend(found);
-            Vec::new()
-        }
-    };
+    let (specs, found) = manifest.resolve();
+    problems.extend(found);
 
     // Step 7.
     match zip.read_metadata(RO_CRATE_JSON) {

@@ -1,0 +1,147 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The lab's commands through the real binary, as the README tells a new user to run them:
+//! keygen → pack → verify (unsigned: refused) → sign → verify (trusted), exit codes and JSON.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn prequal(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_prequal")).args(args).env("RUST_LOG", "off").output().unwrap()
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn keygen_pack_sign_verify_like_the_readme() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("lab.secret.json");
+    let pkg = tmp.path().join("ferrite.zip");
+    let source = root().join("sample-packages/sources/ferrite-sr-y30bh");
+
+    let out = prequal(&["keygen", "--out", s(&key), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let keygen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key_id = keygen["key_id"].as_str().unwrap().to_owned();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // A second keygen to the same file must not overwrite the key.
+    let before = std::fs::read(&key).unwrap();
+    assert_eq!(prequal(&["keygen", "--out", s(&key)]).status.code(), Some(2));
+    assert_eq!(std::fs::read(&key).unwrap(), before);
+
+    let out = prequal(&["pack", s(&source), "--out", s(&pkg), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let packed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let digest = packed["digest"].as_str().unwrap().to_owned();
+
+    // Unsigned: refused unless explicitly allowed.
+    assert_eq!(prequal(&["verify", s(&pkg)]).status.code(), Some(1));
+    assert_eq!(prequal(&["verify", s(&pkg), "--allow-unsigned"]).status.code(), Some(0));
+
+    let out = prequal(&["sign", s(&pkg), "--key", s(&key), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let signed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(signed["digest"], digest.as_str(), "signing must not change the digest");
+
+    // Without a trust set the signature is checked but the signer is not: exit 0, said plainly.
+    let out = prequal(&["verify", s(&pkg)]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("signer not checked"));
+
+    // With a trust set that does not know the key: unknown_key, refused.
+    let trust_unknown = root().join("sample-packages/keys/test-trust.json");
+    let out = prequal(&["verify", s(&pkg), "--trust", s(&trust_unknown), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["signatures"][0]["status"], "unknown_key");
+
+    // With a trust set naming the key: valid; revoked: refused.
+    let trust = tmp.path().join("trust.json");
+    let write_trust = |status: &str| {
+        let doc = serde_json::json!({"keys": [{"key_id": key_id, "public_key": keygen["public_key"], "organisation": "my-lab", "role": "lab", "status": status}]});
+        std::fs::write(&trust, doc.to_string()).unwrap();
+    };
+    write_trust("active");
+    let out = prequal(&["verify", s(&pkg), "--trust", s(&trust), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["digest"], digest.as_str());
+    assert_eq!(report["signatures"][0]["status"], "valid");
+    assert_eq!(report["signatures"][0]["organisation"], "my-lab");
+    write_trust("revoked");
+    let out = prequal(&["verify", s(&pkg), "--trust", s(&trust), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["signatures"][0]["status"], "revoked_key");
+}
+
+#[test]
+fn a_tampered_package_is_refused_with_its_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("cut.zip");
+    let sample = std::fs::read(root().join("sample-packages/packages/lfp-cell-prismatic.zip")).unwrap();
+    std::fs::write(&pkg, &sample[..sample.len() / 2]).unwrap();
+    let out = prequal(&["verify", s(&pkg), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["problems"][0]["code"], "truncated_zip");
+
+    // A file that cannot be read at all is "could not run", not "refused".
+    assert_eq!(prequal(&["verify", s(&tmp.path().join("absent.zip"))]).status.code(), Some(2));
+}
+
+#[test]
+fn pack_reports_every_problem_of_a_source_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let original = root().join("sample-packages/sources/ndfeb-n42sh-baseline");
+    copy_dir(&original, &src);
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(src.join("prequal.json")).unwrap()).unwrap();
+    manifest["datasets"][0]["unit"] = "kA/m".into(); // remanence in a field-strength unit
+    manifest["datasets"][1]["property"] = "coercivity".into(); // not in the vocabulary
+    std::fs::write(src.join("prequal.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    std::fs::write(src.join("stray.txt"), "not listed").unwrap();
+    let csv = src.join(manifest["datasets"][2]["file"].as_str().unwrap());
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let last = lines[2].rfind(',').unwrap();
+    lines[2] = format!("{},n/a", &lines[2][..last]);
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+
+    let out = prequal(&["pack", s(&src), "--out", s(&tmp.path().join("x.zip")), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<&str> = report["problems"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap()).collect();
+    for code in ["unit_incompatible", "unknown_property", "unreferenced_file", "csv_not_numeric"] {
+        assert!(codes.contains(&code), "{code} missing from {codes:?}");
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 3"), "{stderr}");
+    assert!(!tmp.path().join("x.zip").exists(), "a refused source must not leave a package behind");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
