@@ -4,5 +4,8 @@
 //! registry verifies every upload with the same code. See `README.md` for the tour.
 
 pub mod cli;
+pub mod http;
 pub mod package;
+pub mod registry;
+pub mod store;
 pub mod units;

@@ -5,6 +5,8 @@
 //! files, a key that already exists).
 
 mod package_cmds;
+mod push_cmd;
+mod serve_cmds;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,6 +75,22 @@ enum Command {
         #[command(flatten)]
         limits: LimitArgs,
     },
+    /// Run the registry (SQLite under ./prequal-data unless --db names PostgreSQL).
+    Serve(serve_cmds::ServeArgs),
+    /// Manage organisations, keys and API tokens directly in the registry's database.
+    Admin(serve_cmds::AdminArgs),
+    /// Upload a package to a registry.
+    Push {
+        package: PathBuf,
+        /// Registry base URL.
+        #[arg(long, env = "PREQUAL_REGISTRY", default_value = "http://127.0.0.1:8080")]
+        registry: String,
+        /// A lab API token.
+        #[arg(long, env = "PREQUAL_TOKEN", hide_env_values = true)]
+        token: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Limits for reading packages; the defaults are the registry's.
@@ -127,6 +145,9 @@ pub fn run() -> ExitCode {
         Command::Verify { package, trust, allow_unsigned, json, limits } => {
             package_cmds::verify(&package, trust.as_deref(), allow_unsigned, json, limits.limits())
         }
+        Command::Serve(args) => serve_cmds::serve(args),
+        Command::Admin(args) => serve_cmds::admin(args),
+        Command::Push { package, registry, token, json } => push_cmd::push(&package, &registry, &token, json),
     };
     outcome.into()
 }

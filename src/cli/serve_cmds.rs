@@ -1,0 +1,338 @@
+//! `prequal serve` and `prequal admin`: the registry process and its offline management.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use super::Outcome;
+use crate::http;
+use crate::registry::views::{KeyRevocation, NewKey, NewOrganisation, NewToken};
+use crate::registry::{OrgKind, Policy, Registry, RegistryError, Role, demo};
+use crate::store::{DatabaseUrl, Store};
+
+/// Where the registry keeps its data. Shared by `serve` and `admin`.
+#[derive(Args, Debug, Clone)]
+pub struct StorageArgs {
+    /// Database: `postgres://user@host/db`, or a SQLite file (`sqlite://PATH` or a path).
+    /// Default: `DATA/prequal.db`.
+    #[arg(long, env = "PREQUAL_DB", value_name = "URL")]
+    db: Option<String>,
+    /// Data directory: blobs, temporary uploads, the default SQLite database.
+    #[arg(long, env = "PREQUAL_DATA", value_name = "DIR", default_value = "prequal-data")]
+    data: PathBuf,
+    /// Database connections kept in the pool.
+    #[arg(long, env = "PREQUAL_POOL_SIZE", default_value_t = 8)]
+    pool_size: u32,
+}
+
+impl StorageArgs {
+    fn url(&self) -> DatabaseUrl {
+        match &self.db {
+            Some(url) => DatabaseUrl::parse(url),
+            None => DatabaseUrl::Sqlite(self.data.join("prequal.db").display().to_string()),
+        }
+    }
+
+    fn open(&self, policy: Policy) -> Result<Registry, String> {
+        std::fs::create_dir_all(&self.data).map_err(|e| format!("{}: {e}", self.data.display()))?;
+        let url = self.url();
+        let store = Store::open(&url, &self.data, self.pool_size).map_err(|e| format!("{}: {e}", url.redacted()))?;
+        Ok(Registry::new(store, policy))
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, env = "PREQUAL_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// Load the sample packages, their test organisations and keys, and demo tokens.
+    #[arg(long, env = "PREQUAL_DEMO")]
+    demo: bool,
+    /// The sample-packages folder for --demo (default: ./sample-packages).
+    #[arg(long, env = "PREQUAL_SAMPLES", value_name = "DIR")]
+    samples: Option<PathBuf>,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "PREQUAL_WORKERS")]
+    workers: Option<usize>,
+    /// Largest package upload accepted, in bytes.
+    #[arg(long, env = "PREQUAL_MAX_UPLOAD_BYTES", default_value_t = 1 << 30)]
+    max_upload_bytes: u64,
+    /// At start-up, remove blobs and temporary files of interrupted uploads older than this many
+    /// seconds. Keep 0 with one process; with several processes sharing storage, set it longer
+    /// than the slowest upload.
+    #[arg(long, env = "PREQUAL_SWEEP_GRACE", default_value_t = 0)]
+    sweep_grace: u64,
+}
+
+fn fail(e: impl std::fmt::Display) -> Outcome {
+    eprintln!("error: {e}");
+    Outcome::Failed
+}
+
+pub(super) fn serve(args: ServeArgs) -> Outcome {
+    let policy = Policy { max_upload_bytes: args.max_upload_bytes, ..Policy::default() };
+    let registry = match args.storage.open(policy) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    log::info!("database: {} ({})", registry.store.url().redacted(), registry.store.url().backend());
+    match registry.sweep_orphans(Duration::from_secs(args.sweep_grace), false) {
+        Ok(orphans) if !orphans.is_empty() => {
+            log::warn!("removed {} blob(s) of interrupted uploads", orphans.len())
+        }
+        Ok(_) => {}
+        Err(e) => return fail(format!("sweeping interrupted uploads: {e}")),
+    }
+    if args.demo {
+        let loaded =
+            demo::find_samples(args.samples.as_deref()).and_then(|dir| demo::load(&registry, &dir, &args.storage.data));
+        match loaded {
+            Ok(report) => {
+                log::info!(
+                    "demo: {} organisation(s) added, {} package(s) published, {} already present",
+                    report.organisations_added,
+                    report.packages_published,
+                    report.packages_present
+                );
+                if let Some(file) = &report.tokens_file {
+                    println!("demo API tokens (test only) written to {}", file.display());
+                }
+            }
+            Err(e) => return fail(format!("loading the demo data: {e}")),
+        }
+    }
+    let listener = match TcpListener::bind(&args.bind) {
+        Ok(l) => l,
+        Err(e) => return fail(format!("cannot listen on {}: {e}", args.bind)),
+    };
+    let addr = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => return fail(e),
+    };
+    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let state = http::new_state(registry);
+    let result = actix_web::rt::System::new().block_on(async move {
+        let server = http::server(state, listener, workers)?;
+        println!("prequal registry listening on http://{addr}  (API docs: http://{addr}/docs)");
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        server.await
+    });
+    match result {
+        Ok(()) => {
+            log::info!("stopped");
+            Outcome::Ok
+        }
+        Err(e) => fail(e),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Print results as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Organisations: add, list, show.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Signing keys: add, revoke.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// API tokens: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Remove blobs and temporary files left by interrupted uploads.
+    Sweep {
+        /// Only list what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        /// Leave anything younger than this many seconds (uploads still in progress).
+        #[arg(long, default_value_t = 3600)]
+        grace: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum OrgCommand {
+    /// Register an organisation.
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// lab, oem, certifier, mirror or operator.
+        #[arg(long)]
+        kind: String,
+        /// ISO 3166-1 alpha-2 code.
+        #[arg(long)]
+        country: String,
+    },
+    List,
+    Show {
+        id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCommand {
+    /// Register a public key (as printed by `prequal keygen`) for an organisation.
+    Add {
+        organisation: String,
+        #[arg(long)]
+        public_key: String,
+    },
+    /// Revoke a key from an effective time (default now).
+    Revoke {
+        key_id: String,
+        #[arg(long)]
+        reason: String,
+        /// RFC 3339 time from which the key is invalid; may be in the past.
+        #[arg(long)]
+        effective_at: Option<String>,
+        /// The key was compromised: packages registered since the effective time become suspect.
+        #[arg(long)]
+        compromised: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Issue a token; it is printed once and cannot be recovered.
+    Create {
+        organisation: String,
+        /// operator, lab, certifier or reader.
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    List,
+    Revoke {
+        id: String,
+    },
+}
+
+fn show<T: serde::Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> String) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    } else {
+        println!("{}", human(value));
+    }
+}
+
+pub(super) fn admin(args: AdminArgs) -> Outcome {
+    let registry = match args.storage.open(Policy::default()) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    match run_admin(&registry, args.command, args.json) {
+        Ok(()) => Outcome::Ok,
+        Err(e) => {
+            eprintln!("error [{}]: {e}", e.code());
+            if e.status() < 500 { Outcome::Refused } else { Outcome::Failed }
+        }
+    }
+}
+
+fn run_admin(registry: &Registry, command: AdminCommand, json: bool) -> Result<(), RegistryError> {
+    match command {
+        AdminCommand::Org(OrgCommand::Add { id, name, kind, country }) => {
+            let org =
+                registry.create_organisation(&NewOrganisation { id, name, kind: OrgKind::parse(&kind)?, country })?;
+            show(json, &org, |o| format!("organisation {} ({}, {}) registered", o.id, o.kind.as_str(), o.country));
+        }
+        AdminCommand::Org(OrgCommand::List) => {
+            let orgs = registry.list_organisations()?;
+            show(json, &orgs, |list| {
+                list.iter()
+                    .map(|o| format!("{:<32} {:<10} {}  {}", o.id, o.kind.as_str(), o.country, o.name))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        AdminCommand::Org(OrgCommand::Show { id }) => {
+            let org = registry.get_organisation(&id)?;
+            show(json, &org, |o| {
+                let mut s = format!(
+                    "{} ({}, {}): {}",
+                    o.organisation.id,
+                    o.organisation.kind.as_str(),
+                    o.organisation.country,
+                    o.organisation.name
+                );
+                for k in &o.keys {
+                    s.push_str(&format!("\n  key {} {} {}", k.key_id, k.status, k.public_key));
+                }
+                s
+            });
+        }
+        AdminCommand::Key(KeyCommand::Add { organisation, public_key }) => {
+            let key = registry.add_key(&organisation, &NewKey { public_key })?;
+            show(json, &key, |k| format!("key {} registered for {}", k.key_id, k.organisation));
+        }
+        AdminCommand::Key(KeyCommand::Revoke { key_id, reason, effective_at, compromised }) => {
+            let key = registry.revoke_key(&key_id, &KeyRevocation { effective_at, compromised, reason })?;
+            show(json, &key, |k| {
+                format!(
+                    "key {} revoked from {}{}",
+                    k.key_id,
+                    k.revoked_at.as_deref().unwrap_or("?"),
+                    if k.compromised { " (compromised: packages registered since then are suspect)" } else { "" }
+                )
+            });
+        }
+        AdminCommand::Token(TokenCommand::Create { organisation, role, label }) => {
+            let token = registry.create_token(&NewToken { organisation, role: Role::parse(&role)?, label })?;
+            show(json, &token, |t| {
+                format!(
+                    "token {} for {} ({}); shown only now, store it safely:\n{}",
+                    t.info.id,
+                    t.info.organisation,
+                    t.info.role.as_str(),
+                    t.token
+                )
+            });
+        }
+        AdminCommand::Token(TokenCommand::List) => {
+            let tokens = registry.list_tokens()?;
+            show(json, &tokens, |list| {
+                list.iter()
+                    .map(|t| {
+                        format!(
+                            "{}  {:<32} {:<10} {}{}",
+                            t.id,
+                            t.organisation,
+                            t.role.as_str(),
+                            t.label,
+                            t.revoked_at.as_ref().map(|r| format!("  (revoked {r})")).unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        AdminCommand::Token(TokenCommand::Revoke { id }) => {
+            let token = registry.revoke_token(&id)?;
+            show(json, &token, |t| format!("token {} revoked", t.id));
+        }
+        AdminCommand::Sweep { dry_run, grace } => {
+            let orphans = registry.sweep_orphans(Duration::from_secs(grace), dry_run)?;
+            show(json, &orphans, |o| {
+                format!("{} unreferenced blob(s){}", o.len(), if dry_run { " would be removed" } else { " removed" })
+            });
+        }
+    }
+    Ok(())
+}

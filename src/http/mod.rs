@@ -1,0 +1,290 @@
+//! The HTTP boundary: actix-web handlers (parse, call the registry, map), the one error
+//! envelope, authentication, request ids, metrics and the OpenAPI document.
+//!
+//! Handlers hold no rules; every blocking call into the registry runs inside `web::block`.
+
+mod admin;
+mod metrics;
+mod ops;
+mod packages;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Instant;
+
+use actix_web::dev::{Payload, Service as _};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{App, FromRequest, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
+use rand_core::{OsRng, RngCore};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use crate::registry::views::{ErrorBody, ErrorDetail, ErrorInfo};
+use crate::registry::{Principal, Reader, Registry, RegistryError};
+pub use metrics::Metrics;
+
+/// Shared by every worker.
+pub struct AppState {
+    pub registry: Registry,
+    pub metrics: Metrics,
+}
+
+pub type State = web::Data<AppState>;
+
+/// A refusal on its way to the client: status + `{"error": {code, message, details}}`.
+#[derive(Debug)]
+pub struct ApiError(pub RegistryError);
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError(RegistryError::Internal(e.to_string()))
+    }
+}
+
+/// The error code of a response, for logs and metrics.
+#[derive(Debug, Clone)]
+pub struct ErrorCode(pub String);
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = ErrorBody {
+            error: ErrorInfo {
+                code: self.0.code().to_owned(),
+                message: self.0.to_string(),
+                details: self.0.details().into_iter().map(|(code, message)| ErrorDetail { code, message }).collect(),
+            },
+        };
+        let mut res = HttpResponse::build(self.status_code()).json(body);
+        if matches!(self.0, RegistryError::Unauthenticated | RegistryError::InvalidToken | RegistryError::TokenRevoked)
+        {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res.extensions_mut().insert(ErrorCode(self.0.code().to_owned()));
+        res
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Runs blocking registry work off the async workers.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, RegistryError> + Send + 'static,
+) -> ApiResult<T> {
+    Ok(web::block(f).await??)
+}
+
+fn bearer(req: &HttpRequest) -> Result<Option<String>, RegistryError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
+    let value = value.to_str().map_err(|_| RegistryError::InvalidToken)?;
+    match value.strip_prefix("Bearer ") {
+        Some(t) => Ok(Some(t.trim().to_owned())),
+        None => Err(RegistryError::InvalidToken),
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<Option<Principal>, ApiError>>>> {
+    let token = bearer(req);
+    let state = req.app_data::<State>().cloned();
+    Box::pin(async move {
+        let Some(token) = token? else { return Ok(None) };
+        let Some(state) = state else { return Err(ApiError(RegistryError::Internal("no state".into()))) };
+        let principal = blocking(move || state.registry.authenticate(&token)).await?;
+        Ok(Some(principal))
+    })
+}
+
+/// The caller if a token was sent (a bad or revoked token is refused, never read as anonymous).
+pub struct MaybeAuth(pub Option<Principal>);
+
+impl MaybeAuth {
+    pub fn reader(&self) -> Reader {
+        Reader::of(self.0.as_ref())
+    }
+}
+
+impl FromRequest for MaybeAuth {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let fut = authenticate(req);
+        Box::pin(async move { Ok(MaybeAuth(fut.await?)) })
+    }
+}
+
+/// A caller that must have sent a valid token.
+pub struct Auth(pub Principal);
+
+impl FromRequest for Auth {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let fut = authenticate(req);
+        Box::pin(async move { fut.await?.map(Auth).ok_or(ApiError(RegistryError::Unauthenticated)) })
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "prequal registry API",
+        description = "Signed qualification data packages for alternative materials: publish, read, countersign, withdraw; organisations, keys and tokens.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    paths(
+        packages::publish_package,
+        packages::list_packages,
+        packages::get_package,
+        packages::download_package,
+        packages::countersign_package,
+        packages::withdraw_package,
+        admin::list_organisations,
+        admin::get_organisation,
+        admin::create_organisation,
+        admin::create_key,
+        admin::get_key,
+        admin::revoke_key,
+        admin::create_token,
+        admin::list_tokens,
+        admin::revoke_token,
+        admin::get_whoami,
+        ops::get_healthz,
+        ops::get_readyz,
+        ops::get_metrics,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "packages", description = "Publish and read qualification data packages"),
+        (name = "organisations", description = "Organisations and their signing keys"),
+        (name = "tokens", description = "API tokens (operator role)"),
+        (name = "operations", description = "Health, readiness and metrics")
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("pq_<id>_<secret>").build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document as served at `/openapi.json` (and committed as `openapi/openapi.json`).
+pub fn openapi_json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+fn request_id(req: &actix_web::dev::ServiceRequest) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let mut b = [0u8; 8];
+            OsRng.fill_bytes(&mut b);
+            hex::encode(b)
+        })
+}
+
+/// Routes and middleware of one worker.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    packages::configure(cfg);
+    admin::configure(cfg);
+    ops::configure(cfg);
+    cfg.service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()));
+    cfg.service(web::redirect("/docs", "/docs/"));
+    cfg.default_service(web::to(|| async {
+        Err::<HttpResponse, _>(ApiError(RegistryError::not_found(
+            "no such endpoint; the API is described at /openapi.json and /docs",
+        )))
+    }));
+}
+
+/// Builds the server on an already bound listener (port 0 in tests) and returns it.
+pub fn server(
+    state: State,
+    listener: std::net::TcpListener,
+    workers: usize,
+) -> std::io::Result<actix_web::dev::Server> {
+    let server = HttpServer::new(move || {
+        let state = state.clone();
+        App::new()
+            .app_data(state.clone())
+            .app_data(
+                web::JsonConfig::default().limit(1 << 20).error_handler(|err, _| {
+                    ApiError(RegistryError::bad_request(format!("request body: {err}"))).into()
+                }),
+            )
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|err, _| ApiError(RegistryError::bad_request(format!("query: {err}"))).into()),
+            )
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|err, _| ApiError(RegistryError::bad_request(format!("path: {err}"))).into()),
+            )
+            .configure(configure)
+            .wrap_fn(move |req, srv| {
+                let start = Instant::now();
+                let id = request_id(&req);
+                let method = req.method().to_string();
+                let path = req.path().to_owned();
+                let state = state.clone();
+                let fut = srv.call(req);
+                async move {
+                    let mut res = fut.await?;
+                    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+                    let status = res.status().as_u16();
+                    let code = res.response().extensions().get::<ErrorCode>().map(|c| c.0.clone());
+                    let elapsed = start.elapsed();
+                    state.metrics.record(&method, &route, status, elapsed, code.as_deref());
+                    if let Ok(v) = HeaderValue::from_str(&id) {
+                        res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), v);
+                    }
+                    match code {
+                        Some(code) => {
+                            log::info!("req={id} {method} {path} {status} {code} {:.1}ms", elapsed.as_secs_f64() * 1e3)
+                        }
+                        None => log::info!("req={id} {method} {path} {status} {:.1}ms", elapsed.as_secs_f64() * 1e3),
+                    }
+                    Ok(res)
+                }
+            })
+    })
+    .workers(workers.max(1))
+    // In-flight requests (an upload being verified) get this long to finish on SIGTERM/SIGINT.
+    .shutdown_timeout(120)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+pub fn new_state(registry: Registry) -> State {
+    web::Data::new(AppState { registry, metrics: Metrics::default() })
+}

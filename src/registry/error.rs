@@ -1,0 +1,124 @@
+//! Every way the registry refuses a request, each with a stable machine code and an HTTP status.
+//!
+//! The codes are part of the API contract (clients match on them): never rename one.
+
+use crate::package::Rejection;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("authentication required: send 'Authorization: Bearer <token>'")]
+    Unauthenticated,
+    #[error("the API token is not valid")]
+    InvalidToken,
+    #[error("the API token was revoked")]
+    TokenRevoked,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the upload exceeds the limit of {max} bytes")]
+    UploadTooLarge { max: u64 },
+    #[error("the package failed verification: {0}")]
+    PackageRejected(Rejection),
+    /// A signature problem found while checking signers against registered keys.
+    #[error("{file}: {detail}")]
+    SignatureRejected { code: &'static str, file: String, detail: String },
+    #[error("{name} {version} is already published with a different digest ({existing})")]
+    VersionConflict { name: String, version: String, existing: String },
+    #[error("package name '{name}' belongs to organisation '{owner}'")]
+    NameOwned { name: String, owner: String },
+    #[error("this package ({digest}) was published by organisation '{owner}'")]
+    PublishedByOther { digest: String, owner: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl RegistryError {
+    pub fn code(&self) -> &'static str {
+        use RegistryError::*;
+        match self {
+            Unauthenticated => "unauthenticated",
+            InvalidToken => "invalid_token",
+            TokenRevoked => "token_revoked",
+            Forbidden(_) => "forbidden",
+            NotFound(_) => "not_found",
+            BadRequest(_) => "bad_request",
+            UploadTooLarge { .. } => "upload_too_large",
+            PackageRejected(r) => r.code(),
+            SignatureRejected { code, .. } => code,
+            VersionConflict { .. } => "version_conflict",
+            NameOwned { .. } => "name_owned_by_other_organisation",
+            PublishedByOther { .. } => "published_by_other_organisation",
+            Conflict(_) => "conflict",
+            Unavailable(_) => "unavailable",
+            Internal(_) => "internal",
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        use RegistryError::*;
+        match self {
+            BadRequest(_) => 400,
+            Unauthenticated | InvalidToken | TokenRevoked => 401,
+            Forbidden(_) | NameOwned { .. } => 403,
+            NotFound(_) => 404,
+            VersionConflict { .. } | PublishedByOther { .. } | Conflict(_) => 409,
+            UploadTooLarge { .. } => 413,
+            PackageRejected(_) | SignatureRejected { .. } => 422,
+            Unavailable(_) => 503,
+            Internal(_) => 500,
+        }
+    }
+
+    /// Every problem, for the `details` of the error body: (code, message).
+    pub fn details(&self) -> Vec<(String, String)> {
+        match self {
+            RegistryError::PackageRejected(r) => {
+                r.problems.iter().map(|p| (p.code().to_owned(), p.to_string())).collect()
+            }
+            other => vec![(other.code().to_owned(), other.to_string())],
+        }
+    }
+
+    pub fn forbidden(msg: impl Into<String>) -> Self {
+        RegistryError::Forbidden(msg.into())
+    }
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        RegistryError::NotFound(msg.into())
+    }
+    pub fn bad_request(msg: impl Into<String>) -> Self {
+        RegistryError::BadRequest(msg.into())
+    }
+}
+
+impl From<StoreError> for RegistryError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => RegistryError::Unavailable(m),
+            StoreError::Database(diesel::result::Error::DatabaseError(_, info)) => {
+                RegistryError::Internal(format!("database: {}", info.message()))
+            }
+            StoreError::Database(diesel::result::Error::NotFound) => RegistryError::not_found("not found"),
+            other => RegistryError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for RegistryError {
+    fn from(e: diesel::result::Error) -> Self {
+        RegistryError::from(StoreError::Database(e))
+    }
+}
+
+impl From<Rejection> for RegistryError {
+    fn from(r: Rejection) -> Self {
+        RegistryError::PackageRejected(r)
+    }
+}

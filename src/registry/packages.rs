@@ -1,0 +1,664 @@
+//! Publishing, reading, countersigning and withdrawing packages.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use diesel::prelude::*;
+use tempfile::NamedTempFile;
+
+use super::auth::{self, OrgKind, Principal, Reader};
+use super::error::RegistryError;
+use super::views::*;
+use super::{Registry, Result, is_unique_violation};
+use crate::package::manifest::Releasability;
+use crate::package::signing::{CheckedSignature, check_signature, encode_public_key};
+use crate::package::{PackageDigest, VerifiedPackage, verify_file};
+use crate::store::models::{DatasetRow, KeyRow, OrganisationRow, PackageRow, ReaderRow, SignatureRow};
+use crate::store::schema::{datasets, organisations, package_readers, packages, signatures, signing_keys};
+use crate::store::{AnyConnection, format_time, now_ms};
+
+type Db = <AnyConnection as diesel::Connection>::Backend;
+
+/// An uploaded file, fully received: its bytes are in `file`, hashed while streaming.
+pub struct Upload {
+    pub file: NamedTempFile,
+    pub sha256_hex: String,
+    pub size: u64,
+}
+
+/// Natural ordering of versions: numeric parts compare as numbers (`1.10` > `1.9`).
+fn version_key(v: &str) -> Vec<(u64, String)> {
+    v.split(['.', '-', '+'])
+        .map(|part| match part.parse::<u64>() {
+            Ok(n) => (n, String::new()),
+            Err(_) => (u64::MAX, part.to_owned()),
+        })
+        .collect()
+}
+
+fn parse_digest(s: &str) -> Result<PackageDigest> {
+    PackageDigest::parse(s)
+        .ok_or_else(|| RegistryError::bad_request(format!("'{s}' is not a package digest (sha256:<64 lowercase hex>)")))
+}
+
+fn releasability_grants(r: &Releasability) -> (&'static str, Vec<String>) {
+    match r {
+        Releasability::Public => ("public", Vec::new()),
+        Releasability::Allied { countries } => ("allied", countries.iter().map(|c| auth::country_grant(c)).collect()),
+        Releasability::Restricted { organisations } => {
+            ("restricted", organisations.iter().map(|o| auth::organisation_grant(o)).collect())
+        }
+    }
+}
+
+/// Packages `reader` may see, as a boxed query to refine.
+fn visible(reader: &Reader) -> packages::BoxedQuery<'static, Db> {
+    let q = packages::table.into_boxed::<Db>();
+    match reader {
+        Reader::Operator => q,
+        Reader::Anonymous => q.filter(packages::releasability.eq("public")),
+        Reader::Organisation { id, .. } => q.filter(
+            packages::releasability.eq("public").or(packages::organisation_id.eq(id.clone())).or(packages::digest
+                .eq_any(
+                    package_readers::table
+                        .select(package_readers::digest)
+                        .filter(package_readers::reader.eq_any(reader.grants())),
+                )),
+        ),
+    }
+}
+
+fn dataset_row(
+    digest: &str,
+    manifest: &crate::package::Manifest,
+    d: &crate::package::verify::VerifiedDataset,
+) -> DatasetRow {
+    let values: Vec<f64> = d.measurements.iter().map(|m| m.value).collect();
+    let n = values.len().max(1) as f64;
+    let specimens: BTreeSet<&str> = d.measurements.iter().map(|m| m.specimen.as_str()).collect();
+    let batches: BTreeSet<&str> = d.measurements.iter().map(|m| m.batch.as_str()).collect();
+    let mut conditions = serde_json::Map::new();
+    if let Some(ds) = manifest.datasets.iter().find(|x| x.id == d.spec.id) {
+        for (name, c) in &ds.conditions {
+            let mut entry = serde_json::Map::new();
+            entry.insert("unit".into(), c.unit.clone().into());
+            if let Some(v) = c.value {
+                entry.insert("value".into(), v.into());
+            }
+            if let Some(t) = c.tolerance {
+                entry.insert("tolerance".into(), t.into());
+            }
+            if let Some(i) = d.spec.condition_columns.iter().position(|(n, _)| n == name) {
+                let col: Vec<f64> = d.measurements.iter().filter_map(|m| m.conditions.get(i).copied()).collect();
+                if let (Some(lo), Some(hi)) =
+                    (col.iter().copied().reduce(f64::min), col.iter().copied().reduce(f64::max))
+                {
+                    entry.insert("min".into(), lo.into());
+                    entry.insert("max".into(), hi.into());
+                }
+            }
+            conditions.insert(name.clone(), entry.into());
+        }
+    }
+    DatasetRow {
+        digest: digest.to_owned(),
+        dataset_id: d.spec.id.clone(),
+        property: d.spec.property.clone(),
+        unit: d.spec.unit.clone(),
+        file: d.spec.file.clone(),
+        measurements: i32::try_from(values.len()).unwrap_or(i32::MAX),
+        specimens: i32::try_from(specimens.len()).unwrap_or(i32::MAX),
+        batches: i32::try_from(batches.len()).unwrap_or(i32::MAX),
+        min_value: values.iter().copied().reduce(f64::min).unwrap_or(f64::NAN),
+        max_value: values.iter().copied().reduce(f64::max).unwrap_or(f64::NAN),
+        mean_value: values.iter().sum::<f64>() / n,
+        conditions: serde_json::Value::Object(conditions).to_string(),
+    }
+}
+
+fn signature_problem(code: &'static str, sig: &CheckedSignature, detail: impl Into<String>) -> RegistryError {
+    RegistryError::SignatureRejected { code, file: sig.file.clone(), detail: detail.into() }
+}
+
+/// What the registry records about the checks an upload passed.
+fn verification_record(v: &VerifiedPackage, upload: &Upload, now: i64, signers: &[(String, String, &str)]) -> String {
+    serde_json::json!({
+        "verified_at": format_time(now),
+        "verifier": format!("prequal {}", env!("CARGO_PKG_VERSION")),
+        "result": "verified",
+        "checks": [
+            "zip container within limits", "bagit.txt", "tag manifest", "bag-info.txt",
+            "payload manifest and every payload hash", "prequal.json", "ro-crate-metadata.json",
+            "datasets (CSV values, units, batches)", "no unreferenced files", "signatures",
+            "signers are registered, unrevoked keys; the publishing lab signed"
+        ],
+        "file_sha256": upload.sha256_hex,
+        "file_bytes": upload.size,
+        "payload_bytes": v.payload_bytes(),
+        "payload_files": v.files().len(),
+        "datasets": v.datasets().len(),
+        "signatures": signers.iter().map(|(file, key, kind)| serde_json::json!({"file": file, "key_id": key, "kind": kind})).collect::<Vec<_>>(),
+    })
+    .to_string()
+}
+
+impl Registry {
+    /// Verifies an upload with the package module, checks its signers against registered keys,
+    /// and stores it: blob first (atomic rename), then every row in one transaction. Returns the
+    /// record and whether it is new (false: the same package was already published).
+    pub fn publish(&self, principal: &Principal, upload: Upload) -> Result<(PackageDetail, bool)> {
+        principal.require(&[super::Role::Lab])?;
+        let verified = verify_file(upload.file.path(), self.policy.limits.clone())?;
+        let digest = verified.digest().to_string();
+        let manifest = verified.manifest();
+
+        let mut conn = self.store.conn()?;
+        if let Some(existing) =
+            packages::table.find(&digest).select(PackageRow::as_select()).first(&mut conn).optional()?
+        {
+            if existing.organisation_id != principal.organisation {
+                return Err(RegistryError::PublishedByOther { digest, owner: existing.organisation_id });
+            }
+            drop(conn);
+            return Ok((self.detail(&Reader::Operator, &digest)?, false));
+        }
+        self.check_name(&mut conn, principal, &manifest.name, &manifest.version)?;
+
+        // Signers: every signature must be valid, by a registered key in force now; the
+        // publishing lab must be one of them; others must be certifiers (countersignatures).
+        let now = now_ms();
+        let mut signers: Vec<(String, String, &str)> = Vec::new();
+        let mut signature_rows = Vec::new();
+        for sig in verified.signatures() {
+            if let Some(problem) = &sig.problem {
+                return Err(signature_problem("signature_invalid", sig, problem.clone()));
+            }
+            let (Some(key_id), Some(pk), Some(raw)) = (&sig.key_id, &sig.public_key, &sig.signature) else {
+                return Err(signature_problem("signature_invalid", sig, "incomplete signature"));
+            };
+            let found: Option<(KeyRow, OrganisationRow)> = signing_keys::table
+                .inner_join(organisations::table)
+                .filter(signing_keys::key_id.eq(key_id.as_str()))
+                .select((KeyRow::as_select(), OrganisationRow::as_select()))
+                .first(&mut conn)
+                .optional()?;
+            let Some((key, org)) = found else {
+                return Err(signature_problem("unknown_key", sig, format!("key {key_id} is not registered")));
+            };
+            if key.public_key != encode_public_key(pk) {
+                return Err(signature_problem("signature_invalid", sig, "public key differs from the registered one"));
+            }
+            if let Some(at) = key.revoked_at
+                && at <= now
+            {
+                return Err(signature_problem(
+                    "key_revoked",
+                    sig,
+                    format!("key {key_id} of '{}' was revoked at {}", org.id, format_time(at)),
+                ));
+            }
+            let kind = if org.id == principal.organisation {
+                "author"
+            } else if org.kind == OrgKind::Certifier.as_str() {
+                "countersignature"
+            } else {
+                return Err(signature_problem(
+                    "signer_not_allowed",
+                    sig,
+                    format!("key {key_id} belongs to '{}', neither the publishing lab nor a certifier", org.id),
+                ));
+            };
+            signers.push((sig.file.clone(), key_id.as_str().to_owned(), kind));
+            signature_rows.push(SignatureRow {
+                digest: digest.clone(),
+                key_id: key_id.as_str().to_owned(),
+                organisation_id: org.id,
+                kind: kind.to_owned(),
+                signature: B64.encode(raw),
+                source: "package".to_owned(),
+                added_at: now,
+            });
+        }
+        if !signers.iter().any(|(_, _, kind)| *kind == "author") {
+            return Err(RegistryError::SignatureRejected {
+                code: "not_signed_by_uploader",
+                file: "signatures/".to_owned(),
+                detail: format!("no signature by an active key of '{}', the uploading lab", principal.organisation),
+            });
+        }
+        drop(conn);
+
+        let (level, grants) = releasability_grants(&manifest.releasability);
+        let row = PackageRow {
+            digest: digest.clone(),
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            title: manifest.title.clone(),
+            material_class: manifest.material.class.as_str().to_owned(),
+            designation: manifest.material.designation.clone(),
+            organisation_id: principal.organisation.clone(),
+            releasability: level.to_owned(),
+            synthetic: manifest.synthetic,
+            manifest: String::from_utf8_lossy(verified.manifest_bytes()).into_owned(),
+            verification: verification_record(&verified, &upload, now, &signers),
+            blob_sha256: upload.sha256_hex.clone(),
+            size_bytes: i64::try_from(upload.size).unwrap_or(i64::MAX),
+            registered_at: now,
+            withdrawn_at: None,
+            withdrawn_reason: None,
+            superseded_by: None,
+        };
+        let readers: Vec<ReaderRow> =
+            grants.into_iter().map(|reader| ReaderRow { digest: digest.clone(), reader }).collect();
+        let dataset_rows: Vec<DatasetRow> =
+            verified.datasets().iter().map(|d| dataset_row(&digest, manifest, d)).collect();
+
+        // The blob first: a crash after this and before the commit leaves an unreferenced blob
+        // that the start-up sweep removes; never a row without its blob.
+        let sha = upload.sha256_hex.clone();
+        self.store
+            .blobs
+            .put(upload.file, &sha)
+            .map_err(|e| RegistryError::Unavailable(format!("storing blob: {e}")))?;
+        let committed = self.store.write(|conn| -> Result<()> {
+            self.check_name(conn, principal, &row.name, &row.version)?;
+            diesel::insert_into(packages::table).values(&row).execute(conn)?;
+            // One row per statement: multi-row inserts do not compile through MultiConnection.
+            for r in &readers {
+                diesel::insert_into(package_readers::table).values(r).execute(conn)?;
+            }
+            for d in &dataset_rows {
+                diesel::insert_into(datasets::table).values(d).execute(conn)?;
+            }
+            for s in &signature_rows {
+                diesel::insert_into(signatures::table).values(s).execute(conn)?;
+            }
+            update_supersession(conn, &row.name)?;
+            Ok(())
+        });
+        match committed {
+            Ok(()) => Ok((self.detail(&Reader::Operator, &digest)?, true)),
+            Err(e) => {
+                self.forget_blob_unless_referenced(&sha);
+                match e {
+                    RegistryError::Internal(_) => {
+                        // A concurrent upload of the same package may have won the race.
+                        let mut conn = self.store.conn()?;
+                        let winner: Option<String> = packages::table
+                            .find(&digest)
+                            .select(packages::organisation_id)
+                            .first(&mut conn)
+                            .optional()?;
+                        match winner {
+                            Some(org) if org == principal.organisation => {
+                                Ok((self.detail(&Reader::Operator, &digest)?, false))
+                            }
+                            Some(owner) => Err(RegistryError::PublishedByOther { digest, owner }),
+                            None => Err(e),
+                        }
+                    }
+                    other => Err(other),
+                }
+            }
+        }
+    }
+
+    fn forget_blob_unless_referenced(&self, sha: &str) {
+        let referenced = self.store.conn().ok().and_then(|mut c| {
+            packages::table.filter(packages::blob_sha256.eq(sha)).count().get_result::<i64>(&mut c).ok()
+        });
+        if referenced == Some(0)
+            && let Err(e) = self.store.blobs.remove(sha)
+        {
+            log::warn!("could not remove unreferenced blob {sha}: {e}");
+        }
+    }
+
+    /// A name belongs to the organisation that first published it; a version is published once.
+    fn check_name(&self, conn: &mut AnyConnection, principal: &Principal, name: &str, version: &str) -> Result<()> {
+        let versions: Vec<(String, String, String)> = packages::table
+            .filter(packages::name.eq(name))
+            .select((packages::version, packages::digest, packages::organisation_id))
+            .load(conn)?;
+        if let Some((_, _, owner)) = versions.iter().find(|(_, _, o)| *o != principal.organisation) {
+            return Err(RegistryError::NameOwned { name: name.to_owned(), owner: owner.clone() });
+        }
+        if let Some((_, existing, _)) = versions.iter().find(|(v, _, _)| v == version) {
+            return Err(RegistryError::VersionConflict {
+                name: name.to_owned(),
+                version: version.to_owned(),
+                existing: existing.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Packages the reader may see, filtered and paged.
+    pub fn list_packages(&self, reader: &Reader, query: &PackageQuery) -> Result<PackageList> {
+        let limit = query.limit.unwrap_or(50);
+        let offset = query.offset.unwrap_or(0);
+        if !(1..=500).contains(&limit) || offset < 0 {
+            return Err(RegistryError::bad_request("limit must be 1 to 500 and offset at least 0"));
+        }
+        let filtered = || {
+            let mut q = visible(reader);
+            if let Some(n) = &query.name {
+                q = q.filter(packages::name.eq(n.clone()));
+            }
+            if let Some(o) = &query.organisation {
+                q = q.filter(packages::organisation_id.eq(o.clone()));
+            }
+            if let Some(c) = &query.material_class {
+                q = q.filter(packages::material_class.eq(c.clone()));
+            }
+            match query.status {
+                None => q,
+                Some(PackageStatus::Active) => {
+                    q.filter(packages::withdrawn_at.is_null()).filter(packages::superseded_by.is_null())
+                }
+                Some(PackageStatus::Superseded) => {
+                    q.filter(packages::withdrawn_at.is_null()).filter(packages::superseded_by.is_not_null())
+                }
+                Some(PackageStatus::Withdrawn) => q.filter(packages::withdrawn_at.is_not_null()),
+            }
+        };
+        let mut conn = self.store.conn()?;
+        let total: i64 = filtered().count().get_result(&mut conn)?;
+        let rows: Vec<PackageRow> = filtered()
+            .order((packages::registered_at.desc(), packages::digest))
+            .limit(limit)
+            .offset(offset)
+            .select(PackageRow::as_select())
+            .load(&mut conn)?;
+        let sigs = load_signatures(&mut conn, rows.iter().map(|r| r.digest.clone()).collect())?;
+        let packages = rows.into_iter().map(|r| summary(r, &sigs)).collect();
+        Ok(PackageList { total, offset, limit, packages })
+    }
+
+    /// One package, if the reader may see it (otherwise "not found", never "forbidden": the
+    /// existence of a restricted package is itself restricted).
+    pub fn detail(&self, reader: &Reader, digest: &str) -> Result<PackageDetail> {
+        let digest = parse_digest(digest)?.to_string();
+        let mut conn = self.store.conn()?;
+        let row = self.visible_row(&mut conn, reader, &digest)?;
+        let dataset_rows: Vec<DatasetRow> = datasets::table
+            .filter(datasets::digest.eq(&digest))
+            .order(datasets::dataset_id)
+            .select(DatasetRow::as_select())
+            .load(&mut conn)?;
+        let sigs = load_signatures(&mut conn, vec![digest.clone()])?;
+        let now = now_ms();
+        let signatures = sigs
+            .get(&digest)
+            .map(|list| {
+                list.iter()
+                    .map(|(s, k)| SignatureView {
+                        key_id: s.key_id.clone(),
+                        organisation: s.organisation_id.clone(),
+                        kind: s.kind.clone(),
+                        source: s.source.clone(),
+                        added_at: format_time(s.added_at),
+                        signature: s.signature.clone(),
+                        key_status: if k.revoked_at.is_some_and(|t| t <= now) { "revoked" } else { "active" }
+                            .to_owned(),
+                        key_revoked_at: k.revoked_at.map(format_time),
+                        key_compromised: k.compromised,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let manifest = serde_json::from_str(&row.manifest).unwrap_or(serde_json::Value::Null);
+        let verification = serde_json::from_str(&row.verification).unwrap_or(serde_json::Value::Null);
+        let file_sha256 = row.blob_sha256.clone();
+        let download_url = format!("/v1/packages/{digest}/download");
+        Ok(PackageDetail {
+            summary: summary(row, &sigs),
+            file_sha256,
+            manifest,
+            datasets: dataset_rows
+                .into_iter()
+                .map(|d| DatasetView {
+                    id: d.dataset_id,
+                    property: d.property,
+                    unit: d.unit,
+                    file: d.file,
+                    measurements: d.measurements,
+                    specimens: d.specimens,
+                    batches: d.batches,
+                    min: d.min_value,
+                    max: d.max_value,
+                    mean: d.mean_value,
+                    conditions: serde_json::from_str(&d.conditions).unwrap_or(serde_json::Value::Null),
+                })
+                .collect(),
+            verification,
+            signatures,
+            download_url,
+        })
+    }
+
+    fn visible_row(&self, conn: &mut AnyConnection, reader: &Reader, digest: &str) -> Result<PackageRow> {
+        visible(reader)
+            .filter(packages::digest.eq(digest.to_owned()))
+            .select(PackageRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| RegistryError::not_found(format!("no package {digest} that you may see")))
+    }
+
+    /// The stored file of a package the reader may see: (path, file name, size).
+    pub fn blob(&self, reader: &Reader, digest: &str) -> Result<(PathBuf, String, String)> {
+        let digest = parse_digest(digest)?.to_string();
+        let mut conn = self.store.conn()?;
+        let row = self.visible_row(&mut conn, reader, &digest)?;
+        let path = self
+            .store
+            .blobs
+            .path(&row.blob_sha256)
+            .filter(|p| p.is_file())
+            .ok_or_else(|| RegistryError::Internal(format!("blob {} of {digest} is missing", row.blob_sha256)))?;
+        Ok((path, format!("{}-{}.zip", row.name, row.version), digest))
+    }
+
+    /// Adds a certifier's countersignature (a `signatures/*.json` document) to a package.
+    pub fn countersign(&self, principal: &Principal, digest: &str, body: &[u8]) -> Result<(PackageDetail, bool)> {
+        principal.require(&[super::Role::Certifier])?;
+        let parsed = parse_digest(digest)?;
+        let digest = parsed.to_string();
+        let reader = Reader::of(Some(principal));
+        let mut conn = self.store.conn()?;
+        self.visible_row(&mut conn, &reader, &digest)?;
+        let name = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("key_id").and_then(|k| k.as_str()).map(|k| format!("signatures/{k}.json")))
+            .unwrap_or_else(|| "signature".to_owned());
+        let checked = check_signature(&name, body, &parsed);
+        if let Some(problem) = &checked.problem {
+            return Err(signature_problem("signature_invalid", &checked, problem.clone()));
+        }
+        let (Some(key_id), Some(pk), Some(raw)) = (&checked.key_id, &checked.public_key, &checked.signature) else {
+            return Err(signature_problem("signature_invalid", &checked, "incomplete signature"));
+        };
+        let key: KeyRow = signing_keys::table
+            .find(key_id.as_str())
+            .select(KeyRow::as_select())
+            .first(&mut conn)
+            .optional()?
+            .ok_or_else(|| signature_problem("unknown_key", &checked, format!("key {key_id} is not registered")))?;
+        if key.organisation_id != principal.organisation {
+            return Err(signature_problem(
+                "signer_not_allowed",
+                &checked,
+                format!("key {key_id} belongs to '{}', not to '{}'", key.organisation_id, principal.organisation),
+            ));
+        }
+        if key.public_key != encode_public_key(pk) {
+            return Err(signature_problem("signature_invalid", &checked, "public key differs from the registered one"));
+        }
+        let now = now_ms();
+        if key.revoked_at.is_some_and(|t| t <= now) {
+            return Err(signature_problem("key_revoked", &checked, format!("key {key_id} is revoked")));
+        }
+        drop(conn);
+        let row = SignatureRow {
+            digest: digest.clone(),
+            key_id: key_id.as_str().to_owned(),
+            organisation_id: principal.organisation.clone(),
+            kind: "countersignature".to_owned(),
+            signature: B64.encode(raw),
+            source: "api".to_owned(),
+            added_at: now,
+        };
+        let created = self.store.write(|conn| -> Result<bool> {
+            match diesel::insert_into(signatures::table).values(&row).execute(conn) {
+                Ok(_) => Ok(true),
+                Err(e) if is_unique_violation(&e) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
+        })?;
+        Ok((self.detail(&reader, &digest)?, created))
+    }
+
+    /// Withdraws a package (its lab or an operator). Nothing is deleted: it stays downloadable,
+    /// marked, and stops counting as evidence.
+    pub fn withdraw(&self, principal: &Principal, digest: &str, reason: &str) -> Result<PackageDetail> {
+        principal.require(&[super::Role::Lab, super::Role::Operator])?;
+        if reason.trim().is_empty() {
+            return Err(RegistryError::bad_request("reason must not be empty"));
+        }
+        let digest = parse_digest(digest)?.to_string();
+        let reader = Reader::of(Some(principal));
+        self.store.write(|conn| -> Result<()> {
+            let row = self.visible_row(conn, &reader, &digest)?;
+            if principal.role != super::Role::Operator && row.organisation_id != principal.organisation {
+                return Err(RegistryError::forbidden(format!(
+                    "only '{}' (the publishing lab) or an operator may withdraw this package",
+                    row.organisation_id
+                )));
+            }
+            if row.withdrawn_at.is_none() {
+                diesel::update(packages::table.find(&digest))
+                    .set((packages::withdrawn_at.eq(now_ms()), packages::withdrawn_reason.eq(reason.trim())))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })?;
+        self.detail(&reader, &digest)
+    }
+
+    /// Blobs no row references (left by a crash between storing and committing), older than
+    /// `grace`; removed unless `dry_run`. Returns their hashes.
+    pub fn sweep_orphans(&self, grace: std::time::Duration, dry_run: bool) -> Result<Vec<String>> {
+        let cutoff = std::time::SystemTime::now() - grace;
+        let blobs = self.store.blobs.list().map_err(|e| RegistryError::Unavailable(format!("listing blobs: {e}")))?;
+        let mut conn = self.store.conn()?;
+        let referenced: BTreeSet<String> =
+            packages::table.select(packages::blob_sha256).load::<String>(&mut conn)?.into_iter().collect();
+        let mut orphans = Vec::new();
+        for (sha, modified) in blobs {
+            if !referenced.contains(&sha) && modified <= cutoff {
+                if !dry_run {
+                    self.store.blobs.remove(&sha).map_err(|e| RegistryError::Unavailable(e.to_string()))?;
+                }
+                orphans.push(sha);
+            }
+        }
+        if !dry_run {
+            self.store.blobs.sweep_tmp(cutoff).map_err(|e| RegistryError::Unavailable(e.to_string()))?;
+        }
+        Ok(orphans)
+    }
+}
+
+/// Within one package name, the highest version that is not withdrawn supersedes the others.
+fn update_supersession(conn: &mut AnyConnection, name: &str) -> Result<()> {
+    let mut versions: Vec<(String, String, Option<i64>)> = packages::table
+        .filter(packages::name.eq(name))
+        .select((packages::version, packages::digest, packages::withdrawn_at))
+        .load(conn)?;
+    versions.sort_by_key(|(v, _, _)| version_key(v));
+    let Some((_, latest, _)) = versions.iter().rev().find(|(_, _, w)| w.is_none()).cloned() else { return Ok(()) };
+    for (_, digest, _) in &versions {
+        let by = (digest != &latest).then(|| latest.clone());
+        diesel::update(packages::table.find(digest)).set(packages::superseded_by.eq(by)).execute(conn)?;
+    }
+    Ok(())
+}
+
+type SignatureMap = HashMap<String, Vec<(SignatureRow, KeyRow)>>;
+
+fn load_signatures(conn: &mut AnyConnection, digests: Vec<String>) -> Result<SignatureMap> {
+    let rows: Vec<(SignatureRow, KeyRow)> = signatures::table
+        .inner_join(signing_keys::table)
+        .filter(signatures::digest.eq_any(digests))
+        .order((signatures::digest, signatures::added_at, signatures::key_id))
+        .select((SignatureRow::as_select(), KeyRow::as_select()))
+        .load(conn)?;
+    let mut map: SignatureMap = HashMap::new();
+    for (s, k) in rows {
+        map.entry(s.digest.clone()).or_default().push((s, k));
+    }
+    Ok(map)
+}
+
+fn summary(row: PackageRow, sigs: &SignatureMap) -> PackageSummary {
+    let list = sigs.get(&row.digest).map(Vec::as_slice).unwrap_or_default();
+    let suspect_reasons: Vec<String> = list
+        .iter()
+        .filter_map(|(_, k)| match k.revoked_at {
+            Some(at) if k.compromised && at <= row.registered_at => Some(format!(
+                "signed with key {} of '{}', reported compromised since {}",
+                k.key_id,
+                k.organisation_id,
+                format_time(at)
+            )),
+            _ => None,
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let status = if row.withdrawn_at.is_some() {
+        PackageStatus::Withdrawn
+    } else if row.superseded_by.is_some() {
+        PackageStatus::Superseded
+    } else {
+        PackageStatus::Active
+    };
+    let suspect = !suspect_reasons.is_empty();
+    PackageSummary {
+        countersigned: list.iter().any(|(s, _)| s.kind == "countersignature"),
+        counts_as_evidence: status == PackageStatus::Active && !suspect,
+        digest: row.digest,
+        name: row.name,
+        version: row.version,
+        title: row.title,
+        material_class: row.material_class,
+        designation: row.designation,
+        organisation: row.organisation_id,
+        releasability: row.releasability,
+        synthetic: row.synthetic,
+        size_bytes: row.size_bytes,
+        registered_at: format_time(row.registered_at),
+        status,
+        superseded_by: row.superseded_by,
+        withdrawn: row
+            .withdrawn_at
+            .map(|at| Withdrawal { at: format_time(at), reason: row.withdrawn_reason.unwrap_or_default() }),
+        suspect,
+        suspect_reasons,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_order_naturally() {
+        let mut v = vec!["1.10.0", "1.9.0", "2.0.0-rc1", "1.0.0"];
+        v.sort_by_key(|s| version_key(s));
+        assert_eq!(v, ["1.0.0", "1.9.0", "1.10.0", "2.0.0-rc1"]);
+    }
+}

@@ -1,0 +1,97 @@
+//! Rows as diesel reads and writes them.
+
+use diesel::prelude::*;
+
+use super::schema::{api_tokens, datasets, organisations, package_readers, packages, signatures, signing_keys};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = organisations)]
+pub struct OrganisationRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub country: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys)]
+pub struct KeyRow {
+    pub key_id: String,
+    pub organisation_id: String,
+    pub public_key: String,
+    pub added_at: i64,
+    pub revoked_at: Option<i64>,
+    pub compromised: bool,
+    pub revocation_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_tokens)]
+pub struct TokenRow {
+    pub id: String,
+    pub organisation_id: String,
+    pub role: String,
+    pub label: String,
+    pub token_hash: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = packages)]
+pub struct PackageRow {
+    pub digest: String,
+    pub name: String,
+    pub version: String,
+    pub title: String,
+    pub material_class: String,
+    pub designation: String,
+    pub organisation_id: String,
+    pub releasability: String,
+    pub synthetic: bool,
+    pub manifest: String,
+    pub verification: String,
+    pub blob_sha256: String,
+    pub size_bytes: i64,
+    pub registered_at: i64,
+    pub withdrawn_at: Option<i64>,
+    pub withdrawn_reason: Option<String>,
+    pub superseded_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = package_readers)]
+pub struct ReaderRow {
+    pub digest: String,
+    pub reader: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = datasets)]
+pub struct DatasetRow {
+    pub digest: String,
+    pub dataset_id: String,
+    pub property: String,
+    pub unit: String,
+    pub file: String,
+    pub measurements: i32,
+    pub specimens: i32,
+    pub batches: i32,
+    pub min_value: f64,
+    pub max_value: f64,
+    pub mean_value: f64,
+    pub conditions: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signatures)]
+pub struct SignatureRow {
+    pub digest: String,
+    pub key_id: String,
+    pub organisation_id: String,
+    pub kind: String,
+    pub signature: String,
+    pub source: String,
+    pub added_at: i64,
+}

@@ -1,0 +1,111 @@
+//! diesel's view of the tables in `migrations/` (identical for SQLite and PostgreSQL).
+
+diesel::table! {
+    organisations (id) {
+        id -> Text,
+        name -> Text,
+        kind -> Text,
+        country -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    signing_keys (key_id) {
+        key_id -> Text,
+        organisation_id -> Text,
+        public_key -> Text,
+        added_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        compromised -> Bool,
+        revocation_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        organisation_id -> Text,
+        role -> Text,
+        label -> Text,
+        token_hash -> Text,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    packages (digest) {
+        digest -> Text,
+        name -> Text,
+        version -> Text,
+        title -> Text,
+        material_class -> Text,
+        designation -> Text,
+        organisation_id -> Text,
+        releasability -> Text,
+        synthetic -> Bool,
+        manifest -> Text,
+        verification -> Text,
+        blob_sha256 -> Text,
+        size_bytes -> BigInt,
+        registered_at -> BigInt,
+        withdrawn_at -> Nullable<BigInt>,
+        withdrawn_reason -> Nullable<Text>,
+        superseded_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    package_readers (digest, reader) {
+        digest -> Text,
+        reader -> Text,
+    }
+}
+
+diesel::table! {
+    datasets (digest, dataset_id) {
+        digest -> Text,
+        dataset_id -> Text,
+        property -> Text,
+        unit -> Text,
+        file -> Text,
+        measurements -> Integer,
+        specimens -> Integer,
+        batches -> Integer,
+        min_value -> Double,
+        max_value -> Double,
+        mean_value -> Double,
+        conditions -> Text,
+    }
+}
+
+diesel::table! {
+    signatures (digest, key_id) {
+        digest -> Text,
+        key_id -> Text,
+        organisation_id -> Text,
+        kind -> Text,
+        signature -> Text,
+        source -> Text,
+        added_at -> BigInt,
+    }
+}
+
+diesel::joinable!(signing_keys -> organisations (organisation_id));
+diesel::joinable!(api_tokens -> organisations (organisation_id));
+diesel::joinable!(packages -> organisations (organisation_id));
+diesel::joinable!(package_readers -> packages (digest));
+diesel::joinable!(datasets -> packages (digest));
+diesel::joinable!(signatures -> packages (digest));
+diesel::joinable!(signatures -> signing_keys (key_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organisations,
+    signing_keys,
+    api_tokens,
+    packages,
+    package_readers,
+    datasets,
+    signatures,
+);
