@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 
+pub mod server;
+
 use prequal::package::{Compression, Limits, SecretKey, pack_dir, sign_package};
 use sha2::{Digest as _, Sha256};
 use zip::write::SimpleFileOptions;
@@ -439,4 +441,45 @@ impl PackageEntries {
         }
         zip.finish().unwrap();
     }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Packs a copy of the sample `source` with its `prequal.json` changed by `edit`, signed by
+/// `signers`, into `dir/<out_name>.zip`.
+pub fn custom_package(
+    dir: &Path,
+    source: &str,
+    out_name: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+    signers: &[&SecretKey],
+) -> PathBuf {
+    let src = dir.join(format!("{out_name}-source"));
+    copy_tree(&sample_source(source), &src);
+    let manifest_path = src.join("prequal.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    edit(&mut manifest);
+    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    let out = dir.join(format!("{out_name}.zip"));
+    pack_dir(&src, &out, Compression::Deflated, Limits::default()).unwrap();
+    for key in signers {
+        sign_package(&out, key, Limits::default()).unwrap();
+    }
+    out
+}
+
+/// `custom_package` with only the version changed.
+pub fn package_version(dir: &Path, source: &str, version: &str, signers: &[&SecretKey]) -> PathBuf {
+    custom_package(dir, source, &format!("{source}-{version}"), |m| m["version"] = version.into(), signers)
 }
