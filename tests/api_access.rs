@@ -34,10 +34,13 @@ fn authorisation_matrix(backend: Backend) {
         ("oem-a", OrgKind::Oem, "US", None),
     ]);
     tokens.insert("operator".into(), reg.operator_token.clone());
-    let revoked = reg
-        .post_json("/v1/tokens", Some(&reg.operator_token), &json!({"organisation": "lab-a", "role": "lab"}))
-        .json();
-    reg.post_json(&format!("/v1/tokens/{}/revoke", revoked["id"].as_str().unwrap()), Some(&reg.operator_token), &json!({}));
+    let revoked =
+        reg.post_json("/v1/tokens", Some(&reg.operator_token), &json!({"organisation": "lab-a", "role": "lab"})).json();
+    reg.post_json(
+        &format!("/v1/tokens/{}/revoke", revoked["id"].as_str().unwrap()),
+        Some(&reg.operator_token),
+        &json!({}),
+    );
     tokens.insert("revoked".into(), revoked["token"].as_str().unwrap().to_owned());
 
     let dir = tempfile::tempdir().unwrap();
@@ -52,44 +55,100 @@ fn authorisation_matrix(backend: Backend) {
     type Call<'a> = Box<dyn Fn(Option<&str>) -> Response + 'a>;
     let d = digest.clone();
     let endpoints: Vec<(&str, Call, [Expect; 7])> = vec![
-        ("GET /v1/packages", Box::new(|t| reg.get("/v1/packages", t)),
-            [Allowed, Unauthenticated, Allowed, Allowed, Allowed, Allowed, Allowed]),
-        ("GET /v1/packages/{digest}", Box::new(|t| reg.get(&format!("/v1/packages/{d}"), t)),
-            [Allowed, Unauthenticated, Allowed, Allowed, Allowed, Allowed, Allowed]),
-        ("GET /v1/packages/{digest}/download", Box::new(|t| reg.get(&format!("/v1/packages/{d}/download"), t)),
-            [Allowed, Unauthenticated, Allowed, Allowed, Allowed, Allowed, Allowed]),
-        ("POST /v1/packages", Box::new(|t| reg.upload_bytes(bytes.clone(), t)),
-            [Unauthenticated, Unauthenticated, Forbidden, Allowed, Allowed, Forbidden, Forbidden]),
-        ("POST /v1/packages/{digest}/signatures", Box::new(|t| {
-            reg.request("POST", &format!("/v1/packages/{d}/signatures"), t, Some(("application/json", countersignature.clone())))
-        }), [Unauthenticated, Unauthenticated, Forbidden, Forbidden, Forbidden, Allowed, Forbidden]),
-        ("POST /v1/packages/{digest}/withdraw", Box::new(|t| {
-            // An empty reason is refused with 400 after the authorisation check, so nothing is withdrawn.
-            reg.post_json(&format!("/v1/packages/{d}/withdraw"), t, &json!({"reason": ""}))
-        }), [Unauthenticated, Unauthenticated, Forbidden, Allowed, Allowed, Forbidden, Allowed]),
-        ("GET /v1/organisations", Box::new(|t| reg.get("/v1/organisations", t)),
-            [Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed]),
-        ("GET /v1/organisations/{id}", Box::new(|t| reg.get("/v1/organisations/lab-a", t)),
-            [Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed]),
-        ("POST /v1/organisations", Box::new(|t| {
-            reg.post_json("/v1/organisations", t, &json!({"id": "x", "name": "", "kind": "lab", "country": "US"}))
-        }), [Unauthenticated, Unauthenticated, Forbidden, Forbidden, Forbidden, Forbidden, Allowed]),
-        ("POST /v1/organisations/{id}/keys", Box::new(|t| {
-            reg.post_json("/v1/organisations/lab-a/keys", t, &json!({"public_key": "not-a-key"}))
-        }), [Unauthenticated, Unauthenticated, Forbidden, Forbidden, Forbidden, Forbidden, Allowed]),
-        ("GET /v1/keys/{key_id}", Box::new(|t| reg.get(&format!("/v1/keys/{}", test_key(1).key_id()), t)),
-            [Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed]),
-        ("POST /v1/keys/{key_id}/revoke", Box::new(|t| {
-            reg.post_json(&format!("/v1/keys/{}/revoke", test_key(1).key_id()), t, &json!({"reason": ""}))
-        }), [Unauthenticated, Unauthenticated, Forbidden, Forbidden, Forbidden, Forbidden, Allowed]),
-        ("POST /v1/tokens", Box::new(|t| reg.post_json("/v1/tokens", t, &json!({"organisation": "nobody", "role": "reader"}))),
-            [Unauthenticated, Unauthenticated, Forbidden, Forbidden, Forbidden, Forbidden, Allowed]),
-        ("GET /v1/tokens", Box::new(|t| reg.get("/v1/tokens", t)),
-            [Unauthenticated, Unauthenticated, Forbidden, Forbidden, Forbidden, Forbidden, Allowed]),
-        ("POST /v1/tokens/{id}/revoke", Box::new(|t| reg.post_json("/v1/tokens/nonexistent/revoke", t, &json!({}))),
-            [Unauthenticated, Unauthenticated, Forbidden, Forbidden, Forbidden, Forbidden, Allowed]),
-        ("GET /v1/whoami", Box::new(|t| reg.get("/v1/whoami", t)),
-            [Unauthenticated, Unauthenticated, Allowed, Allowed, Allowed, Allowed, Allowed]),
+        (
+            "GET /v1/packages",
+            Box::new(|t| reg.get("/v1/packages", t)),
+            [Allowed, Unauthenticated, Allowed, Allowed, Allowed, Allowed, Allowed],
+        ),
+        (
+            "GET /v1/packages/{digest}",
+            Box::new(|t| reg.get(&format!("/v1/packages/{d}"), t)),
+            [Allowed, Unauthenticated, Allowed, Allowed, Allowed, Allowed, Allowed],
+        ),
+        (
+            "GET /v1/packages/{digest}/download",
+            Box::new(|t| reg.get(&format!("/v1/packages/{d}/download"), t)),
+            [Allowed, Unauthenticated, Allowed, Allowed, Allowed, Allowed, Allowed],
+        ),
+        (
+            "POST /v1/packages",
+            Box::new(|t| reg.upload_bytes(bytes.clone(), t)),
+            [Unauthenticated, Unauthenticated, Forbidden, Allowed, Allowed, Forbidden, Forbidden],
+        ),
+        (
+            "POST /v1/packages/{digest}/signatures",
+            Box::new(|t| {
+                reg.request(
+                    "POST",
+                    &format!("/v1/packages/{d}/signatures"),
+                    t,
+                    Some(("application/json", countersignature.clone())),
+                )
+            }),
+            [Unauthenticated, Unauthenticated, Forbidden, Forbidden, Forbidden, Allowed, Forbidden],
+        ),
+        (
+            "POST /v1/packages/{digest}/withdraw",
+            Box::new(|t| {
+                // An empty reason is refused with 400 after the authorisation check, so nothing is withdrawn.
+                reg.post_json(&format!("/v1/packages/{d}/withdraw"), t, &json!({"reason": ""}))
+            }),
+            [Unauthenticated, Unauthenticated, Forbidden, Allowed, Allowed, Forbidden, Allowed],
+        ),
+        (
+            "GET /v1/organisations",
+            Box::new(|t| reg.get("/v1/organisations", t)),
+            [Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed],
+        ),
+        (
+            "GET /v1/organisations/{id}",
+            Box::new(|t| reg.get("/v1/organisations/lab-a", t)),
+            [Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed],
+        ),
+        (
+            "POST /v1/organisations",
+            Box::new(|t| {
+                reg.post_json("/v1/organisations", t, &json!({"id": "x", "name": "", "kind": "lab", "country": "US"}))
+            }),
+            [Unauthenticated, Unauthenticated, Forbidden, Forbidden, Forbidden, Forbidden, Allowed],
+        ),
+        (
+            "POST /v1/organisations/{id}/keys",
+            Box::new(|t| reg.post_json("/v1/organisations/lab-a/keys", t, &json!({"public_key": "not-a-key"}))),
+            [Unauthenticated, Unauthenticated, Forbidden, Forbidden, Forbidden, Forbidden, Allowed],
+        ),
+        (
+            "GET /v1/keys/{key_id}",
+            Box::new(|t| reg.get(&format!("/v1/keys/{}", test_key(1).key_id()), t)),
+            [Allowed, Allowed, Allowed, Allowed, Allowed, Allowed, Allowed],
+        ),
+        (
+            "POST /v1/keys/{key_id}/revoke",
+            Box::new(|t| {
+                reg.post_json(&format!("/v1/keys/{}/revoke", test_key(1).key_id()), t, &json!({"reason": ""}))
+            }),
+            [Unauthenticated, Unauthenticated, Forbidden, Forbidden, Forbidden, Forbidden, Allowed],
+        ),
+        (
+            "POST /v1/tokens",
+            Box::new(|t| reg.post_json("/v1/tokens", t, &json!({"organisation": "nobody", "role": "reader"}))),
+            [Unauthenticated, Unauthenticated, Forbidden, Forbidden, Forbidden, Forbidden, Allowed],
+        ),
+        (
+            "GET /v1/tokens",
+            Box::new(|t| reg.get("/v1/tokens", t)),
+            [Unauthenticated, Unauthenticated, Forbidden, Forbidden, Forbidden, Forbidden, Allowed],
+        ),
+        (
+            "POST /v1/tokens/{id}/revoke",
+            Box::new(|t| reg.post_json("/v1/tokens/nonexistent/revoke", t, &json!({}))),
+            [Unauthenticated, Unauthenticated, Forbidden, Forbidden, Forbidden, Forbidden, Allowed],
+        ),
+        (
+            "GET /v1/whoami",
+            Box::new(|t| reg.get("/v1/whoami", t)),
+            [Unauthenticated, Unauthenticated, Allowed, Allowed, Allowed, Allowed, Allowed],
+        ),
         ("GET /healthz", Box::new(|t| reg.get("/healthz", t)), [Allowed; 7]),
         ("GET /readyz", Box::new(|t| reg.get("/readyz", t)), [Allowed; 7]),
         ("GET /metrics", Box::new(|t| reg.get("/metrics", t)), [Allowed; 7]),
@@ -106,7 +165,11 @@ fn authorisation_matrix(backend: Backend) {
                 _ => Allowed,
             };
             if got != *want {
-                failures.push(format!("{name} as {role}: expected {want:?}, got {} {}", res.status, String::from_utf8_lossy(&res.body)));
+                failures.push(format!(
+                    "{name} as {role}: expected {want:?}, got {} {}",
+                    res.status,
+                    String::from_utf8_lossy(&res.body)
+                ));
             }
             if res.status == 401 || res.status == 403 {
                 assert!(!res.code().is_empty(), "{name} as {role}: refusals carry a code");
@@ -165,7 +228,8 @@ fn releasability_matrix(backend: Backend) {
     for (reader, sees) in &expected {
         let token = tokens.get(*reader).map(String::as_str);
         let list = reg.get("/v1/packages", token).json();
-        let listed: Vec<&str> = list["packages"].as_array().unwrap().iter().map(|p| p["digest"].as_str().unwrap()).collect();
+        let listed: Vec<&str> =
+            list["packages"].as_array().unwrap().iter().map(|p| p["digest"].as_str().unwrap()).collect();
         let count = sees.iter().filter(|s| **s).count();
         assert_eq!(list["total"], count, "{reader}: count");
         assert_eq!(listed.len(), count, "{reader}: list");
@@ -175,13 +239,22 @@ fn releasability_matrix(backend: Backend) {
             assert_eq!(listed.contains(&digest.as_str()), *may, "{reader} lists {digest}");
             let want = if *may { 200 } else { 404 };
             assert_eq!(reg.get(&format!("/v1/packages/{digest}"), token).status, want, "{reader} gets {digest}");
-            assert_eq!(reg.get(&format!("/v1/packages/{digest}/download"), token).status, want, "{reader} downloads {digest}");
+            assert_eq!(
+                reg.get(&format!("/v1/packages/{digest}/download"), token).status,
+                want,
+                "{reader} downloads {digest}"
+            );
         }
     }
     // A certifier can countersign only what it may see.
     let sign = |digest: &str| {
         let body = test_key(3).sign(&prequal::package::PackageDigest::parse(digest).unwrap()).to_bytes();
-        reg.request("POST", &format!("/v1/packages/{digest}/signatures"), Some(&tokens["cert-gb"]), Some(("application/json", body)))
+        reg.request(
+            "POST",
+            &format!("/v1/packages/{digest}/signatures"),
+            Some(&tokens["cert-gb"]),
+            Some(("application/json", body)),
+        )
     };
     assert_eq!(sign(&allied).status, 201);
     assert_eq!(sign(&restricted).status, 404);

@@ -316,6 +316,17 @@ pub fn request(
     body: Option<(&str, Vec<u8>)>,
     headers: &[(&str, &str)],
 ) -> Response {
+    try_request(url, method, token, body, headers).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+/// One HTTP request; a transport failure (server gone) is an `Err`.
+pub fn try_request(
+    url: &str,
+    method: &str,
+    token: Option<&str>,
+    body: Option<(&str, Vec<u8>)>,
+    headers: &[(&str, &str)],
+) -> Result<Response, String> {
     let mut builder = ureq::http::Request::builder().method(method).uri(url);
     if let Some(t) = token {
         builder = builder.header("Authorization", format!("Bearer {t}"));
@@ -328,11 +339,11 @@ pub fn request(
         builder = builder.header("Content-Type", content_type);
     }
     let req = builder.body(bytes).unwrap();
-    let mut res = agent().run(req).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let mut res = agent().run(req).map_err(|e| e.to_string())?;
     let status = res.status().as_u16();
     let headers =
         res.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
     let mut body = Vec::new();
-    res.body_mut().as_reader().read_to_end(&mut body).unwrap();
-    Response { status, headers, body }
+    res.body_mut().as_reader().read_to_end(&mut body).map_err(|e| e.to_string())?;
+    Ok(Response { status, headers, body })
 }
