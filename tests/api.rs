@@ -164,7 +164,8 @@ fn refusals_have_stable_codes_and_store_nothing(backend: Backend) {
     let read = |p: &std::path::Path| std::fs::read(p).unwrap();
 
     let unknown_token = format!("pq_{}_{}", "0".repeat(12), "0".repeat(64));
-    let cases: Vec<(&str, Vec<u8>, Option<&str>, u16, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<u8>, Option<&'a str>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("no token", read(&good), None, 401, "unauthenticated"),
         ("malformed token", read(&good), Some("pq_nonsense"), 401, "invalid_token"),
         ("unknown token", read(&good), Some(&unknown_token), 401, "invalid_token"),

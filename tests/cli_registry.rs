@@ -102,7 +102,8 @@ fn serve_demo_shows_the_samples() {
     let list = common::server::request(&format!("{url}/v1/packages"), "GET", None, None, &[]).json();
     // Six samples; the allied Fe16N2 package is hidden from anonymous readers.
     assert_eq!(list["total"], 5);
-    let tokens: serde_json::Value = serde_json::from_slice(&std::fs::read(data.join("demo-tokens.json")).unwrap()).unwrap();
+    let tokens: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("demo-tokens.json")).unwrap()).unwrap();
     let op = tokens["demo-operator"]["token"].as_str().unwrap();
     let all = common::server::request(&format!("{url}/v1/packages"), "GET", Some(op), None, &[]).json();
     assert_eq!(all["total"], 6);

@@ -150,7 +150,7 @@ impl Registry {
     /// record and whether it is new (false: the same package was already published).
     pub fn publish(&self, principal: &Principal, upload: Upload) -> Result<(PackageDetail, bool)> {
         principal.require(&[super::Role::Lab])?;
-        let verified = verify_file(upload.file.path(), self.policy.limits.clone())?;
+        let verified = verify_file(upload.file.path(), self.policy.limits)?;
         let digest = verified.digest().to_string();
         let manifest = verified.manifest();
 

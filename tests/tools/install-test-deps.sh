@@ -1,9 +1,27 @@
 #!/usr/bin/env bash
-# Installs the outside validators that tests/interop.rs runs: the Library of Congress BagIt tool,
-# the RO-Crate validator (roc-validator) and the `rocrate` package, whose RO-Crate JSON-LD context
-# tests/tools/rocrate_validate_offline.py serves so that validation needs no network.
-# Idempotent: does nothing (and runs no pip) when the pinned versions are already installed.
+# Installs what the test suite needs on a fresh machine of this kind, and nothing when it is
+# already there:
+# - Debian's libpq-dev, which the PostgreSQL driver (pq-sys) links against;
+# - a running PostgreSQL at 127.0.0.1:5432 for the tests that run on PostgreSQL (started with
+#   pg_ctlcluster if it is installed but down; the tests fail loudly if it cannot be reached);
+# - the outside validators that tests/interop.rs runs: the Library of Congress BagIt tool, the
+#   RO-Crate validator (roc-validator) and the `rocrate` package, whose RO-Crate JSON-LD context
+#   tests/tools/rocrate_validate_offline.py serves so that validation needs no network.
 set -euo pipefail
+
+if ! dpkg -s libpq-dev >/dev/null 2>&1; then
+    echo "install-test-deps: installing libpq-dev"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpq-dev >/dev/null
+fi
+
+if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    echo "install-test-deps: starting PostgreSQL"
+    for version in /etc/postgresql/*; do
+        pg_ctlcluster --skip-systemctl-redirect "$(basename "$version")" main start || true
+    done
+    for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
 
 PYTHON="${PYTHON:-python3}"
 PINS=(bagit==1.9.0 roc-validator==0.13.0 rocrate==0.16.0)
@@ -32,6 +50,7 @@ if [ -z "$missing" ]; then
     echo "install-test-deps: ${PINS[*]} already installed"
     exit 0
 fi
+# (Everything above this point must stay before the early exit.)
 
 echo "install-test-deps: installing ${PINS[*]}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore

@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# Benchmark: the registry server (`prequal serve`) on SQLite and on PostgreSQL.
+#   uploads:  N distinct small packages (the ndfeb-n42sh-baseline sample, one version each,
+#             signed by a registered lab key) uploaded by benches/upload_load.py, a separate
+#             process with C threads on keep-alive connections -> uploads/s, p50/p99 latency.
+#   download: one large stored package uploaded once, then downloaded with wrk and with a single
+#             curl stream, from prequal and from nginx serving the very same blob file on another
+#             loopback port -> MiB/s and the ratio prequal/nginx.
+# Everything runs on this machine; the table goes to stdout and benches/RESULTS-registry.md.
+# Usage: benches/registry.sh [--quick]
+#   --quick: 60 uploads, 128 MiB download package, 5 s wrk runs (default 300, 512 MiB, 10 s)
+# Environment: CARGO_TARGET_DIR (default target/), UPLOAD_CONCURRENCY (4), WORKERS (nproc),
+#   PG_URL (postgres://postgres@127.0.0.1:5432, trust auth, may create databases).
+# Needs: cargo, python3, psql, nginx, wrk, curl.
+set -euo pipefail
+
+quick=0
+case "${1:-}" in
+  --quick) quick=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
+esac
+if [ "$quick" = 1 ]; then small_n=60; large_mib=128; wrk_secs=5; else small_n=300; large_mib=512; wrk_secs=10; fi
+concurrency=${UPLOAD_CONCURRENCY:-4}
+workers=${WORKERS:-$(nproc)}
+pg_url=${PG_URL:-postgres://postgres@127.0.0.1:5432}
+root=$(cd "$(dirname "$0")/.." && pwd)
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
+for tool in python3 psql nginx wrk curl; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 1; }
+done
+nginx_bin=$(command -v nginx)
+
+echo "== building the release binary" >&2
+target=${CARGO_TARGET_DIR:-$root/target}
+CARGO_TARGET_DIR=$target cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+bin=$target/release/prequal
+
+# --- cleanup: every process we start, the PostgreSQL database, the temp dir ---------------------
+work=$(mktemp -d "${TMPDIR:-/tmp}/prequal-registry-bench.XXXXXX")
+pids=()
+pg_db=""
+stop_all() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  pids=()
+}
+drop_db() {
+  if [ -n "$pg_db" ]; then
+    psql "$pg_url/postgres" -qAt -c "DROP DATABASE IF EXISTS \"$pg_db\" WITH (FORCE)" >/dev/null || true
+    pg_db=""
+  fi
+}
+cleanup() { stop_all; drop_db; rm -rf "$work"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+json_get() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+mib() { awk "BEGIN{printf \"%.0f\", $1 / 1048576}"; }
+
+# --- packages: made once, uploaded to both backends (each gets the same lab key registered) ----
+echo "== making $small_n small packages and a $large_mib MiB stored package" >&2
+"$bin" keygen --out "$work/lab.key" --comment "registry benchmark lab" --json > "$work/key.json"
+public_key=$(json_get public_key < "$work/key.json")
+cp -r "$root/sample-packages/sources/ndfeb-n42sh-baseline" "$work/small-src"
+mkdir "$work/small"
+for i in $(seq 1 "$small_n"); do
+  # Only the version differs; the manifest has exactly one "version" line.
+  sed -i "s/^  \"version\": \"[^\"]*\"/  \"version\": \"1.0.$i\"/" "$work/small-src/prequal.json"
+  pkg=$(printf '%s/small/pkg-%04d.zip' "$work" "$i")
+  "$bin" pack "$work/small-src" --out "$pkg" >/dev/null
+  "$bin" sign "$pkg" --key "$work/lab.key" >/dev/null
+done
+small_bytes=$(cat "$work"/small/*.zip | wc -c)
+small_kb=$(awk "BEGIN{printf \"%.1f\", $small_bytes / $small_n / 1000}")
+python3 "$root/benches/make_large_package.py" "$work/large-src" "$large_mib"
+"$bin" pack "$work/large-src" --out "$work/large.zip" --store >/dev/null
+"$bin" sign "$work/large.zip" --key "$work/lab.key" >/dev/null
+rm -rf "$work/large-src"
+large_bytes=$(stat -c %s "$work/large.zip")
+
+# wrk script: total bytes received (partial responses included) over the run's duration.
+cat > "$work/report.lua" <<'EOF'
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK_RESULT %d %d %d %d %d\n", summary.bytes, summary.duration,
+    summary.requests, e.status, e.connect + e.read + e.write))
+end
+EOF
+
+# wrk_run URL -> "MiB/s responses errors"
+wrk_run() {
+  local out
+  out=$(wrk -t2 -c4 -d"${wrk_secs}s" --timeout 120s -s "$work/report.lua" "$1" | grep '^WRK_RESULT')
+  # shellcheck disable=SC2086
+  set -- $out
+  awk -v b="$2" -v us="$3" -v r="$4" -v s="$5" -v e="$6" \
+    'BEGIN{printf "%.0f %d %d", b / 1048576 / (us / 1e6), r, s + e}'
+}
+# curl_best URL -> best MiB/s of 3 single-stream downloads (each must be a 200 of the full size)
+curl_best() {
+  local best=0 out code speed size
+  for _ in 1 2 3; do
+    out=$(curl -sS -o /dev/null -w '%{http_code} %{speed_download} %{size_download}' "$1")
+    read -r code speed size <<< "$out"
+    if [ "$code" != 200 ] || [ "$size" != "$large_bytes" ]; then
+      echo "error: curl $1 -> $code, $size bytes" >&2; exit 1
+    fi
+    best=$(awk -v a="$best" -v b="$speed" 'BEGIN{print (b > a ? b : a)}')
+  done
+  mib "$best"
+}
+
+# start_nginx ROOT_DIR -> sets nginx_url; serves ROOT_DIR on a free loopback port
+start_nginx() {
+  local ng=$work/nginx port
+  port=$(free_port)
+  mkdir -p "$ng"
+  {
+    # As root, the master would switch workers to an unprivileged user that cannot read the
+    # private temp dir; keep root then. Otherwise the directive would only warn.
+    [ "$(id -u)" = 0 ] && echo "user root root;"
+    cat <<EOF
+worker_processes $workers;
+daemon off;
+pid $ng/nginx.pid;
+error_log $ng/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  client_body_temp_path $ng/body;
+  proxy_temp_path $ng/proxy;
+  fastcgi_temp_path $ng/fastcgi;
+  uwsgi_temp_path $ng/uwsgi;
+  scgi_temp_path $ng/scgi;
+  types { application/zip zip; }
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$port;
+    root $1;
+  }
+}
+EOF
+  } > "$ng/nginx.conf"
+  "$nginx_bin" -p "$ng" -e "$ng/error.log" -c "$ng/nginx.conf" &
+  pids+=($!)
+  nginx_url=http://127.0.0.1:$port
+  for _ in $(seq 100); do
+    # any HTTP status (the root has no index: 403/404) means it is listening
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$nginx_url/" || true)" != 000 ] && return 0
+    sleep 0.1
+  done
+  echo "error: nginx did not start:" >&2; cat "$ng/error.log" >&2; exit 1
+}
+
+# --- one backend: fresh registry, uploads, then downloads against nginx ------------------------
+results=()
+run_backend() {
+  local backend=$1 data=$work/data-$1 db url token upload up_json resp code secs digest sha blob
+  mkdir -p "$data"
+  if [ "$backend" = sqlite ]; then
+    db=sqlite://$data/prequal.db
+  else
+    pg_db=prequal_bench_$$
+    psql "$pg_url/postgres" -qAt -c "CREATE DATABASE \"$pg_db\"" >/dev/null
+    db=$pg_url/$pg_db
+  fi
+  echo "== $backend: $db" >&2
+  admin() { "$bin" admin --db "$db" --data "$data" "$@"; }
+  admin org add bench-lab --name "Registry Benchmark Lab" --kind lab --country US >/dev/null
+  admin key add bench-lab --public-key "$public_key" >/dev/null
+  token=$(admin token create bench-lab --role lab --json | json_get token)
+
+  "$bin" serve --db "$db" --data "$data" --bind 127.0.0.1:0 --workers "$workers" \
+    --max-upload-bytes $((large_bytes * 2)) > "$data/serve.out" 2> "$data/serve.log" &
+  pids+=($!)
+  url=""
+  for _ in $(seq 300); do
+    url=$(sed -n 's|^prequal registry listening on \(http://[^ ]*\).*|\1|p' "$data/serve.out")
+    [ -n "$url" ] && break
+    kill -0 "${pids[-1]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$url" ] || { echo "error: the registry did not start:" >&2; cat "$data/serve.log" >&2; exit 1; }
+
+  echo "== $backend: uploading $small_n packages, concurrency $concurrency" >&2
+  up_json=$(python3 "$root/benches/upload_load.py" --url "$url" --token "$token" \
+    --concurrency "$concurrency" "$work/small") || true   # errors are counted and reported
+  [ -n "$up_json" ] || { echo "error: the load generator failed" >&2; exit 1; }
+  local ups p50 p99 errs
+  ups=$(json_get uploads_per_s <<< "$up_json"); p50=$(json_get p50_ms <<< "$up_json")
+  p99=$(json_get p99_ms <<< "$up_json"); errs=$(json_get errors <<< "$up_json")
+
+  echo "== $backend: uploading the $(mib "$large_bytes") MiB package" >&2
+  resp=$(curl -sS -X POST -T "$work/large.zip" -H "Authorization: Bearer $token" \
+    -H "Content-Type: application/zip" -H "Expect:" -o "$data/large.json" \
+    -w '%{http_code} %{time_total}' "$url/v1/packages")
+  read -r code secs <<< "$resp"
+  [ "$code" = 201 ] || { echo "error: large upload -> $code: $(head -c 500 "$data/large.json")" >&2; exit 1; }
+  digest=$(json_get digest < "$data/large.json")
+  sha=$(json_get file_sha256 < "$data/large.json")
+  sha=${sha#sha256:}
+  blob=blobs/sha256/${sha:0:2}/$sha.zip
+  [ -f "$data/$blob" ] || { echo "error: blob $data/$blob not found" >&2; exit 1; }
+
+  start_nginx "$data"
+  local p_url=$url/v1/packages/$digest/download n_url=$nginx_url/$blob
+  cat "$data/$blob" > /dev/null   # page cache
+  curl_best "$p_url" >/dev/null; curl_best "$n_url" >/dev/null   # warm-up, checks both serve it
+  echo "== $backend: wrk ${wrk_secs}s prequal / nginx, curl best of 3" >&2
+  local wp wn cp cn
+  wp=$(wrk_run "$p_url"); wn=$(wrk_run "$n_url")
+  cp=$(curl_best "$p_url"); cn=$(curl_best "$n_url")
+  read -r wp_mib wp_n wp_err <<< "$wp"; read -r wn_mib wn_n wn_err <<< "$wn"
+  echo "   prequal wrk $wp_mib MiB/s ($wp_n responses, $wp_err errors), curl $cp MiB/s;" \
+    "nginx wrk $wn_mib MiB/s ($wn_n responses, $wn_err errors), curl $cn MiB/s" >&2
+
+  results+=("| $backend | $ups | $p50 | $p99 | $errs | $secs s | $wp_mib | $wn_mib | $(awk "BEGIN{printf \"%.2f\", $wp_mib / $wn_mib}") | $cp | $cn | $(awk "BEGIN{printf \"%.2f\", $cp / $cn}") |")
+  stop_all
+  drop_db
+}
+
+run_backend sqlite
+run_backend postgres
+
+# --- report -------------------------------------------------------------------------------------
+cpu=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+mem=$(awk '/^MemTotal/{printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+report=$(cat <<EOF
+## Registry benchmark ($(date -u +%Y-%m-%d), \`benches/registry.sh${1:+ $1}\`)
+
+Machine: $(nproc) CPUs ($cpu), $mem RAM, $(uname -sr); load average at start $load_at_start.
+Server and load generators share the machine. \`prequal serve --workers $workers\`;
+nginx $("$nginx_bin" -v 2>&1 | sed 's|.*/||') with \`worker_processes $workers\`, sendfile on.
+
+- Uploads: $small_n distinct packages of $small_kb kB on average (the ndfeb-n42sh-baseline
+  sample, one version each, signed), by \`benches/upload_load.py\` with $concurrency threads on
+  keep-alive connections; every upload must be 201, anything else is an error.
+  Latency percentiles are nearest-rank over all uploads.
+- Download: one stored package of $(mib "$large_bytes") MiB; \`wrk -t2 -c4 -d${wrk_secs}s\` (MiB/s of
+  all bytes received) and the best of 3 single-stream \`curl\` runs, from
+  \`GET /v1/packages/{digest}/download\` and from nginx serving the same blob file.
+  Ratio = prequal / nginx.
+
+| backend | uploads/s | p50 ms | p99 ms | upload errors | large upload (verify + store) | wrk prequal MiB/s | wrk nginx MiB/s | wrk ratio | curl prequal MiB/s | curl nginx MiB/s | curl ratio |
+|---|---|---|---|---|---|---|---|---|---|---|---|
+$(printf '%s\n' "${results[@]}")
+EOF
+)
+echo
+echo "$report"
+echo "$report" > "$root/benches/RESULTS-registry.md"
