@@ -7,5 +7,6 @@ pub mod cli;
 pub mod http;
 pub mod package;
 pub mod registry;
+pub mod stats;
 pub mod store;
 pub mod units;
