@@ -9,7 +9,9 @@
 # Everything runs on this machine; the table goes to stdout and benches/RESULTS-registry.md.
 # Usage: benches/registry.sh [--quick]
 #   --quick: 60 uploads, 128 MiB download package, 5 s wrk runs (default 300, 512 MiB, 10 s)
-# Environment: CARGO_TARGET_DIR (default target/), UPLOAD_CONCURRENCY (4), WORKERS (nproc),
+# Environment: CARGO_TARGET_DIR (default target/), PREQUAL_BIN (use this binary, skip the build),
+#   UPLOADS (number of small packages), UPLOAD_CONCURRENCY (4), WORKERS (nproc),
+#   NAME_PER_UPLOAD=1 (give each small package its own name instead of a new version),
 #   PG_URL (postgres://postgres@127.0.0.1:5432, trust auth, may create databases).
 # Needs: cargo, python3, psql, nginx, wrk, curl.
 set -euo pipefail
@@ -21,6 +23,7 @@ case "${1:-}" in
   *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
 esac
 if [ "$quick" = 1 ]; then small_n=60; large_mib=128; wrk_secs=5; else small_n=300; large_mib=512; wrk_secs=10; fi
+small_n=${UPLOADS:-$small_n}
 concurrency=${UPLOAD_CONCURRENCY:-4}
 workers=${WORKERS:-$(nproc)}
 pg_url=${PG_URL:-postgres://postgres@127.0.0.1:5432}
@@ -32,20 +35,29 @@ for tool in python3 psql nginx wrk curl; do
 done
 nginx_bin=$(command -v nginx)
 
-echo "== building the release binary" >&2
-target=${CARGO_TARGET_DIR:-$root/target}
-CARGO_TARGET_DIR=$target cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-bin=$target/release/prequal
+if [ -n "${PREQUAL_BIN:-}" ]; then
+  bin=$PREQUAL_BIN   # an already built binary, e.g. while the tree does not compile
+  echo "== using $bin (not building)" >&2
+else
+  echo "== building the release binary" >&2
+  target=${CARGO_TARGET_DIR:-$root/target}
+  CARGO_TARGET_DIR=$target cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+  bin=$target/release/prequal
+fi
+build="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD -- src Cargo.toml 2>/dev/null || echo '+local changes')"
+[ -n "${PREQUAL_BIN:-}" ] && build="PREQUAL_BIN=$bin, built $(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC'); tree now at $build"
 
 # --- cleanup: every process we start, the PostgreSQL database, the temp dir ---------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/prequal-registry-bench.XXXXXX")
 pids=()
 pg_db=""
 stop_all() {
-  local pid
+  local pid rc
   for pid in "${pids[@]}"; do
     kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    rc=0; wait "$pid" 2>/dev/null || rc=$?
+    # 0: graceful stop, 143: killed by SIGTERM; anything else is worth knowing
+    [ "$rc" = 0 ] || [ "$rc" = 143 ] || echo "warning: process $pid exited with status $rc on SIGTERM" >&2
   done
   pids=()
 }
@@ -72,6 +84,9 @@ mkdir "$work/small"
 for i in $(seq 1 "$small_n"); do
   # Only the version differs; the manifest has exactly one "version" line.
   sed -i "s/^  \"version\": \"[^\"]*\"/  \"version\": \"1.0.$i\"/" "$work/small-src/prequal.json"
+  if [ "${NAME_PER_UPLOAD:-0}" = 1 ]; then   # diagnosis: a new name each time, not a new version
+    sed -i "s/^  \"name\": \"[^\"]*\"/  \"name\": \"ndfeb-n42sh-baseline-$i\"/" "$work/small-src/prequal.json"
+  fi
   pkg=$(printf '%s/small/pkg-%04d.zip' "$work" "$i")
   "$bin" pack "$work/small-src" --out "$pkg" >/dev/null
   "$bin" sign "$pkg" --key "$work/lab.key" >/dev/null
@@ -173,7 +188,10 @@ run_backend() {
     db=$pg_url/$pg_db
   fi
   echo "== $backend: $db" >&2
-  admin() { "$bin" admin --db "$db" --data "$data" "$@"; }
+  # --pool-size 1: with a larger pool, r2d2 refills it in the background, and a PostgreSQL
+  # connect still running when the short-lived admin process exits crashes it (SIGSEGV in
+  # OpenSSL during exit handlers, about 1 run in 8 here) after the command itself succeeded.
+  admin() { "$bin" admin --db "$db" --data "$data" --pool-size 1 "$@"; }
   admin org add bench-lab --name "Registry Benchmark Lab" --kind lab --country US >/dev/null
   admin key add bench-lab --public-key "$public_key" >/dev/null
   token=$(admin token create bench-lab --role lab --json | json_get token)
@@ -194,8 +212,9 @@ run_backend() {
   up_json=$(python3 "$root/benches/upload_load.py" --url "$url" --token "$token" \
     --concurrency "$concurrency" "$work/small") || true   # errors are counted and reported
   [ -n "$up_json" ] || { echo "error: the load generator failed" >&2; exit 1; }
-  local ups p50 p99 errs
+  local ups p50 p99 errs thirds
   ups=$(json_get uploads_per_s <<< "$up_json"); p50=$(json_get p50_ms <<< "$up_json")
+  thirds="$(json_get first_third_per_s <<< "$up_json") → $(json_get last_third_per_s <<< "$up_json")"
   p99=$(json_get p99_ms <<< "$up_json"); errs=$(json_get errors <<< "$up_json")
 
   echo "== $backend: uploading the $(mib "$large_bytes") MiB package" >&2
@@ -222,7 +241,7 @@ run_backend() {
   echo "   prequal wrk $wp_mib MiB/s ($wp_n responses, $wp_err errors), curl $cp MiB/s;" \
     "nginx wrk $wn_mib MiB/s ($wn_n responses, $wn_err errors), curl $cn MiB/s" >&2
 
-  results+=("| $backend | $ups | $p50 | $p99 | $errs | $secs s | $wp_mib | $wn_mib | $(awk "BEGIN{printf \"%.2f\", $wp_mib / $wn_mib}") | $cp | $cn | $(awk "BEGIN{printf \"%.2f\", $cp / $cn}") |")
+  results+=("| $backend | $ups | $thirds | $p50 | $p99 | $errs | $(awk "BEGIN{printf \"%.2f s (%.0f MiB/s)\", $secs, $large_bytes / 1048576 / $secs}") | $wp_mib | $wn_mib | $(awk "BEGIN{printf \"%.2f\", $wp_mib / $wn_mib}") | $cp | $cn | $(awk "BEGIN{printf \"%.2f\", $cp / $cn}") |")
   stop_all
   drop_db
 }
@@ -236,12 +255,13 @@ mem=$(awk '/^MemTotal/{printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
 report=$(cat <<EOF
 ## Registry benchmark ($(date -u +%Y-%m-%d), \`benches/registry.sh${1:+ $1}\`)
 
+prequal: $build.
 Machine: $(nproc) CPUs ($cpu), $mem RAM, $(uname -sr); load average at start $load_at_start.
 Server and load generators share the machine. \`prequal serve --workers $workers\`;
 nginx $("$nginx_bin" -v 2>&1 | sed 's|.*/||') with \`worker_processes $workers\`, sendfile on.
 
 - Uploads: $small_n distinct packages of $small_kb kB on average (the ndfeb-n42sh-baseline
-  sample, one version each, signed), by \`benches/upload_load.py\` with $concurrency threads on
+  sample, $([ "${NAME_PER_UPLOAD:-0}" = 1 ] && echo "one name each" || echo "one version each"), signed), by \`benches/upload_load.py\` with $concurrency threads on
   keep-alive connections; every upload must be 201, anything else is an error.
   Latency percentiles are nearest-rank over all uploads.
 - Download: one stored package of $(mib "$large_bytes") MiB; \`wrk -t2 -c4 -d${wrk_secs}s\` (MiB/s of
@@ -249,8 +269,8 @@ nginx $("$nginx_bin" -v 2>&1 | sed 's|.*/||') with \`worker_processes $workers\`
   \`GET /v1/packages/{digest}/download\` and from nginx serving the same blob file.
   Ratio = prequal / nginx.
 
-| backend | uploads/s | p50 ms | p99 ms | upload errors | large upload (verify + store) | wrk prequal MiB/s | wrk nginx MiB/s | wrk ratio | curl prequal MiB/s | curl nginx MiB/s | curl ratio |
-|---|---|---|---|---|---|---|---|---|---|---|---|
+| backend | uploads/s | uploads/s first → last third | p50 ms | p99 ms | upload errors | large upload (verify + store) | wrk prequal MiB/s | wrk nginx MiB/s | wrk ratio | curl prequal MiB/s | curl nginx MiB/s | curl ratio |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${results[@]}")
 EOF
 )

@@ -50,6 +50,7 @@ def main():
     lock = threading.Lock()
     next_index = [0]
     latencies = []  # seconds, every attempted upload
+    finished = []  # perf_counter() at the end of every attempted upload
     statuses = {}  # status (or exception name) -> count
     errors_shown = [0]
     start = threading.Barrier(args.concurrency + 1)
@@ -63,6 +64,7 @@ def main():
     def record(latency, status, detail=""):
         with lock:
             latencies.append(latency)
+            finished.append(time.perf_counter())
             statuses[status] = statuses.get(status, 0) + 1
             if status != 201 and errors_shown[0] < 5:
                 errors_shown[0] += 1
@@ -93,6 +95,12 @@ def main():
     wall = time.perf_counter() - t0
 
     lat = sorted(latencies)
+    # Rate over the first and the last third of the run (by completion order), to show whether
+    # uploads slow down as the registry fills.
+    done = sorted(finished)
+    third = len(done) // 3
+    first_rate = third / (done[third - 1] - t0) if third else float("nan")
+    last_rate = third / (done[-1] - done[-third - 1]) if third else float("nan")
     ok = statuses.get(201, 0)
     result = {
         "uploads": len(bodies),
@@ -106,10 +114,13 @@ def main():
         "p50_ms": round(percentile(lat, 50) * 1000, 1),
         "p99_ms": round(percentile(lat, 99) * 1000, 1),
         "max_ms": round(lat[-1] * 1000, 1),
+        "first_third_per_s": round(first_rate, 1),
+        "last_third_per_s": round(last_rate, 1),
     }
     print(
         f"{ok}/{len(bodies)} uploads created in {wall:.2f} s: {result['uploads_per_s']} uploads/s, "
         f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms, "
+        f"first/last third {result['first_third_per_s']}/{result['last_third_per_s']} uploads/s, "
         f"errors {result['errors']} {result['statuses']}",
         file=sys.stderr,
     )

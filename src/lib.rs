@@ -4,8 +4,10 @@
 //! registry verifies every upload with the same code. See `README.md` for the tour.
 
 pub mod cli;
+pub mod fit;
 pub mod http;
 pub mod package;
+pub mod profile;
 pub mod registry;
 pub mod stats;
 pub mod store;

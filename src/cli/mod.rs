@@ -4,6 +4,7 @@
 //! a source directory has problems); 2 the command could not run (bad arguments, unreadable
 //! files, a key that already exists).
 
+mod fit_cmd;
 mod package_cmds;
 mod push_cmd;
 mod serve_cmds;
@@ -79,6 +80,9 @@ enum Command {
     Serve(serve_cmds::ServeArgs),
     /// Manage organisations, keys and API tokens directly in the registry's database.
     Admin(serve_cmds::AdminArgs),
+    /// Fit a material's evidence against an application requirement profile: which requirements
+    /// are met, at what basis, and which tests remain. Offline on package files, or --registry.
+    Fit(fit_cmd::FitArgs),
     /// Upload a package to a registry.
     Push {
         package: PathBuf,
@@ -146,6 +150,7 @@ pub fn run() -> ExitCode {
             package_cmds::verify(&package, trust.as_deref(), allow_unsigned, json, limits.limits())
         }
         Command::Serve(args) => serve_cmds::serve(args),
+        Command::Fit(args) => fit_cmd::fit(args),
         Command::Admin(args) => serve_cmds::admin(args),
         Command::Push { package, registry, token, json } => push_cmd::push(&package, &registry, &token, json),
     };

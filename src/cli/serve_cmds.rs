@@ -88,6 +88,11 @@ pub(super) fn serve(args: ServeArgs) -> Outcome {
         Ok(_) => {}
         Err(e) => return fail(format!("sweeping interrupted uploads: {e}")),
     }
+    match registry.load_builtin_profiles() {
+        Ok(n) if n > 0 => log::info!("loaded {n} built-in requirement profile(s)"),
+        Ok(_) => {}
+        Err(e) => return fail(format!("loading the built-in profiles: {e}")),
+    }
     if args.demo {
         let loaded =
             demo::find_samples(args.samples.as_deref()).and_then(|dir| demo::load(&registry, &dir, &args.storage.data));

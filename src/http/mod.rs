@@ -4,6 +4,7 @@
 //! Handlers hold no rules; every blocking call into the registry runs inside `web::block`.
 
 mod admin;
+mod fit;
 mod metrics;
 mod ops;
 mod packages;
@@ -166,6 +167,12 @@ impl FromRequest for Auth {
         admin::list_tokens,
         admin::revoke_token,
         admin::get_whoami,
+        fit::list_profiles,
+        fit::get_profile,
+        fit::create_profile,
+        fit::list_materials,
+        fit::get_fit,
+        fit::get_ranking,
         ops::get_healthz,
         ops::get_readyz,
         ops::get_metrics,
@@ -175,6 +182,7 @@ impl FromRequest for Auth {
         (name = "packages", description = "Publish and read qualification data packages"),
         (name = "organisations", description = "Organisations and their signing keys"),
         (name = "tokens", description = "API tokens (operator role)"),
+        (name = "fit", description = "Application requirement profiles, materials, fit reports and rankings"),
         (name = "operations", description = "Health, readiness and metrics")
     )
 )]
@@ -216,6 +224,7 @@ fn request_id(req: &actix_web::dev::ServiceRequest) -> String {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     packages::configure(cfg);
     admin::configure(cfg);
+    fit::configure(cfg);
     ops::configure(cfg);
     cfg.service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()));
     cfg.service(web::redirect("/docs", "/docs/"));

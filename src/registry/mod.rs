@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod demo;
 pub mod error;
+pub mod evidence;
 mod packages;
 pub mod views;
 

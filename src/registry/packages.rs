@@ -15,11 +15,11 @@ use super::{Registry, Result, is_unique_violation};
 use crate::package::manifest::Releasability;
 use crate::package::signing::{CheckedSignature, check_signature, encode_public_key};
 use crate::package::{PackageDigest, VerifiedPackage, verify_file};
-use crate::store::models::{DatasetRow, KeyRow, OrganisationRow, PackageRow, ReaderRow, SignatureRow};
+use crate::store::models::{DatasetRow, KeyRow, MeasurementRow, OrganisationRow, PackageRow, ReaderRow, SignatureRow};
 use crate::store::schema::{datasets, organisations, package_readers, packages, signatures, signing_keys};
 use crate::store::{AnyConnection, format_time, now_ms};
 
-type Db = <AnyConnection as diesel::Connection>::Backend;
+pub(super) type Db = <AnyConnection as diesel::Connection>::Backend;
 
 /// An uploaded file, fully received: its bytes are in `file`, hashed while streaming.
 pub struct Upload {
@@ -54,7 +54,7 @@ fn releasability_grants(r: &Releasability) -> (&'static str, Vec<String>) {
 }
 
 /// Packages `reader` may see, as a boxed query to refine.
-fn visible(reader: &Reader) -> packages::BoxedQuery<'static, Db> {
+pub(super) fn visible(reader: &Reader) -> packages::BoxedQuery<'static, Db> {
     let q = packages::table.into_boxed::<Db>();
     match reader {
         Reader::Operator => q,
@@ -70,6 +70,25 @@ fn visible(reader: &Reader) -> packages::BoxedQuery<'static, Db> {
     }
 }
 
+/// Every measurement of a verified package, with all its conditions (fixed and per row).
+fn measurement_rows(digest: &str, v: &VerifiedPackage) -> Vec<MeasurementRow> {
+    let ev = crate::fit::evidence_from_verified(v);
+    ev.datasets
+        .iter()
+        .flat_map(|d| {
+            d.rows.iter().enumerate().map(move |(i, r)| MeasurementRow {
+                digest: digest.to_owned(),
+                dataset_id: d.id.clone(),
+                row_index: i32::try_from(i).unwrap_or(i32::MAX),
+                specimen: r.specimen.clone(),
+                batch: r.batch.clone(),
+                value: r.value,
+                conditions: serde_json::to_string(&r.conditions).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
 fn dataset_row(
     digest: &str,
     manifest: &crate::package::Manifest,
@@ -80,7 +99,10 @@ fn dataset_row(
     let specimens: BTreeSet<&str> = d.measurements.iter().map(|m| m.specimen.as_str()).collect();
     let batches: BTreeSet<&str> = d.measurements.iter().map(|m| m.batch.as_str()).collect();
     let mut conditions = serde_json::Map::new();
+    let mut standard = String::new();
     if let Some(ds) = manifest.datasets.iter().find(|x| x.id == d.spec.id) {
+        standard =
+            manifest.test_methods.iter().find(|t| t.id == ds.method).map(|t| t.standard.clone()).unwrap_or_default();
         for (name, c) in &ds.conditions {
             let mut entry = serde_json::Map::new();
             entry.insert("unit".into(), c.unit.clone().into());
@@ -115,6 +137,7 @@ fn dataset_row(
         max_value: values.iter().copied().reduce(f64::max).unwrap_or(f64::NAN),
         mean_value: values.iter().sum::<f64>() / n,
         conditions: serde_json::Value::Object(conditions).to_string(),
+        standard,
     }
 }
 
@@ -249,11 +272,14 @@ impl Registry {
             withdrawn_at: None,
             withdrawn_reason: None,
             superseded_by: None,
+            material_id: crate::fit::material_id(&manifest.material.producer.name, &manifest.material.designation),
+            producer: manifest.material.producer.name.clone(),
         };
         let readers: Vec<ReaderRow> =
             grants.into_iter().map(|reader| ReaderRow { digest: digest.clone(), reader }).collect();
         let dataset_rows: Vec<DatasetRow> =
             verified.datasets().iter().map(|d| dataset_row(&digest, manifest, d)).collect();
+        let measurement_rows = measurement_rows(&digest, &verified);
 
         // The blob first: a crash after this and before the commit leaves an unreferenced blob
         // that the start-up sweep removes; never a row without its blob.
@@ -275,6 +301,7 @@ impl Registry {
             for s in &signature_rows {
                 diesel::insert_into(signatures::table).values(s).execute(conn)?;
             }
+            crate::store::insert_measurements(conn, &measurement_rows)?;
             update_supersession(conn, &row.name)?;
             Ok(())
         });
@@ -587,9 +614,9 @@ fn update_supersession(conn: &mut AnyConnection, name: &str) -> Result<()> {
     Ok(())
 }
 
-type SignatureMap = HashMap<String, Vec<(SignatureRow, KeyRow)>>;
+pub(super) type SignatureMap = HashMap<String, Vec<(SignatureRow, KeyRow)>>;
 
-fn load_signatures(conn: &mut AnyConnection, digests: Vec<String>) -> Result<SignatureMap> {
+pub(super) fn load_signatures(conn: &mut AnyConnection, digests: Vec<String>) -> Result<SignatureMap> {
     let rows: Vec<(SignatureRow, KeyRow)> = signatures::table
         .inner_join(signing_keys::table)
         .filter(signatures::digest.eq_any(digests))
@@ -603,7 +630,7 @@ fn load_signatures(conn: &mut AnyConnection, digests: Vec<String>) -> Result<Sig
     Ok(map)
 }
 
-fn summary(row: PackageRow, sigs: &SignatureMap) -> PackageSummary {
+pub(super) fn summary(row: PackageRow, sigs: &SignatureMap) -> PackageSummary {
     let list = sigs.get(&row.digest).map(Vec::as_slice).unwrap_or_default();
     let suspect_reasons: Vec<String> = list
         .iter()

@@ -209,6 +209,21 @@ impl Store {
     }
 }
 
+/// Inserts measurement rows in batches (one statement per 500 rows): multi-row inserts do not
+/// compile through [`AnyConnection`], so this is the one place that names each backend.
+pub fn insert_measurements(conn: &mut AnyConnection, rows: &[models::MeasurementRow]) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    for chunk in rows.chunks(500) {
+        match conn {
+            AnyConnection::Sqlite(c) => diesel::insert_into(schema::measurements::table).values(chunk).execute(c)?,
+            AnyConnection::Postgresql(c) => {
+                diesel::insert_into(schema::measurements::table).values(chunk).execute(c)?
+            }
+        };
+    }
+    Ok(())
+}
+
 /// Milliseconds since the Unix epoch, the registry's clock.
 pub fn now_ms() -> i64 {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

@@ -2,7 +2,9 @@
 
 use diesel::prelude::*;
 
-use super::schema::{api_tokens, datasets, organisations, package_readers, packages, signatures, signing_keys};
+use super::schema::{
+    api_tokens, datasets, measurements, organisations, package_readers, packages, profiles, signatures, signing_keys,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = organisations)]
@@ -58,6 +60,8 @@ pub struct PackageRow {
     pub withdrawn_at: Option<i64>,
     pub withdrawn_reason: Option<String>,
     pub superseded_by: Option<String>,
+    pub material_id: String,
+    pub producer: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -82,6 +86,32 @@ pub struct DatasetRow {
     pub max_value: f64,
     pub mean_value: f64,
     pub conditions: String,
+    pub standard: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = measurements)]
+pub struct MeasurementRow {
+    pub digest: String,
+    pub dataset_id: String,
+    pub row_index: i32,
+    pub specimen: String,
+    pub batch: String,
+    pub value: f64,
+    pub conditions: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = profiles)]
+pub struct ProfileRow {
+    pub id: String,
+    pub version: String,
+    pub title: String,
+    pub material_class: String,
+    pub illustrative: bool,
+    pub organisation_id: String,
+    pub body: String,
+    pub created_at: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -53,6 +53,8 @@ diesel::table! {
         withdrawn_at -> Nullable<BigInt>,
         withdrawn_reason -> Nullable<Text>,
         superseded_by -> Nullable<Text>,
+        material_id -> Text,
+        producer -> Text,
     }
 }
 
@@ -77,6 +79,32 @@ diesel::table! {
         max_value -> Double,
         mean_value -> Double,
         conditions -> Text,
+        standard -> Text,
+    }
+}
+
+diesel::table! {
+    measurements (digest, dataset_id, row_index) {
+        digest -> Text,
+        dataset_id -> Text,
+        row_index -> Integer,
+        specimen -> Text,
+        batch -> Text,
+        value -> Double,
+        conditions -> Text,
+    }
+}
+
+diesel::table! {
+    profiles (id, version) {
+        id -> Text,
+        version -> Text,
+        title -> Text,
+        material_class -> Text,
+        illustrative -> Bool,
+        organisation_id -> Text,
+        body -> Text,
+        created_at -> BigInt,
     }
 }
 
@@ -98,6 +126,7 @@ diesel::joinable!(packages -> organisations (organisation_id));
 diesel::joinable!(package_readers -> packages (digest));
 diesel::joinable!(datasets -> packages (digest));
 diesel::joinable!(signatures -> packages (digest));
+diesel::joinable!(measurements -> packages (digest));
 diesel::joinable!(signatures -> signing_keys (key_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -107,5 +136,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     packages,
     package_readers,
     datasets,
+    measurements,
+    profiles,
     signatures,
 );

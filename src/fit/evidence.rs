@@ -1,0 +1,146 @@
+//! Evidence as the fit engine reads it: packages about one material, each with its datasets
+//! and signers. Built from a [`VerifiedPackage`] offline, or from the registry's rows.
+
+use std::collections::BTreeMap;
+
+use crate::package::VerifiedPackage;
+
+/// Who signed a package.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signer {
+    pub key_id: String,
+    /// The organisation registered for the key, when known.
+    pub organisation: Option<String>,
+    /// `author`, `countersignature`, or `signature` (offline, signer not checked).
+    pub kind: String,
+}
+
+impl Signer {
+    pub fn label(&self) -> String {
+        match &self.organisation {
+            Some(o) => format!("{o} (key {})", self.key_id),
+            None => format!("key {}", self.key_id),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvidenceRow {
+    pub specimen: String,
+    pub batch: String,
+    pub value: f64,
+    /// Condition name → (value, UCUM unit), fixed and per-row conditions alike.
+    pub conditions: BTreeMap<String, (f64, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvidenceDataset {
+    pub id: String,
+    pub property: String,
+    pub unit: String,
+    /// The test standard of the dataset's method, e.g. `IEC 60404-5:2015`.
+    pub standard: String,
+    pub rows: Vec<EvidenceRow>,
+}
+
+/// One package that counts as evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    pub digest: String,
+    pub name: String,
+    pub version: String,
+    /// The publishing lab (registry organisation id, or the manifest's lab name offline).
+    pub organisation: String,
+    pub signers: Vec<Signer>,
+    pub datasets: Vec<EvidenceDataset>,
+}
+
+/// A stable id for a material: producer and designation, lowercased, non-alphanumerics as '-'.
+pub fn material_id(producer: &str, designation: &str) -> String {
+    let slug = |s: &str| {
+        let mut out = String::new();
+        for c in s.chars().flat_map(char::to_lowercase) {
+            if c.is_alphanumeric() {
+                out.push(c);
+            } else if !out.ends_with('-') {
+                out.push('-');
+            }
+        }
+        out.trim_matches('-').to_owned()
+    };
+    format!("{}--{}", slug(producer), slug(designation))
+}
+
+/// Evidence from a package verified offline; signatures are listed by key id (their signers'
+/// standing is the registry's business).
+pub fn evidence_from_verified(v: &VerifiedPackage) -> Evidence {
+    let m = v.manifest();
+    let datasets = v
+        .datasets()
+        .iter()
+        .filter_map(|d| {
+            let ds = m.datasets.iter().find(|x| x.id == d.spec.id)?;
+            let standard =
+                m.test_methods.iter().find(|t| t.id == ds.method).map(|t| t.standard.clone()).unwrap_or_default();
+            let fixed: BTreeMap<String, (f64, String)> =
+                ds.conditions.iter().filter_map(|(n, c)| c.value.map(|v| (n.clone(), (v, c.unit.clone())))).collect();
+            let rows = d
+                .measurements
+                .iter()
+                .map(|meas| {
+                    let mut conditions = fixed.clone();
+                    for (i, (name, _)) in d.spec.condition_columns.iter().enumerate() {
+                        if let (Some(v), Some(c)) = (meas.conditions.get(i), ds.conditions.get(name)) {
+                            conditions.insert(name.clone(), (*v, c.unit.clone()));
+                        }
+                    }
+                    EvidenceRow {
+                        specimen: meas.specimen.clone(),
+                        batch: meas.batch.clone(),
+                        value: meas.value,
+                        conditions,
+                    }
+                })
+                .collect();
+            Some(EvidenceDataset {
+                id: d.spec.id.clone(),
+                property: d.spec.property.clone(),
+                unit: d.spec.unit.clone(),
+                standard,
+                rows,
+            })
+        })
+        .collect();
+    Evidence {
+        digest: v.digest().to_string(),
+        name: m.name.clone(),
+        version: m.version.clone(),
+        organisation: m.lab.name.clone(),
+        signers: v
+            .signatures()
+            .iter()
+            .filter_map(|s| {
+                s.key_id.as_ref().map(|k| Signer {
+                    key_id: k.as_str().to_owned(),
+                    organisation: None,
+                    kind: "signature".into(),
+                })
+            })
+            .collect(),
+        datasets,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn material_ids_are_stable_slugs() {
+        assert_eq!(
+            material_id("Example Sintered Magnets Co. (fictional)", "N42SH"),
+            "example-sintered-magnets-co-fictional--n42sh"
+        );
+        assert_eq!(material_id("Westerwald Ferrite GmbH", "Y30BH"), material_id("westerwald  ferrite gmbh", "y30bh"));
+    }
+}

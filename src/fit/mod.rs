@@ -1,0 +1,756 @@
+//! The fit engine: for one material, every requirement of a profile against every piece of
+//! verified evidence about it — which requirements are met, at what statistical basis, which
+//! tests remain — and the ranking of many materials against one profile.
+//!
+//! Pure computation: evidence comes in as [`Evidence`] (built from verified packages, offline or
+//! from the registry's database), reports go out as data. Every number in a report names the
+//! datasets it came from.
+
+mod equivalency;
+mod evidence;
+mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub use equivalency::{EquivalencyReport, PropertyEquivalency, better_side, equivalency};
+pub use evidence::{Evidence, EvidenceDataset, EvidenceRow, Signer, evidence_from_verified, material_id};
+pub use report::{render_ranking, render_text};
+
+use crate::profile::{Basis, Comparator, Criticality, Profile, Requirement};
+use crate::stats::{self, Side};
+use crate::units::Unit;
+
+/// Where a requirement stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Met,
+    NotMet,
+    InsufficientEvidence,
+    NotTested,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Met => "met",
+            Status::NotMet => "not met",
+            Status::InsufficientEvidence => "insufficient evidence",
+            Status::NotTested => "not tested",
+        }
+    }
+}
+
+/// The overall answer for a material against a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every requirement is met by evidence.
+    Qualified,
+    /// Nothing fails, but some requirements need more or new tests.
+    Incomplete,
+    /// At least one requirement is not met.
+    NotQualified,
+}
+
+/// A dataset a number came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Citation {
+    /// Package digest.
+    pub digest: String,
+    pub package: String,
+    pub version: String,
+    pub dataset: String,
+    /// The publishing lab.
+    pub organisation: String,
+    /// Specimens of this dataset used.
+    pub specimens: usize,
+    /// Key ids and organisations that signed the package (authors and countersigners).
+    pub signed_by: Vec<String>,
+    pub countersigned_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RequirementResult {
+    pub id: String,
+    pub property: String,
+    pub comparator: Comparator,
+    pub threshold: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold_high: Option<f64>,
+    /// UCUM code of `threshold`, `value` and `margin`.
+    pub unit: String,
+    /// The condition asked for, e.g. `temperature 180 Cel ± 5`.
+    pub condition: String,
+    pub basis: Basis,
+    pub criticality: Criticality,
+    pub status: Status,
+    /// The basis value in `unit` (absent when nothing was tested).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// How far the value clears the threshold (negative: short of it), in `unit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin_percent: Option<f64>,
+    pub specimens: usize,
+    pub batches: usize,
+    /// The statistical model used for a basis value, and why.
+    /// `normal`, `lognormal`, `weibull` or `non_parametric`, for B- and A-basis values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub statistics: String,
+    /// How the evidence was matched to the condition: `measured`, `interpolated`, or `none`.
+    pub matching: String,
+    /// In words: what was matched, computed and decided.
+    pub explanation: String,
+    pub citations: Vec<Citation>,
+}
+
+/// A test still needed to close a gap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RemainingTest {
+    pub requirement: String,
+    pub property: String,
+    pub condition: String,
+    pub standards: Vec<String>,
+    pub specimens_needed: usize,
+    pub batches_needed: usize,
+    pub criticality: Criticality,
+    pub reason: String,
+}
+
+/// What prior testing saves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReuseSummary {
+    pub requirements_total: usize,
+    pub requirements_met: usize,
+    /// Specimens whose results count towards met requirements.
+    pub specimens_reused: usize,
+    /// Datasets cited by met requirements.
+    pub datasets_reused: usize,
+    /// Labs whose results count.
+    pub labs: Vec<String>,
+    pub specimens_remaining: usize,
+    pub tests_remaining: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MaterialRef {
+    pub id: String,
+    pub designation: String,
+    pub producer: String,
+    pub material_class: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProfileRef {
+    pub id: String,
+    pub version: String,
+    pub title: String,
+    pub illustrative: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FitReport {
+    pub profile: ProfileRef,
+    pub material: MaterialRef,
+    pub verdict: Verdict,
+    pub summary: String,
+    pub requirements: Vec<RequirementResult>,
+    pub remaining_tests: Vec<RemainingTest>,
+    pub reuse: ReuseSummary,
+    /// The packages considered (only evidence that counts is passed in).
+    pub packages: Vec<String>,
+    /// Datasets left out, and why (a standard the profile does not accept, an incompatible unit).
+    pub ignored: Vec<String>,
+}
+
+/// One material's place in a ranking.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RankEntry {
+    pub rank: usize,
+    pub material: MaterialRef,
+    pub verdict: Verdict,
+    pub met: usize,
+    pub not_met: usize,
+    pub open: usize,
+    pub total: usize,
+    /// Higher is better: criticality-weighted met requirements, then margin.
+    pub score: f64,
+    pub specimens_remaining: usize,
+}
+
+/// Does a dataset's test standard match one the requirement accepts? `IEC 60404-5:2015`
+/// matches `IEC 60404-5`; `UN Manual of Tests and Criteria, Rev. 8, Section 38.3` matches
+/// `UN 38.3` (every token of the accepted name, edition years ignored).
+pub fn standard_accepted(used: &str, accepted: &[String]) -> bool {
+    let tokens = |s: &str| -> BTreeSet<String> {
+        s.split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == '(' || c == ')')
+            .map(|t| {
+                let t = t.to_lowercase();
+                match t.split_once(':') {
+                    Some((head, year)) if year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()) => {
+                        head.to_owned()
+                    }
+                    _ => t,
+                }
+            })
+            .filter(|t| !t.is_empty())
+            .collect()
+    };
+    let have = tokens(used);
+    accepted.is_empty() || accepted.iter().any(|a| tokens(a).is_subset(&have))
+}
+
+/// A measurement in the requirement's units.
+#[derive(Debug, Clone)]
+struct Point<'a> {
+    value: f64,
+    batch: &'a str,
+    temperature: Option<f64>,
+    citation: usize,
+}
+
+fn condition_text(req: &Requirement) -> String {
+    if req.conditions.is_empty() {
+        return "any condition".into();
+    }
+    req.conditions
+        .iter()
+        .map(|(n, c)| format!("{n} {} {} ± {}", c.value, c.unit, c.tolerance))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Collects every row that can speak to `req`, converted to its units; conditions the
+/// requirement does not name are ignored; the temperature is kept for matching.
+fn gather<'a>(
+    req: &Requirement,
+    evidence: &'a [Evidence],
+    citations: &mut Vec<Citation>,
+    ignored: &mut BTreeSet<String>,
+) -> Vec<Point<'a>> {
+    let mut points = Vec::new();
+    let target = match Unit::parse(&req.unit) {
+        Ok(u) => u,
+        Err(e) => {
+            ignored.insert(format!("requirement '{}': {e}", req.id));
+            return points;
+        }
+    };
+    for ev in evidence {
+        for ds in ev.datasets.iter().filter(|d| d.property == req.property) {
+            let where_ = format!("{}@{} dataset '{}'", ev.name, ev.version, ds.id);
+            if !standard_accepted(&ds.standard, &req.standards) {
+                ignored.insert(format!(
+                    "{where_}: standard '{}' is not accepted for requirement '{}' ({})",
+                    ds.standard,
+                    req.id,
+                    req.standards.join(", ")
+                ));
+                continue;
+            }
+            let Ok(unit) = Unit::parse(&ds.unit) else {
+                ignored.insert(format!("{where_}: unknown unit '{}'", ds.unit));
+                continue;
+            };
+            if !unit.is_compatible_with(&target) {
+                ignored.insert(format!("{where_}: unit '{}' cannot be converted to '{}'", ds.unit, req.unit));
+                continue;
+            }
+            let citation = citations.len();
+            let mut used = 0;
+            'rows: for row in &ds.rows {
+                let Ok(value) = unit.convert(row.value, &target) else { continue };
+                let mut temperature = None;
+                for (name, want) in &req.conditions {
+                    let Some((v, u)) = row.conditions.get(name) else {
+                        ignored.insert(format!("{where_}: does not state condition '{name}'"));
+                        continue 'rows;
+                    };
+                    let (Ok(from), Ok(to)) = (Unit::parse(u), Unit::parse(&want.unit)) else { continue 'rows };
+                    let Ok(v) = from.convert(*v, &to) else {
+                        ignored.insert(format!(
+                            "{where_}: condition '{name}' in '{u}' cannot be compared with '{}'",
+                            want.unit
+                        ));
+                        continue 'rows;
+                    };
+                    if name == "temperature" {
+                        temperature = Some(v);
+                    } else if (v - want.value).abs() > want.tolerance + 1e-9 {
+                        continue 'rows;
+                    }
+                }
+                points.push(Point { value, batch: &row.batch, temperature, citation });
+                used += 1;
+            }
+            if used > 0 {
+                citations.push(Citation {
+                    digest: ev.digest.clone(),
+                    package: ev.name.clone(),
+                    version: ev.version.clone(),
+                    dataset: ds.id.clone(),
+                    organisation: ev.organisation.clone(),
+                    specimens: 0,
+                    signed_by: ev.signers.iter().filter(|s| s.kind != "countersignature").map(Signer::label).collect(),
+                    countersigned_by: ev
+                        .signers
+                        .iter()
+                        .filter(|s| s.kind == "countersignature")
+                        .map(Signer::label)
+                        .collect(),
+                });
+            }
+        }
+    }
+    points
+}
+
+/// Groups temperatures that lie within `gap` of each other; returns (mean, indices) per group.
+fn temperature_groups(points: &[Point<'_>], gap: f64) -> Vec<(f64, Vec<usize>)> {
+    let mut idx: Vec<usize> = (0..points.len()).filter(|&i| points[i].temperature.is_some()).collect();
+    idx.sort_by(|&a, &b| {
+        points[a].temperature.partial_cmp(&points[b].temperature).unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let mut groups: Vec<(f64, Vec<usize>)> = Vec::new();
+    let mut last = f64::NEG_INFINITY;
+    for i in idx {
+        let t = points[i].temperature.unwrap_or(f64::NAN);
+        match groups.last_mut() {
+            Some((_, members)) if t - last <= gap => members.push(i),
+            _ => groups.push((t, vec![i])),
+        }
+        last = t;
+    }
+    for (mean, members) in &mut groups {
+        *mean = members.iter().filter_map(|&i| points[i].temperature).sum::<f64>() / members.len() as f64;
+    }
+    groups
+}
+
+/// The basis value of a set of points, in the requirement's direction.
+struct Computed {
+    value: f64,
+    high: Option<f64>,
+    mean: f64,
+    n: usize,
+    batches: usize,
+    model: Option<String>,
+    statistics: String,
+}
+
+fn compute(req: &Requirement, points: &[&Point<'_>]) -> Result<Computed, String> {
+    let values: Vec<f64> = points.iter().map(|p| p.value).collect();
+    let batches: Vec<&str> = points.iter().map(|p| p.batch).collect();
+    let n = values.len();
+    let distinct: BTreeSet<&str> = batches.iter().copied().collect();
+    if n == 0 {
+        return Err("no specimens".into());
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let base =
+        Computed { value: mean, high: None, mean, n, batches: distinct.len(), model: None, statistics: String::new() };
+    let tolerance = |content: f64, side: Side| stats::tolerance_bound(&values, &batches, content, 0.95, side);
+    let content = match req.basis {
+        Basis::Typical => return Ok(Computed { high: Some(mean), ..base }),
+        Basis::Minimum => {
+            return Ok(match req.comparator {
+                Comparator::AtLeast => Computed { value: lo, ..base },
+                Comparator::AtMost => Computed { value: hi, ..base },
+                Comparator::Between => Computed { value: lo, high: Some(hi), ..base },
+            });
+        }
+        Basis::BBasis => 0.90,
+        Basis::ABasis => 0.99,
+    };
+    let lower = || tolerance(content, Side::Lower).map_err(|e| e.to_string());
+    let upper = || tolerance(content, Side::Upper).map_err(|e| e.to_string());
+    Ok(match req.comparator {
+        Comparator::AtLeast => {
+            let b = lower()?;
+            Computed { value: b.value, model: Some(model_name(b.model)), statistics: b.reason, ..base }
+        }
+        Comparator::AtMost => {
+            let b = upper()?;
+            Computed { value: b.value, model: Some(model_name(b.model)), statistics: b.reason, ..base }
+        }
+        Comparator::Between => {
+            let (l, u) = (lower()?, upper()?);
+            Computed {
+                value: l.value,
+                high: Some(u.value),
+                model: Some(model_name(l.model)),
+                statistics: format!("lower: {}; upper: {}", l.reason, u.reason),
+                ..base
+            }
+        }
+    })
+}
+
+fn model_name(m: stats::Model) -> String {
+    serde_json::to_value(m).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn passes(req: &Requirement, value: f64, high: Option<f64>) -> bool {
+    match req.comparator {
+        Comparator::AtLeast => value >= req.threshold,
+        Comparator::AtMost => value <= req.threshold,
+        Comparator::Between => {
+            value >= req.threshold && high.unwrap_or(value) <= req.threshold_high.unwrap_or(f64::INFINITY)
+        }
+    }
+}
+
+fn margin(req: &Requirement, value: f64, high: Option<f64>) -> f64 {
+    match req.comparator {
+        Comparator::AtLeast => value - req.threshold,
+        Comparator::AtMost => req.threshold - value,
+        Comparator::Between => {
+            (value - req.threshold).min(req.threshold_high.unwrap_or(f64::INFINITY) - high.unwrap_or(value))
+        }
+    }
+}
+
+fn fmt_num(v: f64) -> String {
+    if v == 0.0 || (v.abs() >= 0.01 && v.abs() < 1e6) {
+        let s = format!("{v:.4}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_owned()
+    } else {
+        format!("{v:.4e}")
+    }
+}
+
+/// Evaluates one requirement.
+fn evaluate(req: &Requirement, evidence: &[Evidence], ignored: &mut BTreeSet<String>) -> RequirementResult {
+    let mut citations = Vec::new();
+    let points = gather(req, evidence, &mut citations, ignored);
+    let temp_req = req.conditions.get("temperature");
+    let mut result = RequirementResult {
+        id: req.id.clone(),
+        property: req.property.clone(),
+        comparator: req.comparator,
+        threshold: req.threshold,
+        threshold_high: req.threshold_high,
+        unit: req.unit.clone(),
+        condition: condition_text(req),
+        basis: req.basis,
+        criticality: req.criticality,
+        status: Status::NotTested,
+        value: None,
+        margin: None,
+        margin_percent: None,
+        specimens: 0,
+        batches: 0,
+        model: None,
+        statistics: String::new(),
+        matching: "none".into(),
+        explanation: String::new(),
+        citations: Vec::new(),
+    };
+    // Points at the condition, or a bracket to interpolate in.
+    let groups = temperature_groups(&points, 2.0);
+    let tested: Vec<String> =
+        groups.iter().map(|(t, _)| format!("{} {}", fmt_num(*t), temp_req.map_or("", |c| c.unit.as_str()))).collect();
+    let matched: Vec<&Point<'_>> = match temp_req {
+        None => points.iter().collect(),
+        Some(want) => points
+            .iter()
+            .filter(|p| p.temperature.is_some_and(|t| (t - want.value).abs() <= want.tolerance + 1e-9))
+            .collect(),
+    };
+    let computed: Result<(Computed, Vec<&Point<'_>>), String> = if !matched.is_empty() {
+        result.matching = "measured".into();
+        let c = compute(req, &matched);
+        if let Some(want) = temp_req {
+            result.explanation =
+                format!("measured at {} {} ± {}; ", fmt_num(want.value), want.unit, fmt_num(want.tolerance));
+        }
+        c.map(|c| (c, matched))
+    } else if points.is_empty() {
+        result.explanation = format!("no dataset of {} that this profile accepts", req.property);
+        Err(String::new())
+    } else if let (Some(want), true) = (temp_req, req.interpolation) {
+        let below = groups.iter().filter(|(t, _)| *t < want.value).next_back();
+        let above = groups.iter().find(|(t, _)| *t > want.value);
+        match (below, above) {
+            (Some((t1, i1)), Some((t2, i2))) => {
+                let p1: Vec<&Point<'_>> = i1.iter().map(|&i| &points[i]).collect();
+                let p2: Vec<&Point<'_>> = i2.iter().map(|&i| &points[i]).collect();
+                match (compute(req, &p1), compute(req, &p2)) {
+                    (Ok(c1), Ok(c2)) => {
+                        let f = (want.value - t1) / (t2 - t1);
+                        let lerp = |a: f64, b: f64| a + (b - a) * f;
+                        result.matching = "interpolated".into();
+                        result.explanation = format!(
+                            "interpolated linearly between {} {u} ({} = {}) and {} {u} ({} = {}); ",
+                            fmt_num(*t1),
+                            req.basis.label(),
+                            fmt_num(c1.value),
+                            fmt_num(*t2),
+                            req.basis.label(),
+                            fmt_num(c2.value),
+                            u = want.unit
+                        );
+                        let both: Vec<&Point<'_>> = p1.iter().chain(p2.iter()).copied().collect();
+                        let merged = Computed {
+                            value: lerp(c1.value, c2.value),
+                            high: match (c1.high, c2.high) {
+                                (Some(a), Some(b)) => Some(lerp(a, b)),
+                                _ => None,
+                            },
+                            mean: lerp(c1.mean, c2.mean),
+                            n: c1.n.min(c2.n),
+                            batches: c1.batches.min(c2.batches),
+                            model: c1.model.or(c2.model),
+                            statistics: [c1.statistics, c2.statistics]
+                                .into_iter()
+                                .filter(|s| !s.is_empty())
+                                .collect::<Vec<_>>()
+                                .join(" | "),
+                        };
+                        Ok((merged, both))
+                    }
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                }
+            }
+            _ => {
+                result.explanation = format!(
+                    "tested at {} only; interpolation needs data on both sides of {} {} and prequal never extrapolates",
+                    tested.join(", "),
+                    fmt_num(want.value),
+                    want.unit
+                );
+                Err(String::new())
+            }
+        }
+    } else {
+        result.explanation = format!(
+            "tested at {} only, not at {}{}",
+            tested.join(", "),
+            condition_text(req),
+            if req.interpolation { "" } else { " (this requirement does not accept interpolation)" }
+        );
+        Err(String::new())
+    };
+    let (c, used) = match computed {
+        Ok(x) => x,
+        Err(e) => {
+            if !e.is_empty() {
+                result.status = Status::InsufficientEvidence;
+                result.explanation.push_str(&format!("the basis value could not be computed: {e}"));
+            }
+            return result;
+        }
+    };
+    // Cite only datasets that contributed.
+    let mut per_citation: BTreeMap<usize, usize> = BTreeMap::new();
+    for p in &used {
+        *per_citation.entry(p.citation).or_default() += 1;
+    }
+    result.citations = per_citation
+        .into_iter()
+        .filter_map(|(i, n)| {
+            citations.get(i).cloned().map(|mut c| {
+                c.specimens = n;
+                c
+            })
+        })
+        .collect();
+    result.specimens = c.n;
+    result.batches = c.batches;
+    result.value = Some(c.value);
+    result.model = c.model;
+    result.statistics = c.statistics.clone();
+    let m = margin(req, c.value, c.high);
+    result.margin = Some(m);
+    result.margin_percent = (req.threshold != 0.0).then(|| 100.0 * m / req.threshold.abs());
+    let enough = c.n >= req.min_specimens as usize && c.batches >= req.min_batches as usize;
+    let ok = passes(req, c.value, c.high);
+    let mean_ok = passes(req, c.mean, Some(c.mean));
+    let counts = format!(
+        "{} specimen(s) from {} batch(es) (needs {} from {})",
+        c.n, c.batches, req.min_specimens, req.min_batches
+    );
+    let value_text = format!("{} = {} {}", req.basis.label(), fmt_num(c.value), req.unit);
+    result.status = match (enough, ok, mean_ok) {
+        (true, true, _) => Status::Met,
+        (true, false, _) => Status::NotMet,
+        (false, _, false) => Status::NotMet,
+        (false, _, true) => Status::InsufficientEvidence,
+    };
+    let decision = match result.status {
+        Status::Met => format!("{value_text} clears the threshold; {counts}"),
+        Status::NotMet if enough => format!("{value_text} is short of the threshold; {counts}"),
+        Status::NotMet => {
+            format!(
+                "even the mean ({} {}) is short of the threshold, so more tests will not close the gap; {counts}",
+                fmt_num(c.mean),
+                req.unit
+            )
+        }
+        _ if !ok => format!("{value_text} (provisional) is short of the threshold; {counts}"),
+        _ => format!("{value_text} (provisional); {counts}"),
+    };
+    result.explanation.push_str(&decision);
+    result
+}
+
+/// Fits one material's evidence against a profile.
+pub fn fit(profile: &Profile, material: MaterialRef, evidence: &[Evidence]) -> FitReport {
+    let mut ignored = BTreeSet::new();
+    let requirements: Vec<RequirementResult> =
+        profile.requirements.iter().map(|r| evaluate(r, evidence, &mut ignored)).collect();
+    let mut remaining_tests = Vec::new();
+    for (req, res) in profile.requirements.iter().zip(&requirements) {
+        let (specimens_needed, batches_needed, reason) = match res.status {
+            Status::Met | Status::NotMet => continue,
+            Status::NotTested => {
+                (req.min_specimens as usize, req.min_batches as usize, format!("not tested at {}", res.condition))
+            }
+            Status::InsufficientEvidence => {
+                let batches = (req.min_batches as usize).saturating_sub(res.batches);
+                let specimens = (req.min_specimens as usize).saturating_sub(res.specimens).max(batches);
+                (specimens, batches, format!("{} specimen(s) from {} batch(es) so far", res.specimens, res.batches))
+            }
+        };
+        remaining_tests.push(RemainingTest {
+            requirement: req.id.clone(),
+            property: req.property.clone(),
+            condition: res.condition.clone(),
+            standards: req.standards.clone(),
+            specimens_needed,
+            batches_needed,
+            criticality: req.criticality,
+            reason,
+        });
+    }
+    let met: Vec<&RequirementResult> = requirements.iter().filter(|r| r.status == Status::Met).collect();
+    let cited: BTreeSet<(&str, &str)> =
+        met.iter().flat_map(|r| r.citations.iter().map(|c| (c.digest.as_str(), c.dataset.as_str()))).collect();
+    let labs: BTreeSet<String> = met.iter().flat_map(|r| r.citations.iter().map(|c| c.organisation.clone())).collect();
+    let reuse = ReuseSummary {
+        requirements_total: requirements.len(),
+        requirements_met: met.len(),
+        specimens_reused: met.iter().map(|r| r.specimens).sum(),
+        datasets_reused: cited.len(),
+        labs: labs.into_iter().collect(),
+        specimens_remaining: remaining_tests.iter().map(|t| t.specimens_needed).sum(),
+        tests_remaining: remaining_tests.len(),
+    };
+    let verdict = if requirements.iter().any(|r| r.status == Status::NotMet) {
+        Verdict::NotQualified
+    } else if requirements.iter().all(|r| r.status == Status::Met) {
+        Verdict::Qualified
+    } else {
+        Verdict::Incomplete
+    };
+    let failing: Vec<&str> =
+        requirements.iter().filter(|r| r.status == Status::NotMet).map(|r| r.id.as_str()).collect();
+    let summary = match verdict {
+        Verdict::Qualified => format!(
+            "All {} requirements met by existing evidence ({} specimens reused from {} lab(s)); no further tests.",
+            reuse.requirements_total,
+            reuse.specimens_reused,
+            reuse.labs.len()
+        ),
+        Verdict::Incomplete => format!(
+            "{} of {} requirements met by existing evidence ({} specimens reused); {} test(s) with {} specimen(s) remain.",
+            reuse.requirements_met,
+            reuse.requirements_total,
+            reuse.specimens_reused,
+            reuse.tests_remaining,
+            reuse.specimens_remaining
+        ),
+        Verdict::NotQualified => format!(
+            "Not met: {}. {} of {} requirements met.",
+            failing.join(", "),
+            reuse.requirements_met,
+            reuse.requirements_total
+        ),
+    };
+    FitReport {
+        profile: ProfileRef {
+            id: profile.id.clone(),
+            version: profile.version.clone(),
+            title: profile.title.clone(),
+            illustrative: profile.illustrative,
+        },
+        material,
+        verdict,
+        summary,
+        requirements,
+        remaining_tests,
+        reuse,
+        packages: evidence.iter().map(|e| format!("{} {} ({})", e.name, e.version, e.digest)).collect(),
+        ignored: ignored.into_iter().collect(),
+    }
+}
+
+fn weight(c: Criticality) -> f64 {
+    match c {
+        Criticality::Critical => 3.0,
+        Criticality::Major => 2.0,
+        Criticality::Minor => 1.0,
+    }
+}
+
+/// Ranks materials against one profile, best first: verdict, then criticality-weighted met
+/// requirements, then the mean relative margin of what is met.
+pub fn rank(profile: &Profile, materials: Vec<(MaterialRef, Vec<Evidence>)>) -> Vec<(RankEntry, FitReport)> {
+    let mut out: Vec<(RankEntry, FitReport)> = materials
+        .into_iter()
+        .map(|(m, ev)| {
+            let report = fit(profile, m.clone(), &ev);
+            let met: Vec<&RequirementResult> = report.requirements.iter().filter(|r| r.status == Status::Met).collect();
+            let margins: Vec<f64> = met.iter().filter_map(|r| r.margin_percent).collect();
+            let mean_margin = if margins.is_empty() { 0.0 } else { margins.iter().sum::<f64>() / margins.len() as f64 };
+            let score =
+                met.iter().map(|r| weight(r.criticality)).sum::<f64>() + mean_margin.clamp(-100.0, 100.0) / 1000.0;
+            let entry = RankEntry {
+                rank: 0,
+                material: m,
+                verdict: report.verdict,
+                met: met.len(),
+                not_met: report.requirements.iter().filter(|r| r.status == Status::NotMet).count(),
+                open: report.remaining_tests.len(),
+                total: report.requirements.len(),
+                score,
+                specimens_remaining: report.reuse.specimens_remaining,
+            };
+            (entry, report)
+        })
+        .collect();
+    out.sort_by(|(a, _), (b, _)| {
+        a.verdict
+            .cmp(&b.verdict)
+            .then(b.score.partial_cmp(&a.score).unwrap_or(std::cmp::Ordering::Equal))
+            .then(a.material.id.cmp(&b.material.id))
+    });
+    for (i, (e, _)) in out.iter_mut().enumerate() {
+        e.rank = i + 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standards_match_by_tokens_ignoring_editions() {
+        let acc = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert!(standard_accepted("IEC 60404-5:2015", &acc(&["IEC 60404-5", "ASTM A977"])));
+        assert!(standard_accepted("UN Manual of Tests and Criteria, Rev. 8, Section 38.3", &acc(&["UN 38.3"])));
+        assert!(!standard_accepted("IEC 60404-4:2008", &acc(&["IEC 60404-5"])));
+        assert!(!standard_accepted("IEC 62660-2:2018", &acc(&["IEC 62660-1"])));
+    }
+}

@@ -1,0 +1,355 @@
+//! Profiles, materials and fit reports in the registry: evidence is every active, unsuspected
+//! package the reader may see, read from the database (never from the client).
+
+use std::collections::{BTreeMap, HashMap};
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::{Principal, Reader, Role};
+use super::error::RegistryError;
+use super::packages::{load_signatures, summary, visible};
+use super::{Registry, Result};
+use crate::fit::{self, Evidence, EvidenceDataset, EvidenceRow, FitReport, MaterialRef, RankEntry, Signer};
+use crate::profile::Profile;
+use crate::store::models::{DatasetRow, MeasurementRow, PackageRow, ProfileRow};
+use crate::store::now_ms;
+use crate::store::schema::{datasets, measurements, packages, profiles};
+
+/// A profile in a list.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProfileSummary {
+    pub id: String,
+    pub version: String,
+    pub title: String,
+    pub material_class: String,
+    pub illustrative: bool,
+    /// The organisation that registered it (empty: shipped with prequal).
+    pub organisation: String,
+    pub requirements: usize,
+}
+
+/// A material and the packages about it that the caller may see.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MaterialSummary {
+    pub id: String,
+    pub designation: String,
+    pub producer: String,
+    pub material_class: String,
+    /// Packages that count as evidence (active, not suspect).
+    pub evidence_packages: usize,
+    pub packages: usize,
+    pub labs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FitQuery {
+    /// Profile id.
+    pub profile: String,
+    /// Profile version (default: the latest).
+    pub version: Option<String>,
+    /// Material id (from `/v1/materials`).
+    pub material: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Ranking {
+    pub profile: fit::ProfileRef,
+    pub materials: Vec<RankEntry>,
+}
+
+fn profile_summary(p: &Profile, organisation: &str) -> ProfileSummary {
+    ProfileSummary {
+        id: p.id.clone(),
+        version: p.version.clone(),
+        title: p.title.clone(),
+        material_class: p.material_class.as_str().to_owned(),
+        illustrative: p.illustrative,
+        organisation: organisation.to_owned(),
+        requirements: p.requirements.len(),
+    }
+}
+
+fn parse_row(row: &ProfileRow) -> Result<Profile> {
+    Profile::parse(&format!("profile {} {}", row.id, row.version), row.body.as_bytes())
+        .map_err(|e| RegistryError::Internal(e.to_string()))
+}
+
+impl Registry {
+    /// Stores the built-in profiles that are not there yet (at start-up).
+    pub fn load_builtin_profiles(&self) -> Result<usize> {
+        let builtin = crate::profile::builtin().map_err(|e| RegistryError::Internal(e.to_string()))?;
+        let mut added = 0;
+        for p in builtin {
+            match self.store_profile(&p, "") {
+                Ok(_) => added += 1,
+                Err(RegistryError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(added)
+    }
+
+    fn store_profile(&self, p: &Profile, organisation: &str) -> Result<ProfileSummary> {
+        let row = ProfileRow {
+            id: p.id.clone(),
+            version: p.version.clone(),
+            title: p.title.clone(),
+            material_class: p.material_class.as_str().to_owned(),
+            illustrative: p.illustrative,
+            organisation_id: organisation.to_owned(),
+            body: serde_json::to_string_pretty(p).unwrap_or_default(),
+            created_at: now_ms(),
+        };
+        self.store.write(|conn| -> Result<()> {
+            let exists: i64 = profiles::table
+                .filter(profiles::id.eq(&row.id))
+                .filter(profiles::version.eq(&row.version))
+                .count()
+                .get_result(conn)?;
+            if exists > 0 {
+                return Err(RegistryError::Conflict(format!(
+                    "profile {} {} exists; publish a new version",
+                    row.id, row.version
+                )));
+            }
+            diesel::insert_into(profiles::table).values(&row).execute(conn)?;
+            Ok(())
+        })?;
+        Ok(profile_summary(p, organisation))
+    }
+
+    /// Registers a profile (certifiers and operators).
+    pub fn create_profile(&self, principal: &Principal, body: &[u8]) -> Result<ProfileSummary> {
+        principal.require(&[Role::Certifier, Role::Operator])?;
+        let p = Profile::parse("request body", body).map_err(|e| RegistryError::BadRequest(e.to_string()))?;
+        self.store_profile(&p, &principal.organisation)
+    }
+
+    pub fn list_profiles(&self) -> Result<Vec<ProfileSummary>> {
+        let mut conn = self.store.conn()?;
+        let rows: Vec<ProfileRow> = profiles::table
+            .order((profiles::id, profiles::created_at))
+            .select(ProfileRow::as_select())
+            .load(&mut conn)?;
+        rows.iter().map(|r| Ok(profile_summary(&parse_row(r)?, &r.organisation_id))).collect()
+    }
+
+    /// A profile by id: the given version, or the most recently registered one.
+    pub fn get_profile(&self, id: &str, version: Option<&str>) -> Result<Profile> {
+        let mut conn = self.store.conn()?;
+        let mut q = profiles::table.filter(profiles::id.eq(id)).into_boxed::<super::packages::Db>();
+        if let Some(v) = version {
+            q = q.filter(profiles::version.eq(v.to_owned()));
+        }
+        let row: ProfileRow = q
+            .order(profiles::created_at.desc())
+            .select(ProfileRow::as_select())
+            .first(&mut conn)
+            .optional()?
+            .ok_or_else(|| {
+                RegistryError::not_found(format!(
+                    "no profile '{id}'{}",
+                    version.map(|v| format!(" version {v}")).unwrap_or_default()
+                ))
+            })?;
+        parse_row(&row)
+    }
+
+    /// Packages the reader may see, grouped by material, optionally of one class or material.
+    fn visible_packages(
+        &self,
+        conn: &mut crate::store::AnyConnection,
+        reader: &Reader,
+        class: Option<&str>,
+        material: Option<&str>,
+    ) -> Result<Vec<(PackageRow, crate::registry::views::PackageSummary)>> {
+        let mut q = visible(reader);
+        if let Some(c) = class {
+            q = q.filter(packages::material_class.eq(c.to_owned()));
+        }
+        if let Some(m) = material {
+            q = q.filter(packages::material_id.eq(m.to_owned()));
+        }
+        let rows: Vec<PackageRow> = q.order(packages::registered_at).select(PackageRow::as_select()).load(conn)?;
+        let sigs = load_signatures(conn, rows.iter().map(|r| r.digest.clone()).collect())?;
+        Ok(rows.into_iter().map(|r| (r.clone(), summary(r, &sigs))).collect())
+    }
+
+    pub fn list_materials(&self, reader: &Reader) -> Result<Vec<MaterialSummary>> {
+        let mut conn = self.store.conn()?;
+        let rows = self.visible_packages(&mut conn, reader, None, None)?;
+        let mut out: BTreeMap<String, MaterialSummary> = BTreeMap::new();
+        for (row, s) in rows {
+            let m = out.entry(row.material_id.clone()).or_insert_with(|| MaterialSummary {
+                id: row.material_id.clone(),
+                designation: row.designation.clone(),
+                producer: row.producer.clone(),
+                material_class: row.material_class.clone(),
+                evidence_packages: 0,
+                packages: 0,
+                labs: Vec::new(),
+            });
+            m.packages += 1;
+            if s.counts_as_evidence {
+                m.evidence_packages += 1;
+            }
+            if !m.labs.contains(&row.organisation_id) {
+                m.labs.push(row.organisation_id.clone());
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+
+    /// Evidence per material: only packages that count (active, not suspect), with only the
+    /// datasets of `properties`.
+    fn evidence(
+        &self,
+        reader: &Reader,
+        class: Option<&str>,
+        material: Option<&str>,
+        properties: &[String],
+    ) -> Result<Vec<(MaterialRef, Vec<Evidence>)>> {
+        let mut conn = self.store.conn()?;
+        let rows = self.visible_packages(&mut conn, reader, class, material)?;
+        let counted: Vec<PackageRow> = rows.into_iter().filter(|(_, s)| s.counts_as_evidence).map(|(r, _)| r).collect();
+        let digests: Vec<String> = counted.iter().map(|r| r.digest.clone()).collect();
+        let sigs = load_signatures(&mut conn, digests.clone())?;
+        let mut dataset_rows: Vec<DatasetRow> = Vec::new();
+        let mut measurement_rows: Vec<MeasurementRow> = Vec::new();
+        // Chunked so that very large registries stay under the backends' parameter limits.
+        for chunk in digests.chunks(2000) {
+            dataset_rows.extend(
+                datasets::table
+                    .filter(datasets::digest.eq_any(chunk))
+                    .filter(datasets::property.eq_any(properties))
+                    .select(DatasetRow::as_select())
+                    .load(&mut conn)?,
+            );
+            measurement_rows.extend(
+                measurements::table
+                    .inner_join(
+                        datasets::table.on(datasets::digest
+                            .eq(measurements::digest)
+                            .and(datasets::dataset_id.eq(measurements::dataset_id))),
+                    )
+                    .filter(measurements::digest.eq_any(chunk))
+                    .filter(datasets::property.eq_any(properties))
+                    .order((measurements::digest, measurements::dataset_id, measurements::row_index))
+                    .select(MeasurementRow::as_select())
+                    .load(&mut conn)?,
+            );
+        }
+        let mut rows_by_dataset: HashMap<(String, String), Vec<EvidenceRow>> = HashMap::new();
+        for m in measurement_rows {
+            let conditions = serde_json::from_str(&m.conditions).unwrap_or_default();
+            rows_by_dataset.entry((m.digest, m.dataset_id)).or_default().push(EvidenceRow {
+                specimen: m.specimen,
+                batch: m.batch,
+                value: m.value,
+                conditions,
+            });
+        }
+        let mut datasets_by_digest: HashMap<String, Vec<EvidenceDataset>> = HashMap::new();
+        for d in dataset_rows {
+            let rows = rows_by_dataset.remove(&(d.digest.clone(), d.dataset_id.clone())).unwrap_or_default();
+            datasets_by_digest.entry(d.digest.clone()).or_default().push(EvidenceDataset {
+                id: d.dataset_id,
+                property: d.property,
+                unit: d.unit,
+                standard: d.standard,
+                rows,
+            });
+        }
+        let mut by_material: BTreeMap<String, (MaterialRef, Vec<Evidence>)> = BTreeMap::new();
+        for r in counted {
+            let signers = sigs
+                .get(&r.digest)
+                .map(|list| {
+                    list.iter()
+                        .map(|(s, _)| Signer {
+                            key_id: s.key_id.clone(),
+                            organisation: Some(s.organisation_id.clone()),
+                            kind: s.kind.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let entry = by_material.entry(r.material_id.clone()).or_insert_with(|| {
+                (
+                    MaterialRef {
+                        id: r.material_id.clone(),
+                        designation: r.designation.clone(),
+                        producer: r.producer.clone(),
+                        material_class: r.material_class.clone(),
+                    },
+                    Vec::new(),
+                )
+            });
+            entry.1.push(Evidence {
+                datasets: datasets_by_digest.remove(&r.digest).unwrap_or_default(),
+                digest: r.digest,
+                name: r.name,
+                version: r.version,
+                organisation: r.organisation_id,
+                signers,
+            });
+        }
+        Ok(by_material.into_values().collect())
+    }
+
+    /// The fit report of one material against a profile.
+    pub fn fit_material(&self, reader: &Reader, query: &FitQuery) -> Result<FitReport> {
+        let profile = self.get_profile(&query.profile, query.version.as_deref())?;
+        let Some(material) = query.material.as_deref() else {
+            return Err(RegistryError::bad_request("material is required (see /v1/materials)"));
+        };
+        let properties: Vec<String> = profile.requirements.iter().map(|r| r.property.clone()).collect();
+        let mut found = self.evidence(reader, None, Some(material), &properties)?;
+        let (m, evidence) = match found.pop() {
+            Some(x) => x,
+            None => {
+                // A material with no counting evidence still gets a report (everything untested),
+                // if the reader may see it at all.
+                let mut conn = self.store.conn()?;
+                let rows = self.visible_packages(&mut conn, reader, None, Some(material))?;
+                let Some((r, _)) = rows.into_iter().next() else {
+                    return Err(RegistryError::not_found(format!("no material '{material}' that you may see")));
+                };
+                (
+                    MaterialRef {
+                        id: r.material_id,
+                        designation: r.designation,
+                        producer: r.producer,
+                        material_class: r.material_class,
+                    },
+                    Vec::new(),
+                )
+            }
+        };
+        Ok(fit::fit(&profile, m, &evidence))
+    }
+
+    /// Every material of the profile's class the reader may see, best first.
+    pub fn rank(&self, reader: &Reader, query: &FitQuery) -> Result<(Ranking, Vec<FitReport>)> {
+        let profile = self.get_profile(&query.profile, query.version.as_deref())?;
+        let properties: Vec<String> = profile.requirements.iter().map(|r| r.property.clone()).collect();
+        let materials = self.evidence(reader, Some(profile.material_class.as_str()), None, &properties)?;
+        let ranked = fit::rank(&profile, materials);
+        let (entries, reports): (Vec<RankEntry>, Vec<FitReport>) = ranked.into_iter().unzip();
+        Ok((
+            Ranking {
+                profile: fit::ProfileRef {
+                    id: profile.id.clone(),
+                    version: profile.version.clone(),
+                    title: profile.title.clone(),
+                    illustrative: profile.illustrative,
+                },
+                materials: entries,
+            },
+            reports,
+        ))
+    }
+}
