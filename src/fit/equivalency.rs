@@ -30,27 +30,27 @@ pub struct PropertyEquivalency {
     /// The sample's dataset.
     pub dataset: String,
     /// Temperature of the compared specimens, in °C (absent when the datasets state none).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature_c: Option<f64>,
     /// Unit of every value below (the sample dataset's).
     pub unit: String,
     pub qualified_specimens: usize,
     pub sample_specimens: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_mean: Option<f64>,
     /// The sample's minimum individual (maximum for lower-is-better properties).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_extreme: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_limit: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub individual_limit: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_pass: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub individual_pass: Option<bool>,
     /// None: could not be tested (no qualified data at that condition, too few values).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pass: Option<bool>,
     pub note: String,
 }

@@ -79,7 +79,7 @@ pub struct RequirementResult {
     pub property: String,
     pub comparator: Comparator,
     pub threshold: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold_high: Option<f64>,
     /// UCUM code of `threshold`, `value` and `margin`.
     pub unit: String,
@@ -89,20 +89,20 @@ pub struct RequirementResult {
     pub criticality: Criticality,
     pub status: Status,
     /// The basis value in `unit` (absent when nothing was tested).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
     /// How far the value clears the threshold (negative: short of it), in `unit`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub margin: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub margin_percent: Option<f64>,
     pub specimens: usize,
     pub batches: usize,
     /// The statistical model used for a basis value, and why.
     /// `normal`, `lognormal`, `weibull` or `non_parametric`, for B- and A-basis values.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub statistics: String,
     /// How the evidence was matched to the condition: `measured`, `interpolated`, or `none`.
     pub matching: String,

@@ -1,0 +1,97 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Profiles, materials, fit reports and rankings over HTTP on both backends, with the demo
+//! data: the evidence is what the registry verified and the reader may see, nothing else.
+
+mod common;
+
+use common::server::{Backend, TestRegistry};
+use common::*;
+use serde_json::json;
+
+both_backends!(fit_reports_and_rankings_from_the_registry);
+
+fn fit_reports_and_rankings_from_the_registry(backend: Backend) {
+    let samples = samples_dir();
+    let reg = TestRegistry::start_with(backend, &["--demo", "--samples", samples.to_str().unwrap()]);
+    let tokens: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reg.data.join("demo-tokens.json")).unwrap()).unwrap();
+    let token = |org: &str| tokens[org]["token"].as_str().unwrap().to_owned();
+
+    let profiles = reg.get("/v1/profiles", None).json();
+    assert_eq!(profiles.as_array().unwrap().len(), 7);
+    let p = reg.get("/v1/profiles/ev-traction-magnet-180c", None).json();
+    assert_eq!(p["requirements"].as_array().unwrap().len(), 5);
+    assert_eq!(reg.get("/v1/profiles/nothing", None).status, 404);
+
+    let materials = reg.get("/v1/materials", None).json();
+    assert_eq!(materials.as_array().unwrap().len(), 5, "the allied Fe16N2 material is hidden from anonymous readers");
+    let all = reg.get("/v1/materials", Some(&reg.operator_token)).json();
+    assert_eq!(all.as_array().unwrap().len(), 6);
+    let id_of = |designation: &str| {
+        all.as_array().unwrap().iter().find(|m| m["designation"].as_str().unwrap().starts_with(designation)).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let gbd = id_of("40UH-GBD");
+    let sh = id_of("N42SH");
+    let fen = id_of("FeN-EB1");
+
+    let report = reg.get(&format!("/v1/fit?profile=ev-traction-magnet-180c&material={gbd}"), None);
+    assert_eq!(report.status, 200, "{}", String::from_utf8_lossy(&report.body));
+    let report = report.json();
+    assert_eq!(report["verdict"], "incomplete");
+    let req = |r: &serde_json::Value, id: &str| r["requirements"].as_array().unwrap().iter().find(|x| x["id"] == id).unwrap().clone();
+    let hcj = req(&report, "hcj-180");
+    assert_eq!(hcj["status"], "met");
+    assert_eq!(hcj["citations"][0]["organisation"], "kestrel-test-centre");
+    assert!(hcj["citations"][0]["countersigned_by"][0].as_str().unwrap().starts_with("test-certifier"));
+    assert_eq!(report["remaining_tests"][0]["requirement"], "flux-loss-180");
+    let sh_report = reg.get(&format!("/v1/fit?profile=ev-traction-magnet-180c&material={sh}"), None).json();
+    assert_eq!(req(&sh_report, "hcj-180")["status"], "not_met");
+
+    // Releasability holds for fit reports too.
+    let path = format!("/v1/fit?profile=loudspeaker-magnet&material={fen}");
+    assert_eq!(reg.get(&path, None).status, 404);
+    assert_eq!(reg.get(&path, Some(&token("demo-oem"))).status, 200, "the demo OEM (DE) is in the allied list");
+
+    let ranking = reg.get("/v1/fit/ranking?profile=ev-traction-magnet-180c", None).json();
+    let ranked: Vec<&str> = ranking["materials"].as_array().unwrap().iter().map(|m| m["material"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ranked.len(), 3, "magnets visible anonymously: {ranked:?}");
+    assert_eq!(ranked[0], gbd);
+    assert_eq!(reg.get("/v1/fit?profile=ev-traction-magnet-180c", None).code(), "bad_request");
+
+    // A withdrawn package stops counting as evidence.
+    let digest = reg.get("/v1/packages?name=ndfeb-gbd-dy-uh", None).json()["packages"][0]["digest"].as_str().unwrap().to_owned();
+    let res = reg.post_json(&format!("/v1/packages/{digest}/withdraw"), Some(&token("kestrel-test-centre")), &json!({"reason": "test"}));
+    assert_eq!(res.status, 200);
+    let after = reg.get(&format!("/v1/fit?profile=ev-traction-magnet-180c&material={gbd}"), None).json();
+    assert_eq!(req(&after, "hcj-180")["status"], "not_tested");
+    let ranking = reg.get("/v1/fit/ranking?profile=ev-traction-magnet-180c", None).json();
+    assert_ne!(ranking["materials"][0]["material"]["id"], gbd.as_str());
+
+    // Profiles can be added by certifiers and operators, and are checked.
+    let mut custom = p.clone();
+    custom["id"] = "oem-x-traction-180c".into();
+    custom["issuing_body"] = "OEM X".into();
+    let res = reg.post_json("/v1/profiles", Some(&token("test-certifier")), &custom);
+    assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&res.body));
+    assert_eq!(reg.post_json("/v1/profiles", Some(&token("test-certifier")), &custom).code(), "conflict");
+    assert_eq!(reg.post_json("/v1/profiles", Some(&token("demo-oem")), &custom).status, 403);
+    let mut bad = custom.clone();
+    bad["version"] = "2.0.0".into();
+    bad["requirements"][1]["property"] = "capacity".into();
+    let res = reg.post_json("/v1/profiles", Some(&reg.operator_token), &bad);
+    assert_eq!(res.status, 400);
+    assert!(res.json()["error"]["message"].as_str().unwrap().contains("hcj-180"), "the requirement is named");
+    assert_eq!(reg.get("/v1/profiles", None).json().as_array().unwrap().len(), 8);
+
+    // The CLI against the registry.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prequal"))
+        .args(["fit", "--registry", &reg.url, "--profile", "ev-traction-magnet-150c", "--material", &sh])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("verdict: Qualified") && text.contains("hcj-150"), "{text}");
+}
