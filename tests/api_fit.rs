@@ -41,7 +41,9 @@ fn fit_reports_and_rankings_from_the_registry(backend: Backend) {
     assert_eq!(report.status, 200, "{}", String::from_utf8_lossy(&report.body));
     let report = report.json();
     assert_eq!(report["verdict"], "incomplete");
-    let req = |r: &serde_json::Value, id: &str| r["requirements"].as_array().unwrap().iter().find(|x| x["id"] == id).unwrap().clone();
+    let req = |r: &serde_json::Value, id: &str| {
+        r["requirements"].as_array().unwrap().iter().find(|x| x["id"] == id).unwrap().clone()
+    };
     let hcj = req(&report, "hcj-180");
     assert_eq!(hcj["status"], "met");
     assert_eq!(hcj["citations"][0]["organisation"], "kestrel-test-centre");
@@ -56,14 +58,20 @@ fn fit_reports_and_rankings_from_the_registry(backend: Backend) {
     assert_eq!(reg.get(&path, Some(&token("demo-oem"))).status, 200, "the demo OEM (DE) is in the allied list");
 
     let ranking = reg.get("/v1/fit/ranking?profile=ev-traction-magnet-180c", None).json();
-    let ranked: Vec<&str> = ranking["materials"].as_array().unwrap().iter().map(|m| m["material"]["id"].as_str().unwrap()).collect();
+    let ranked: Vec<&str> =
+        ranking["materials"].as_array().unwrap().iter().map(|m| m["material"]["id"].as_str().unwrap()).collect();
     assert_eq!(ranked.len(), 3, "magnets visible anonymously: {ranked:?}");
     assert_eq!(ranked[0], gbd);
     assert_eq!(reg.get("/v1/fit?profile=ev-traction-magnet-180c", None).code(), "bad_request");
 
     // A withdrawn package stops counting as evidence.
-    let digest = reg.get("/v1/packages?name=ndfeb-gbd-dy-uh", None).json()["packages"][0]["digest"].as_str().unwrap().to_owned();
-    let res = reg.post_json(&format!("/v1/packages/{digest}/withdraw"), Some(&token("kestrel-test-centre")), &json!({"reason": "test"}));
+    let digest =
+        reg.get("/v1/packages?name=ndfeb-gbd-dy-uh", None).json()["packages"][0]["digest"].as_str().unwrap().to_owned();
+    let res = reg.post_json(
+        &format!("/v1/packages/{digest}/withdraw"),
+        Some(&token("kestrel-test-centre")),
+        &json!({"reason": "test"}),
+    );
     assert_eq!(res.status, 200);
     let after = reg.get(&format!("/v1/fit?profile=ev-traction-magnet-180c&material={gbd}"), None).json();
     assert_eq!(req(&after, "hcj-180")["status"], "not_tested");

@@ -60,7 +60,7 @@ fn ev_180c_sh_grade_runs_out_of_coercivity_while_the_diffused_grade_holds() {
     assert_eq!(sh.verdict, Verdict::NotQualified);
     let hcj = sh.requirements.iter().find(|r| r.id == "hcj-180").unwrap();
     assert!(hcj.value.unwrap() < 650.0 && hcj.margin.unwrap() < -150.0, "{hcj:?}");
-    assert_eq!(hcj.model.as_deref().is_some(), true);
+    assert!(hcj.model.is_some(), "a B-basis names its statistical model");
 
     let s = statuses(&gbd);
     assert_eq!(s["hcj-180"], Status::Met, "{}", fit::render_text(&gbd));
@@ -193,4 +193,61 @@ fn units_do_not_change_answers() {
             assert!((vx - vy * factor).abs() < 1e-6 * vx.abs().max(1.0), "{}: {vx} vs {vy}", x.id);
         }
     }
+}
+
+/// A second test site's package: the N42SH source with the HcJ values multiplied by
+/// `hcj_factor` (1.0: the same results, as a site that reproduces them would report).
+fn second_site(dir: &std::path::Path, name: &str, hcj_factor: f64) -> std::path::PathBuf {
+    common::custom_package_with_files(
+        dir,
+        common::BASELINE,
+        name,
+        |m| m["name"] = name.into(),
+        |src| {
+            for entry in std::fs::read_dir(src.join("datasets")).unwrap() {
+                let path = entry.unwrap().path();
+                let text = std::fs::read_to_string(&path).unwrap();
+                let mut lines = text.lines();
+                let header = lines.next().unwrap().to_owned();
+                let cols: Vec<&str> = header.split(',').collect();
+                let vi = cols.iter().position(|c| *c == "value").unwrap();
+                let scale = if path.file_name().unwrap() == "hcj.csv" { hcj_factor } else { 1.0 };
+                let mut out = vec![header.clone()];
+                for line in lines.filter(|l| !l.is_empty()) {
+                    let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();
+                    let v: f64 = cells[vi].parse().unwrap();
+                    cells[vi] = format!("{:.4}", v * scale);
+                    out.push(cells.join(","));
+                }
+                std::fs::write(&path, out.join("\n") + "\n").unwrap();
+            }
+        },
+        &[&common::test_key(1)],
+    )
+}
+
+#[test]
+fn equivalency_of_a_second_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let qualified = vec![sample("ndfeb-n42sh-baseline").1];
+    let evidence = |p: &std::path::Path| fit::evidence_from_verified(&verify_file(p, Limits::default()).unwrap());
+
+    let same = evidence(&second_site(dir.path(), "site-b-same", 1.0));
+    let r = fit::equivalency(&qualified, &same, 0.05);
+    assert!(r.pass, "{r:#?}");
+    let hcj: Vec<_> = r.properties.iter().filter(|p| p.property == "intrinsic_coercivity").collect();
+    assert_eq!(hcj.len(), 3, "20, 150 and 180 °C");
+    assert!(hcj.iter().all(|p| p.sample_specimens == 15 && p.qualified_specimens == 15));
+
+    let weaker = evidence(&second_site(dir.path(), "site-b-weaker", 0.93));
+    let r = fit::equivalency(&qualified, &weaker, 0.05);
+    assert!(!r.pass);
+    for p in &r.properties {
+        let expect = p.property != "intrinsic_coercivity";
+        assert_eq!(p.pass, Some(expect), "{}: {}", p.property, p.note);
+    }
+    let p = r.properties.iter().find(|p| p.property == "intrinsic_coercivity").unwrap();
+    assert!(p.mean_limit.unwrap() < 1651.0 && p.sample_mean.unwrap() < p.mean_limit.unwrap(), "{p:?}");
+    // Lower-is-better properties are tested on the maximum individual.
+    assert_eq!(fit::better_side("irreversible_flux_loss"), prequal::stats::Side::Upper);
 }

@@ -176,8 +176,8 @@ fn remote(args: &FitArgs, registry: &str) -> Outcome {
             body["profile"]["title"].as_str().unwrap_or("")
         );
         println!(
-            "{:>4}  {:<48} {:<14} {:>6} {:>7} {:>5}  {}",
-            "rank", "material", "verdict", "met", "not met", "open", "material id"
+            "{:>4}  {:<48} {:<14} {:>6} {:>7} {:>5}  material id",
+            "rank", "material", "verdict", "met", "not met", "open"
         );
         for m in materials {
             println!(
@@ -205,4 +205,80 @@ fn remote(args: &FitArgs, registry: &str) -> Outcome {
         }
     }
     Outcome::Ok
+}
+
+#[derive(Args, Debug)]
+pub struct EquivalencyArgs {
+    /// The qualified base: package files about the material.
+    #[arg(long, required = true, num_args = 1..)]
+    qualified: Vec<PathBuf>,
+    /// The new source's package (a second site, a new lot).
+    #[arg(long)]
+    sample: PathBuf,
+    /// Significance level of the tests.
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    #[arg(long)]
+    json: bool,
+}
+
+fn verified_evidence(path: &Path) -> Result<Evidence, Outcome> {
+    match verify_file(path, Limits::default()) {
+        Ok(v) => Ok(fit::evidence_from_verified(&v)),
+        Err(rejection) => {
+            eprintln!("{}: refused:\n{rejection}", path.display());
+            Err(Outcome::Refused)
+        }
+    }
+}
+
+pub(super) fn equivalency(args: EquivalencyArgs) -> Outcome {
+    if !(args.alpha > 0.0 && args.alpha < 0.5) {
+        eprintln!("error: --alpha must be between 0 and 0.5");
+        return Outcome::Failed;
+    }
+    let mut qualified = Vec::new();
+    for p in &args.qualified {
+        match verified_evidence(p) {
+            Ok(e) => qualified.push(e),
+            Err(o) => return o,
+        }
+    }
+    let sample = match verified_evidence(&args.sample) {
+        Ok(e) => e,
+        Err(o) => return o,
+    };
+    let report = fit::equivalency(&qualified, &sample, args.alpha);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        println!(
+            "equivalency of {} against {} package(s), alpha {}",
+            report.sample,
+            report.qualified.len(),
+            report.alpha
+        );
+        println!(
+            "{:<30} {:<14} {:>8} {:>4} {:>4}  {:<6} detail",
+            "property", "dataset", "T (°C)", "n", "n_q", "result"
+        );
+        for p in &report.properties {
+            println!(
+                "{:<30} {:<14} {:>8} {:>4} {:>4}  {:<6} {}",
+                p.property,
+                p.dataset,
+                p.temperature_c.map(|t| format!("{t:.0}")).unwrap_or_else(|| "—".into()),
+                p.sample_specimens,
+                p.qualified_specimens,
+                match p.pass {
+                    Some(true) => "pass",
+                    Some(false) => "FAIL",
+                    None => "—",
+                },
+                p.note
+            );
+        }
+        println!("overall: {}", if report.pass { "equivalent" } else { "not shown equivalent" });
+    }
+    if report.pass { Outcome::Ok } else { Outcome::Refused }
 }

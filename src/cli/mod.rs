@@ -83,6 +83,9 @@ enum Command {
     /// Fit a material's evidence against an application requirement profile: which requirements
     /// are met, at what basis, and which tests remain. Offline on package files, or --registry.
     Fit(fit_cmd::FitArgs),
+    /// Test whether a new source (second site, new lot) is equivalent to a material's qualified
+    /// data (mean and minimum-individual tests per property and temperature). Exit 1 if not.
+    Equivalency(fit_cmd::EquivalencyArgs),
     /// Upload a package to a registry.
     Push {
         package: PathBuf,
@@ -151,6 +154,7 @@ pub fn run() -> ExitCode {
         }
         Command::Serve(args) => serve_cmds::serve(args),
         Command::Fit(args) => fit_cmd::fit(args),
+        Command::Equivalency(args) => fit_cmd::equivalency(args),
         Command::Admin(args) => serve_cmds::admin(args),
         Command::Push { package, registry, token, json } => push_cmd::push(&package, &registry, &token, json),
     };

@@ -479,7 +479,7 @@ fn evaluate(req: &Requirement, evidence: &[Evidence], ignored: &mut BTreeSet<Str
         result.explanation = format!("no dataset of {} that this profile accepts", req.property);
         Err(String::new())
     } else if let (Some(want), true) = (temp_req, req.interpolation) {
-        let below = groups.iter().filter(|(t, _)| *t < want.value).next_back();
+        let below = groups.iter().rfind(|(t, _)| *t < want.value);
         let above = groups.iter().find(|(t, _)| *t > want.value);
         match (below, above) {
             (Some((t1, i1)), Some((t2, i2))) => {

@@ -31,8 +31,8 @@ pub fn render_text(report: &FitReport) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<16} {:<26} {:<18} {:<24} {:<22} {:>12} {:>9}  {}",
-        "requirement", "property", "required", "condition", "status", "value", "margin", "n/batches"
+        "{:<16} {:<26} {:<18} {:<24} {:<22} {:>12} {:>9}  n/batches",
+        "requirement", "property", "required", "condition", "status", "value", "margin"
     );
     for r in &report.requirements {
         let cond = r.condition.replace("temperature ", "T ");
@@ -128,8 +128,8 @@ pub fn render_ranking(entries: &[RankEntry]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:>4}  {:<48} {:<14} {:>5} {:>7} {:>5}  {}",
-        "rank", "material", "verdict", "met", "not met", "open", "specimens to test"
+        "{:>4}  {:<48} {:<14} {:>5} {:>7} {:>5}  specimens to test",
+        "rank", "material", "verdict", "met", "not met", "open"
     );
     for e in entries {
         let _ = writeln!(

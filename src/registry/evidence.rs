@@ -244,7 +244,14 @@ impl Registry {
         }
         let mut rows_by_dataset: HashMap<(String, String), Vec<EvidenceRow>> = HashMap::new();
         for m in measurement_rows {
-            let conditions = serde_json::from_str(&m.conditions).unwrap_or_default();
+            let mut conditions: BTreeMap<String, (f64, String)> = if m.conditions == "{}" {
+                BTreeMap::new()
+            } else {
+                serde_json::from_str(&m.conditions).unwrap_or_default()
+            };
+            if let Some(t) = m.temperature {
+                conditions.insert("temperature".to_owned(), (t, "Cel".to_owned()));
+            }
             rows_by_dataset.entry((m.digest, m.dataset_id)).or_default().push(EvidenceRow {
                 specimen: m.specimen,
                 batch: m.batch,

@@ -70,20 +70,40 @@ pub(super) fn visible(reader: &Reader) -> packages::BoxedQuery<'static, Db> {
     }
 }
 
+fn celsius(v: f64, unit: &str) -> Option<f64> {
+    let (from, to) = (crate::units::Unit::parse(unit).ok()?, crate::units::Unit::parse("Cel").ok()?);
+    from.convert(v, &to).ok()
+}
+
 /// Every measurement of a verified package, with all its conditions (fixed and per row).
 fn measurement_rows(digest: &str, v: &VerifiedPackage) -> Vec<MeasurementRow> {
     let ev = crate::fit::evidence_from_verified(v);
     ev.datasets
         .iter()
         .flat_map(|d| {
-            d.rows.iter().enumerate().map(move |(i, r)| MeasurementRow {
-                digest: digest.to_owned(),
-                dataset_id: d.id.clone(),
-                row_index: i32::try_from(i).unwrap_or(i32::MAX),
-                specimen: r.specimen.clone(),
-                batch: r.batch.clone(),
-                value: r.value,
-                conditions: serde_json::to_string(&r.conditions).unwrap_or_default(),
+            d.rows.iter().enumerate().map(move |(i, r)| {
+                let mut others = r.conditions.clone();
+                let temperature = others.remove("temperature").and_then(|(v, u)| celsius(v, &u));
+                if temperature.is_none()
+                    && let Some(t) = r.conditions.get("temperature")
+                {
+                    // Not convertible: keep it as stated so nothing is lost.
+                    others.insert("temperature".into(), t.clone());
+                }
+                MeasurementRow {
+                    digest: digest.to_owned(),
+                    dataset_id: d.id.clone(),
+                    row_index: i32::try_from(i).unwrap_or(i32::MAX),
+                    specimen: r.specimen.clone(),
+                    batch: r.batch.clone(),
+                    value: r.value,
+                    temperature,
+                    conditions: if others.is_empty() {
+                        "{}".to_owned()
+                    } else {
+                        serde_json::to_string(&others).unwrap_or_default()
+                    },
+                }
             })
         })
         .collect()

@@ -98,6 +98,7 @@ pub struct MeasurementRow {
     pub specimen: String,
     pub batch: String,
     pub value: f64,
+    pub temperature: Option<f64>,
     pub conditions: String,
 }
 

@@ -91,6 +91,7 @@ diesel::table! {
         specimen -> Text,
         batch -> Text,
         value -> Double,
+        temperature -> Nullable<Double>,
         conditions -> Text,
     }
 }

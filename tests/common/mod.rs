@@ -465,8 +465,21 @@ pub fn custom_package(
     edit: impl FnOnce(&mut serde_json::Value),
     signers: &[&SecretKey],
 ) -> PathBuf {
+    custom_package_with_files(dir, source, out_name, edit, |_| {}, signers)
+}
+
+/// `custom_package` that may also change the source's files (CSVs) before packing.
+pub fn custom_package_with_files(
+    dir: &Path,
+    source: &str,
+    out_name: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+    edit_files: impl FnOnce(&Path),
+    signers: &[&SecretKey],
+) -> PathBuf {
     let src = dir.join(format!("{out_name}-source"));
     copy_tree(&sample_source(source), &src);
+    edit_files(&src);
     let manifest_path = src.join("prequal.json");
     let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
     edit(&mut manifest);

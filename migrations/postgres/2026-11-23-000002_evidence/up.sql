@@ -13,7 +13,9 @@ CREATE TABLE measurements (
     specimen TEXT NOT NULL,
     batch TEXT NOT NULL,
     value DOUBLE PRECISION NOT NULL,
-    -- every condition of the row, fixed or per row: {"name": [value, "unit"]}
+    -- the specimen temperature in degrees Celsius, when stated (most requirements name one)
+    temperature DOUBLE PRECISION,
+    -- every other condition of the row, fixed or per row: {"name": [value, "unit"]}
     conditions TEXT NOT NULL,
     PRIMARY KEY (digest, dataset_id, row_index)
 );
