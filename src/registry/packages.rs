@@ -365,18 +365,23 @@ impl Registry {
 
     /// A name belongs to the organisation that first published it; a version is published once.
     fn check_name(&self, conn: &mut AnyConnection, principal: &Principal, name: &str, version: &str) -> Result<()> {
-        let versions: Vec<(String, String, String)> = packages::table
-            .filter(packages::name.eq(name))
-            .select((packages::version, packages::digest, packages::organisation_id))
-            .load(conn)?;
-        if let Some((_, _, owner)) = versions.iter().find(|(_, _, o)| *o != principal.organisation) {
-            return Err(RegistryError::NameOwned { name: name.to_owned(), owner: owner.clone() });
+        // Every version of a name has the same owner, so any one row tells.
+        let owner: Option<String> =
+            packages::table.filter(packages::name.eq(name)).select(packages::organisation_id).first(conn).optional()?;
+        if let Some(owner) = owner.filter(|o| *o != principal.organisation) {
+            return Err(RegistryError::NameOwned { name: name.to_owned(), owner });
         }
-        if let Some((_, existing, _)) = versions.iter().find(|(v, _, _)| v == version) {
+        let existing: Option<String> = packages::table
+            .filter(packages::name.eq(name))
+            .filter(packages::version.eq(version))
+            .select(packages::digest)
+            .first(conn)
+            .optional()?;
+        if let Some(existing) = existing {
             return Err(RegistryError::VersionConflict {
                 name: name.to_owned(),
                 version: version.to_owned(),
-                existing: existing.clone(),
+                existing,
             });
         }
         Ok(())
@@ -619,17 +624,23 @@ impl Registry {
     }
 }
 
-/// Within one package name, the highest version that is not withdrawn supersedes the others.
+/// Within one package name, each version is superseded by the next higher version that is not
+/// withdrawn; the highest is current. Only rows whose successor changed are written, so
+/// publishing a new latest version touches one older row, not every version.
 fn update_supersession(conn: &mut AnyConnection, name: &str) -> Result<()> {
-    let mut versions: Vec<(String, String, Option<i64>)> = packages::table
+    let mut versions: Vec<(String, String, Option<i64>, Option<String>)> = packages::table
         .filter(packages::name.eq(name))
-        .select((packages::version, packages::digest, packages::withdrawn_at))
+        .select((packages::version, packages::digest, packages::withdrawn_at, packages::superseded_by))
         .load(conn)?;
-    versions.sort_by_key(|(v, _, _)| version_key(v));
-    let Some((_, latest, _)) = versions.iter().rev().find(|(_, _, w)| w.is_none()).cloned() else { return Ok(()) };
-    for (_, digest, _) in &versions {
-        let by = (digest != &latest).then(|| latest.clone());
-        diesel::update(packages::table.find(digest)).set(packages::superseded_by.eq(by)).execute(conn)?;
+    versions.sort_by_key(|(v, ..)| version_key(v));
+    let mut successor: Option<String> = None;
+    for (_, digest, withdrawn, current) in versions.iter().rev() {
+        if *current != successor {
+            diesel::update(packages::table.find(digest)).set(packages::superseded_by.eq(&successor)).execute(conn)?;
+        }
+        if withdrawn.is_none() {
+            successor = Some(digest.clone());
+        }
     }
     Ok(())
 }
