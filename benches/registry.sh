@@ -256,7 +256,8 @@ report=$(cat <<EOF
 ## Registry benchmark ($(date -u +%Y-%m-%d), \`benches/registry.sh${1:+ $1}\`)
 
 prequal: $build.
-Machine: $(nproc) CPUs ($cpu), $mem RAM, $(uname -sr); load average at start $load_at_start.
+Machine: $(nproc) CPUs ($cpu), $mem RAM, $(uname -sr); load average at start $load_at_start,
+at end $(cut -d' ' -f1-3 /proc/loadavg) (above ~0.5 means other work shared the CPUs).
 Server and load generators share the machine. \`prequal serve --workers $workers\`;
 nginx $("$nginx_bin" -v 2>&1 | sed 's|.*/||') with \`worker_processes $workers\`, sendfile on.
 

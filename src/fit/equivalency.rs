@@ -77,6 +77,9 @@ fn temperature_c(row: &super::EvidenceRow) -> Option<f64> {
 /// base also covers (within 2 °C).
 pub fn equivalency(qualified: &[Evidence], sample: &Evidence, alpha: f64) -> EquivalencyReport {
     let mut properties = Vec::new();
+    // The factors depend only on the sample size and alpha: compute each once.
+    let mut factors: std::collections::HashMap<usize, Result<(f64, f64), stats::StatsError>> =
+        std::collections::HashMap::new();
     for ds in &sample.datasets {
         let Ok(unit) = Unit::parse(&ds.unit) else { continue };
         // Temperatures present in the sample dataset.
@@ -129,7 +132,8 @@ pub fn equivalency(qualified: &[Evidence], sample: &Evidence, alpha: f64) -> Equ
             if q.is_empty() {
                 item.note = "no qualified data for this property at this temperature".into();
             } else {
-                match stats::equivalency(&q, &s, alpha, side) {
+                let k = factors.entry(s.len()).or_insert_with(|| stats::k_factors_equivalency(s.len(), alpha)).clone();
+                match k.and_then(|k| stats::equivalency_with_factors(&q, &s, alpha, k, side)) {
                     Ok(r) => {
                         item.sample_mean = Some(r.sample_mean);
                         item.sample_extreme = Some(r.sample_min);

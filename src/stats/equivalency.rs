@@ -100,14 +100,28 @@ pub fn k_factors_equivalency(n: usize, alpha: f64) -> Result<(f64, f64), StatsEr
 /// probability `alpha`. `Side::Lower`: the sample passes when its mean ≥ x̄_q − k_mean·s_q and its
 /// minimum ≥ x̄_q − k_min·s_q. `Side::Upper` mirrors it with the maximum and `+`.
 pub fn equivalency(qualified: &[f64], sample: &[f64], alpha: f64, side: Side) -> Result<EquivalencyResult, StatsError> {
-    check_values(qualified, 2)?;
     check_values(sample, 2)?;
     check_probability("alpha", alpha)?;
+    let factors = k_factors_equivalency(sample.len(), alpha)?;
+    equivalency_with_factors(qualified, sample, alpha, factors, side)
+}
+
+/// [`equivalency`] with factors `(k_min, k_mean)` already computed by [`k_factors_equivalency`]
+/// for this sample size and alpha (they depend on nothing else, and computing them is the slow
+/// part, so callers testing many properties compute them once per sample size).
+pub fn equivalency_with_factors(
+    qualified: &[f64],
+    sample: &[f64],
+    alpha: f64,
+    (k_min, k_mean): (f64, f64),
+    side: Side,
+) -> Result<EquivalencyResult, StatsError> {
+    check_values(qualified, 2)?;
+    check_values(sample, 2)?;
     if is_zero_spread(qualified) {
         return Err(StatsError::ZeroVariance { n: qualified.len() });
     }
     let (q_mean, q_sd) = (mean(qualified), sd(qualified));
-    let (k_min, k_mean) = k_factors_equivalency(sample.len(), alpha)?;
     let sample_mean = mean(sample);
     let (mean_threshold, min_individual_threshold, extremum, mean_pass, min_individual_pass);
     match side {

@@ -20,7 +20,7 @@ mod outliers;
 
 pub use adk::k_sample_anderson_darling;
 pub use basis::{model_bound, tolerance_bound};
-pub use equivalency::{equivalency, k_factors_equivalency};
+pub use equivalency::{equivalency, equivalency_with_factors, k_factors_equivalency};
 pub use gof::{WeibullFit, anderson_darling, weibull_mle};
 pub use nonparametric::{NonParametricBound, hanson_koopmans_factor, nonparametric_bound, nonparametric_rank};
 pub use normal::{k_factor_normal, noncentral_t_cdf, noncentral_t_quantile};
