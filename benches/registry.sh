@@ -8,7 +8,8 @@
 #             loopback port -> MiB/s and the ratio prequal/nginx.
 # Everything runs on this machine; the table goes to stdout and benches/RESULTS-registry.md.
 # Usage: benches/registry.sh [--quick]
-#   --quick: 60 uploads, 128 MiB download package, 5 s wrk runs (default 300, 512 MiB, 10 s)
+#   --quick: 60 uploads, 128 MiB download package, one round of 5 s wrk runs
+#            (default: 300 uploads, 512 MiB, best of 3 rounds of 10 s wrk runs)
 # Environment: CARGO_TARGET_DIR (default target/), PREQUAL_BIN (use this binary, skip the build),
 #   UPLOADS (number of small packages), UPLOAD_CONCURRENCY (4), WORKERS (nproc),
 #   NAME_PER_UPLOAD=1 (give each small package its own name instead of a new version),
@@ -22,7 +23,7 @@ case "${1:-}" in
   "") ;;
   *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
 esac
-if [ "$quick" = 1 ]; then small_n=60; large_mib=128; wrk_secs=5; else small_n=300; large_mib=512; wrk_secs=10; fi
+if [ "$quick" = 1 ]; then small_n=60; large_mib=128; wrk_secs=5; rounds=1; else small_n=300; large_mib=512; wrk_secs=10; rounds=3; fi
 small_n=${UPLOADS:-$small_n}
 concurrency=${UPLOAD_CONCURRENCY:-4}
 workers=${WORKERS:-$(nproc)}
@@ -108,28 +109,25 @@ done = function(summary, latency, requests)
 end
 EOF
 
-# wrk_run URL -> "MiB/s responses errors"
+# wrk_run URL -> "MiB/s errors" (errors: non-2xx responses and socket errors)
 wrk_run() {
   local out
   out=$(wrk -t2 -c4 -d"${wrk_secs}s" --timeout 120s -s "$work/report.lua" "$1" | grep '^WRK_RESULT')
   # shellcheck disable=SC2086
   set -- $out
-  awk -v b="$2" -v us="$3" -v r="$4" -v s="$5" -v e="$6" \
-    'BEGIN{printf "%.0f %d %d", b / 1048576 / (us / 1e6), r, s + e}'
+  awk -v b="$2" -v us="$3" -v s="$5" -v e="$6" 'BEGIN{printf "%.0f %d", b / 1048576 / (us / 1e6), s + e}'
 }
-# curl_best URL -> best MiB/s of 3 single-stream downloads (each must be a 200 of the full size)
-curl_best() {
-  local best=0 out code speed size
-  for _ in 1 2 3; do
-    out=$(curl -sS -o /dev/null -w '%{http_code} %{speed_download} %{size_download}' "$1")
-    read -r code speed size <<< "$out"
-    if [ "$code" != 200 ] || [ "$size" != "$large_bytes" ]; then
-      echo "error: curl $1 -> $code, $size bytes" >&2; exit 1
-    fi
-    best=$(awk -v a="$best" -v b="$speed" 'BEGIN{print (b > a ? b : a)}')
-  done
-  mib "$best"
+# curl_once URL -> MiB/s of one single-stream download (must be a 200 of the full size)
+curl_once() {
+  local out code speed size
+  out=$(curl -sS -o /dev/null -w '%{http_code} %{speed_download} %{size_download}' "$1")
+  read -r code speed size <<< "$out"
+  if [ "$code" != 200 ] || [ "$size" != "$large_bytes" ]; then
+    echo "error: curl $1 -> $code, $size bytes" >&2; exit 1
+  fi
+  mib "$speed"
 }
+max() { awk -v a="$1" -v b="$2" 'BEGIN{print (b > a ? b : a)}'; }
 
 # start_nginx ROOT_DIR -> sets nginx_url; serves ROOT_DIR on a free loopback port
 start_nginx() {
@@ -232,16 +230,24 @@ run_backend() {
   start_nginx "$data"
   local p_url=$url/v1/packages/$digest/download n_url=$nginx_url/$blob
   cat "$data/$blob" > /dev/null   # page cache
-  curl_best "$p_url" >/dev/null; curl_best "$n_url" >/dev/null   # warm-up, checks both serve it
-  echo "== $backend: wrk ${wrk_secs}s prequal / nginx, curl best of 3" >&2
-  local wp wn cp cn
-  wp=$(wrk_run "$p_url"); wn=$(wrk_run "$n_url")
-  cp=$(curl_best "$p_url"); cn=$(curl_best "$n_url")
-  read -r wp_mib wp_n wp_err <<< "$wp"; read -r wn_mib wn_n wn_err <<< "$wn"
-  echo "   prequal wrk $wp_mib MiB/s ($wp_n responses, $wp_err errors), curl $cp MiB/s;" \
-    "nginx wrk $wn_mib MiB/s ($wn_n responses, $wn_err errors), curl $cn MiB/s" >&2
+  curl_once "$p_url" >/dev/null; curl_once "$n_url" >/dev/null   # warm-up, checks both serve it
+  # Best of $rounds, prequal and nginx alternating, so that drifting background load (this
+  # machine may be shared) does not favour one side.
+  echo "== $backend: download, best of $rounds rounds: wrk ${wrk_secs}s and curl, prequal then nginx" >&2
+  local out m e wp=0 wn=0 wp_err=0 wn_err=0 cp=0 cn=0 runs=""
+  for _ in $(seq "$rounds"); do
+    out=$(wrk_run "$p_url"); read -r m e <<< "$out"; wp=$(max "$wp" "$m"); wp_err=$((wp_err + e)); runs+=" wrk-prequal=$m"
+    out=$(wrk_run "$n_url"); read -r m e <<< "$out"; wn=$(max "$wn" "$m"); wn_err=$((wn_err + e)); runs+=" wrk-nginx=$m"
+    out=$(curl_once "$p_url"); cp=$(max "$cp" "$out"); runs+=" curl-prequal=$out"
+    out=$(curl_once "$n_url"); cn=$(max "$cn" "$out"); runs+=" curl-nginx=$out"
+  done
+  echo "   MiB/s:$runs" >&2
+  [ $((wp_err + wn_err)) = 0 ] || echo "warning: wrk errors: prequal $wp_err, nginx $wn_err" >&2
+  local wp_cell=$wp
+  [ "$wp_err" = 0 ] || wp_cell="$wp ($wp_err errors)"
+  [ "$wn_err" = 0 ] || wn="$wn ($wn_err errors)"
 
-  results+=("| $backend | $ups | $thirds | $p50 | $p99 | $errs | $(awk "BEGIN{printf \"%.2f s (%.0f MiB/s)\", $secs, $large_bytes / 1048576 / $secs}") | $wp_mib | $wn_mib | $(awk "BEGIN{printf \"%.2f\", $wp_mib / $wn_mib}") | $cp | $cn | $(awk "BEGIN{printf \"%.2f\", $cp / $cn}") |")
+  results+=("| $backend | $ups | $thirds | $p50 | $p99 | $errs | $(awk "BEGIN{printf \"%.2f s (%.0f MiB/s)\", $secs, $large_bytes / 1048576 / $secs}") | $wp_cell | $wn | $(awk "BEGIN{printf \"%.2f\", $wp / ${wn%% *}}") | $cp | $cn | $(awk "BEGIN{printf \"%.2f\", $cp / $cn}") |")
   stop_all
   drop_db
 }
@@ -265,10 +271,10 @@ nginx $("$nginx_bin" -v 2>&1 | sed 's|.*/||') with \`worker_processes $workers\`
   sample, $([ "${NAME_PER_UPLOAD:-0}" = 1 ] && echo "one name each" || echo "one version each"), signed), by \`benches/upload_load.py\` with $concurrency threads on
   keep-alive connections; every upload must be 201, anything else is an error.
   Latency percentiles are nearest-rank over all uploads.
-- Download: one stored package of $(mib "$large_bytes") MiB; \`wrk -t2 -c4 -d${wrk_secs}s\` (MiB/s of
-  all bytes received) and the best of 3 single-stream \`curl\` runs, from
-  \`GET /v1/packages/{digest}/download\` and from nginx serving the same blob file.
-  Ratio = prequal / nginx.
+- Download: one stored package of $(mib "$large_bytes") MiB, from
+  \`GET /v1/packages/{digest}/download\` and from nginx serving the same blob file:
+  \`wrk -t2 -c4 -d${wrk_secs}s\` (MiB/s of all bytes received) and single-stream \`curl\`,
+  best of $rounds round(s), prequal and nginx alternating. Ratio = prequal / nginx.
 
 | backend | uploads/s | uploads/s first → last third | p50 ms | p99 ms | upload errors | large upload (verify + store) | wrk prequal MiB/s | wrk nginx MiB/s | wrk ratio | curl prequal MiB/s | curl nginx MiB/s | curl ratio |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|

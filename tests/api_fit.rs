@@ -94,6 +94,25 @@ fn fit_reports_and_rankings_from_the_registry(backend: Backend) {
     assert!(res.json()["error"]["message"].as_str().unwrap().contains("hcj-180"), "the requirement is named");
     assert_eq!(reg.get("/v1/profiles", None).json().as_array().unwrap().len(), 8);
 
+    // Equivalency of a second test site's package against the material's qualified data.
+    let key =
+        prequal::package::SecretKey::read(&samples.join("keys/test-only-test-magnetics-lab.secret.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let site_b = custom_package(dir.path(), BASELINE, "n42sh-site-b", |m| m["name"] = "n42sh-site-b".into(), &[&key]);
+    let res = reg.upload(&site_b, Some(&token("test-magnetics-lab")));
+    assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&res.body));
+    let sample = res.json()["digest"].as_str().unwrap().to_owned();
+    let eq = reg.post_json("/v1/equivalency", None, &json!({"material": sh, "sample": sample}));
+    assert_eq!(eq.status, 200, "{}", String::from_utf8_lossy(&eq.body));
+    let eq = eq.json();
+    assert_eq!(eq["pass"], true, "{eq}");
+    assert!(eq["qualified"].as_array().unwrap().len() == 1, "the sample is not its own base");
+    assert!(eq["properties"].as_array().unwrap().len() >= 10);
+    let bad = reg.post_json("/v1/equivalency", None, &json!({"material": sh, "sample": sample, "alpha": 2}));
+    assert_eq!(bad.code(), "bad_request");
+    let hidden = reg.post_json("/v1/equivalency", None, &json!({"material": fen, "sample": sample}));
+    assert_eq!(hidden.status, 404, "an allied material is not a base for anonymous callers");
+
     // The CLI against the registry.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_prequal"))
         .args(["fit", "--registry", &reg.url, "--profile", "ev-traction-magnet-150c", "--material", &sh])

@@ -5,8 +5,9 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::{ApiResult, Auth, MaybeAuth, State, blocking};
+use crate::fit::EquivalencyReport;
 use crate::fit::FitReport;
-use crate::registry::evidence::{FitQuery, MaterialSummary, ProfileSummary, Ranking};
+use crate::registry::evidence::{EquivalencyRequest, FitQuery, MaterialSummary, ProfileSummary, Ranking};
 use crate::registry::views::ErrorBody;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -15,7 +16,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/profiles/{id}", web::get().to(get_profile))
         .route("/v1/materials", web::get().to(list_materials))
         .route("/v1/fit", web::get().to(get_fit))
-        .route("/v1/fit/ranking", web::get().to(get_ranking));
+        .route("/v1/fit/ranking", web::get().to(get_ranking))
+        .route("/v1/equivalency", web::post().to(run_equivalency));
 }
 
 /// List application requirement profiles (every version).
@@ -125,4 +127,27 @@ pub async fn get_ranking(state: State, auth: MaybeAuth, q: web::Query<FitQuery>)
     let reader = auth.reader();
     let (ranking, _) = blocking(move || state.registry.rank(&reader, &q)).await?;
     Ok(HttpResponse::Ok().json(ranking))
+}
+
+/// Equivalency of a new source (a published package from a second site or a new lot) against a
+/// material's qualified data: mean and minimum-individual tests per property and temperature.
+#[utoipa::path(
+    post, path = "/v1/equivalency", tag = "fit", operation_id = "run_equivalency",
+    request_body = EquivalencyRequest,
+    responses(
+        (status = 200, description = "Per-property results", body = EquivalencyReport),
+        (status = 400, description = "Bad alpha or digest", body = ErrorBody),
+        (status = 401, description = "Invalid or revoked token", body = ErrorBody),
+        (status = 404, description = "No such package or material the caller may see", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn run_equivalency(
+    state: State,
+    auth: MaybeAuth,
+    body: web::Json<EquivalencyRequest>,
+) -> ApiResult<HttpResponse> {
+    let reader = auth.reader();
+    Ok(HttpResponse::Ok().json(blocking(move || state.registry.equivalency(&reader, &body)).await?))
 }

@@ -173,6 +173,7 @@ impl FromRequest for Auth {
         fit::list_materials,
         fit::get_fit,
         fit::get_ranking,
+        fit::run_equivalency,
         ops::get_healthz,
         ops::get_readyz,
         ops::get_metrics,

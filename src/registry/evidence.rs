@@ -54,6 +54,19 @@ pub struct FitQuery {
     pub material: Option<String>,
 }
 
+/// Request body: test a new source against a material's qualified data.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EquivalencyRequest {
+    /// Material id of the qualified base (every package about it that counts as evidence).
+    pub material: String,
+    /// Digest of the new source's package.
+    pub sample: String,
+    /// Significance level (default 0.05).
+    #[serde(default)]
+    pub alpha: Option<f64>,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Ranking {
     pub profile: fit::ProfileRef,
@@ -210,36 +223,43 @@ impl Registry {
         reader: &Reader,
         class: Option<&str>,
         material: Option<&str>,
-        properties: &[String],
+        properties: Option<&[String]>,
     ) -> Result<Vec<(MaterialRef, Vec<Evidence>)>> {
         let mut conn = self.store.conn()?;
         let rows = self.visible_packages(&mut conn, reader, class, material)?;
         let counted: Vec<PackageRow> = rows.into_iter().filter(|(_, s)| s.counts_as_evidence).map(|(r, _)| r).collect();
+        self.load_evidence(&mut conn, counted, properties)
+    }
+
+    /// Datasets (of `properties`, or all) and measurements of packages, grouped by material.
+    fn load_evidence(
+        &self,
+        conn: &mut crate::store::AnyConnection,
+        counted: Vec<PackageRow>,
+        properties: Option<&[String]>,
+    ) -> Result<Vec<(MaterialRef, Vec<Evidence>)>> {
         let digests: Vec<String> = counted.iter().map(|r| r.digest.clone()).collect();
-        let sigs = load_signatures(&mut conn, digests.clone())?;
+        let sigs = load_signatures(conn, digests.clone())?;
         let mut dataset_rows: Vec<DatasetRow> = Vec::new();
         let mut measurement_rows: Vec<MeasurementRow> = Vec::new();
         // Chunked so that very large registries stay under the backends' parameter limits.
         for chunk in digests.chunks(2000) {
-            dataset_rows.extend(
-                datasets::table
-                    .filter(datasets::digest.eq_any(chunk))
-                    .filter(datasets::property.eq_any(properties))
-                    .select(DatasetRow::as_select())
-                    .load(&mut conn)?,
-            );
+            let mut dq = datasets::table.filter(datasets::digest.eq_any(chunk)).into_boxed::<super::packages::Db>();
+            let mut mq = measurements::table
+                .inner_join(datasets::table.on(
+                    datasets::digest.eq(measurements::digest).and(datasets::dataset_id.eq(measurements::dataset_id)),
+                ))
+                .filter(measurements::digest.eq_any(chunk))
+                .into_boxed::<super::packages::Db>();
+            if let Some(props) = properties {
+                dq = dq.filter(datasets::property.eq_any(props.to_vec()));
+                mq = mq.filter(datasets::property.eq_any(props.to_vec()));
+            }
+            dataset_rows.extend(dq.select(DatasetRow::as_select()).load(conn)?);
             measurement_rows.extend(
-                measurements::table
-                    .inner_join(
-                        datasets::table.on(datasets::digest
-                            .eq(measurements::digest)
-                            .and(datasets::dataset_id.eq(measurements::dataset_id))),
-                    )
-                    .filter(measurements::digest.eq_any(chunk))
-                    .filter(datasets::property.eq_any(properties))
-                    .order((measurements::digest, measurements::dataset_id, measurements::row_index))
+                mq.order((measurements::digest, measurements::dataset_id, measurements::row_index))
                     .select(MeasurementRow::as_select())
-                    .load(&mut conn)?,
+                    .load(conn)?,
             );
         }
         let mut rows_by_dataset: HashMap<(String, String), Vec<EvidenceRow>> = HashMap::new();
@@ -314,7 +334,7 @@ impl Registry {
             return Err(RegistryError::bad_request("material is required (see /v1/materials)"));
         };
         let properties: Vec<String> = profile.requirements.iter().map(|r| r.property.clone()).collect();
-        let mut found = self.evidence(reader, None, Some(material), &properties)?;
+        let mut found = self.evidence(reader, None, Some(material), Some(&properties))?;
         let (m, evidence) = match found.pop() {
             Some(x) => x,
             None => {
@@ -343,7 +363,7 @@ impl Registry {
     pub fn rank(&self, reader: &Reader, query: &FitQuery) -> Result<(Ranking, Vec<FitReport>)> {
         let profile = self.get_profile(&query.profile, query.version.as_deref())?;
         let properties: Vec<String> = profile.requirements.iter().map(|r| r.property.clone()).collect();
-        let materials = self.evidence(reader, Some(profile.material_class.as_str()), None, &properties)?;
+        let materials = self.evidence(reader, Some(profile.material_class.as_str()), None, Some(&properties))?;
         let ranked = fit::rank(&profile, materials);
         let (entries, reports): (Vec<RankEntry>, Vec<FitReport>) = ranked.into_iter().unzip();
         Ok((
@@ -358,5 +378,43 @@ impl Registry {
             },
             reports,
         ))
+    }
+
+    /// Equivalency of a published package (a new site or lot) against a material's qualified
+    /// data; the sample itself is left out of the base.
+    pub fn equivalency(&self, reader: &Reader, req: &EquivalencyRequest) -> Result<fit::EquivalencyReport> {
+        let alpha = req.alpha.unwrap_or(0.05);
+        if !(alpha > 0.0 && alpha < 0.5) {
+            return Err(RegistryError::bad_request("alpha must be between 0 and 0.5"));
+        }
+        let digest = crate::package::PackageDigest::parse(&req.sample)
+            .ok_or_else(|| RegistryError::bad_request(format!("sample '{}' is not a package digest", req.sample)))?
+            .to_string();
+        let mut conn = self.store.conn()?;
+        let sample_row: PackageRow = visible(reader)
+            .filter(packages::digest.eq(digest.clone()))
+            .select(PackageRow::as_select())
+            .first(&mut conn)
+            .optional()?
+            .ok_or_else(|| RegistryError::not_found(format!("no package {digest} that you may see")))?;
+        let sample = self
+            .load_evidence(&mut conn, vec![sample_row], None)?
+            .pop()
+            .and_then(|(_, mut e)| e.pop())
+            .ok_or_else(|| RegistryError::Internal("sample evidence missing".into()))?;
+        drop(conn);
+        let base: Vec<Evidence> = self
+            .evidence(reader, None, Some(&req.material), None)?
+            .into_iter()
+            .flat_map(|(_, e)| e)
+            .filter(|e| e.digest != digest)
+            .collect();
+        if base.is_empty() {
+            return Err(RegistryError::not_found(format!(
+                "no qualified evidence for material '{}' that you may see (besides the sample)",
+                req.material
+            )));
+        }
+        Ok(fit::equivalency(&base, &sample, alpha))
     }
 }
