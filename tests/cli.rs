@@ -145,3 +145,32 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn fit_offline_reports_and_ranks() {
+    let pkgs = root().join("sample-packages/packages");
+    let gbd = pkgs.join("ndfeb-gbd-dy-uh.zip");
+    let out = prequal(&["fit", "--profile", "ev-traction-magnet-180c", s(&gbd)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("verdict: Incomplete") && text.contains("remaining tests:") && text.contains("flux-loss-180"), "{text}");
+
+    let out = prequal(&["fit", "--profile", "ev-traction-magnet-180c", "--json", s(&gbd)]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verdict"], "incomplete");
+    assert_eq!(report["requirements"].as_array().unwrap().len(), 5);
+
+    let magnets: Vec<PathBuf> = ["ndfeb-n42sh-baseline", "ndfeb-gbd-dy-uh", "ferrite-sr-y30bh"]
+        .iter()
+        .map(|n| pkgs.join(format!("{n}.zip")))
+        .collect();
+    let mut args = vec!["fit", "--profile", "ev-traction-magnet-180c", "--json"];
+    args.extend(magnets.iter().map(|p| s(p)));
+    let out = prequal(&args);
+    let ranking: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ranking["materials"][0]["material"]["designation"], "40UH-GBD (fictional grade name)");
+
+    let out = prequal(&["fit", "--profile", "no-such-profile", s(&gbd)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("built-in:"));
+}
