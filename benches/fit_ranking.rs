@@ -152,6 +152,16 @@ fn measure(label: &str, registry: &Registry, runs: usize) -> Vec<String> {
             materials = ranking.materials.len();
         }
         times.sort_by(f64::total_cmp);
+        // Where the time goes: loading evidence from the database versus computing the fits.
+        let filters = prequal::registry::evidence::profile_filters(&profile);
+        let t = Instant::now();
+        let materials_ev =
+            registry.evidence(&Reader::Anonymous, Some(profile.material_class.as_str()), None, Some(&filters)).unwrap();
+        let load = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let _ = prequal::fit::rank(&profile, materials_ev);
+        let compute = t.elapsed().as_secs_f64();
+        eprintln!("  {}: load {load:.3} s, fit {compute:.3} s", profile.id);
         let line = format!(
             "| {label} | {} | {materials} | {:.3} | {:.3} | {} |",
             profile.id,

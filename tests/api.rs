@@ -18,6 +18,7 @@ both_backends!(
     revoked_and_compromised_keys,
     operator_api_and_operations,
     graceful_shutdown_finishes_an_upload,
+    concurrent_versions_supersede_in_order,
 );
 
 fn digest_of(path: &std::path::Path) -> String {
@@ -434,4 +435,48 @@ fn graceful_shutdown_finishes_an_upload(backend: Backend) {
     // Restart on the same storage: the package is there.
     reg.spawn();
     assert_eq!(reg.get("/v1/packages", None).json()["total"], 1);
+}
+
+/// Versions of one name published concurrently: exactly one is current and each other version
+/// points at the next higher one (PostgreSQL needs the per-name lock for this).
+fn concurrent_versions_supersede_in_order(backend: Backend) {
+    let reg = TestRegistry::start(backend);
+    let tokens = reg.register(&[("lab-a", OrgKind::Lab, "US", Some(&test_key(1)))]);
+    let dir = tempfile::tempdir().unwrap();
+    let versions: Vec<String> = (0..30).map(|i| format!("1.{i}.0")).collect();
+    let files: Vec<Vec<u8>> = versions
+        .iter()
+        .map(|v| std::fs::read(package_version(dir.path(), BASELINE, v, &[&test_key(1)])).unwrap())
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..6 {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(bytes) = files.get(i) else { return };
+                    let res = reg.upload_bytes(bytes.clone(), Some(&tokens["lab-a"]));
+                    assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&res.body));
+                }
+            });
+        }
+    });
+    let list = reg.get("/v1/packages?limit=100", None).json();
+    let by_version: std::collections::BTreeMap<String, (String, Option<String>)> = list["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["version"].as_str().unwrap().to_owned(),
+                (p["digest"].as_str().unwrap().to_owned(), p["superseded_by"].as_str().map(str::to_owned)),
+            )
+        })
+        .collect();
+    assert_eq!(by_version.len(), versions.len());
+    for (i, v) in versions.iter().enumerate() {
+        let expected = versions.get(i + 1).map(|next| by_version[next].0.clone());
+        assert_eq!(by_version[v].1, expected, "version {v}");
+    }
+    assert_eq!(reg.get("/v1/packages?status=active", None).json()["total"], 1);
 }

@@ -153,7 +153,10 @@ fn fit_offline_reports_and_ranks() {
     let out = prequal(&["fit", "--profile", "ev-traction-magnet-180c", s(&gbd)]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("verdict: Incomplete") && text.contains("remaining tests:") && text.contains("flux-loss-180"), "{text}");
+    assert!(
+        text.contains("verdict: Incomplete") && text.contains("remaining tests:") && text.contains("flux-loss-180"),
+        "{text}"
+    );
 
     let out = prequal(&["fit", "--profile", "ev-traction-magnet-180c", "--json", s(&gbd)]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

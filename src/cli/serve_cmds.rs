@@ -238,7 +238,11 @@ fn show<T: serde::Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> St
 }
 
 pub(super) fn admin(args: AdminArgs) -> Outcome {
-    let registry = match args.storage.open(Policy::default()) {
+    // One connection: a larger pool would open spare connections in the background, and one
+    // still opening when the command exits can crash inside libpq.
+    let mut storage = args.storage.clone();
+    storage.pool_size = 1;
+    let registry = match storage.open(Policy::default()) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };

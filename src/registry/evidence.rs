@@ -13,9 +13,67 @@ use super::packages::{load_signatures, summary, visible};
 use super::{Registry, Result};
 use crate::fit::{self, Evidence, EvidenceDataset, EvidenceRow, FitReport, MaterialRef, RankEntry, Signer};
 use crate::profile::Profile;
-use crate::store::models::{DatasetRow, MeasurementRow, PackageRow, ProfileRow};
+use crate::store::models::{DatasetRow, PackageMeta, PackageRow, ProfileRow};
 use crate::store::now_ms;
 use crate::store::schema::{datasets, measurements, packages, profiles};
+
+type LoadedMeasurement = (String, String, String, f64, Option<f64>, String);
+
+/// Which measurements a fit needs: a property, and a temperature window in °C unless a
+/// requirement on it accepts interpolation or names no temperature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PropertyFilter {
+    pub property: String,
+    pub temperature_c: Option<(f64, f64)>,
+}
+
+/// The filters for a profile: per property, the union of its requirements' windows (merged
+/// where they overlap, so no row is loaded twice).
+pub fn profile_filters(profile: &Profile) -> Vec<PropertyFilter> {
+    let mut by_property: BTreeMap<&str, Option<Vec<(f64, f64)>>> = BTreeMap::new();
+    let celsius = |v: f64, unit: &str| {
+        let (from, to) = (crate::units::Unit::parse(unit).ok()?, crate::units::Unit::parse("Cel").ok()?);
+        from.convert(v, &to).ok()
+    };
+    for r in &profile.requirements {
+        let window = match r.conditions.get("temperature") {
+            Some(c) if !r.interpolation => {
+                match (celsius(c.value - c.tolerance, &c.unit), celsius(c.value + c.tolerance, &c.unit)) {
+                    (Some(a), Some(b)) => Some((a.min(b) - 1e-6, a.max(b) + 1e-6)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let entry = by_property.entry(r.property.as_str()).or_insert_with(|| Some(Vec::new()));
+        match (entry.as_mut(), window) {
+            (Some(list), Some(w)) => list.push(w),
+            _ => *entry = None,
+        }
+    }
+    let mut out = Vec::new();
+    for (property, windows) in by_property {
+        match windows {
+            None => out.push(PropertyFilter { property: property.to_owned(), temperature_c: None }),
+            Some(mut list) => {
+                list.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let mut merged: Vec<(f64, f64)> = Vec::new();
+                for (lo, hi) in list {
+                    match merged.last_mut() {
+                        Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+                        _ => merged.push((lo, hi)),
+                    }
+                }
+                out.extend(
+                    merged
+                        .into_iter()
+                        .map(|w| PropertyFilter { property: property.to_owned(), temperature_c: Some(w) }),
+                );
+            }
+        }
+    }
+    out
+}
 
 /// A profile in a list.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -186,7 +244,13 @@ impl Registry {
         if let Some(m) = material {
             q = q.filter(packages::material_id.eq(m.to_owned()));
         }
-        let rows: Vec<PackageRow> = q.order(packages::registered_at).select(PackageRow::as_select()).load(conn)?;
+        let rows: Vec<PackageRow> = q
+            .order(packages::registered_at)
+            .select(PackageMeta::as_select())
+            .load::<PackageMeta>(conn)?
+            .into_iter()
+            .map(PackageRow::from)
+            .collect();
         let sigs = load_signatures(conn, rows.iter().map(|r| r.digest.clone()).collect())?;
         Ok(rows.into_iter().map(|r| (r.clone(), summary(r, &sigs))).collect())
     }
@@ -217,13 +281,13 @@ impl Registry {
     }
 
     /// Evidence per material: only packages that count (active, not suspect), with only the
-    /// datasets of `properties`.
-    fn evidence(
+    /// datasets of `properties` (all when None).
+    pub fn evidence(
         &self,
         reader: &Reader,
         class: Option<&str>,
         material: Option<&str>,
-        properties: Option<&[String]>,
+        properties: Option<&[PropertyFilter]>,
     ) -> Result<Vec<(MaterialRef, Vec<Evidence>)>> {
         let mut conn = self.store.conn()?;
         let rows = self.visible_packages(&mut conn, reader, class, material)?;
@@ -236,46 +300,64 @@ impl Registry {
         &self,
         conn: &mut crate::store::AnyConnection,
         counted: Vec<PackageRow>,
-        properties: Option<&[String]>,
+        properties: Option<&[PropertyFilter]>,
     ) -> Result<Vec<(MaterialRef, Vec<Evidence>)>> {
         let digests: Vec<String> = counted.iter().map(|r| r.digest.clone()).collect();
         let sigs = load_signatures(conn, digests.clone())?;
         let mut dataset_rows: Vec<DatasetRow> = Vec::new();
-        let mut measurement_rows: Vec<MeasurementRow> = Vec::new();
+        let mut measurement_rows: Vec<LoadedMeasurement> = Vec::new();
         // Chunked so that very large registries stay under the backends' parameter limits.
         for chunk in digests.chunks(2000) {
             let mut dq = datasets::table.filter(datasets::digest.eq_any(chunk)).into_boxed::<super::packages::Db>();
-            let mut mq = measurements::table
-                .inner_join(datasets::table.on(
-                    datasets::digest.eq(measurements::digest).and(datasets::dataset_id.eq(measurements::dataset_id)),
-                ))
-                .filter(measurements::digest.eq_any(chunk))
-                .into_boxed::<super::packages::Db>();
             if let Some(props) = properties {
-                dq = dq.filter(datasets::property.eq_any(props.to_vec()));
-                mq = mq.filter(datasets::property.eq_any(props.to_vec()));
+                dq = dq.filter(datasets::property.eq_any(props.iter().map(|p| p.property.clone()).collect::<Vec<_>>()));
             }
             dataset_rows.extend(dq.select(DatasetRow::as_select()).load(conn)?);
-            measurement_rows.extend(
-                mq.order((measurements::digest, measurements::dataset_id, measurements::row_index))
-                    .select(MeasurementRow::as_select())
-                    .load(conn)?,
-            );
+            // One query per property and temperature window: only rows a requirement can use.
+            let filters: Vec<Option<&PropertyFilter>> = match properties {
+                Some(props) => props.iter().map(Some).collect(),
+                None => vec![None],
+            };
+            for f in filters {
+                let mut mq = measurements::table
+                    .inner_join(
+                        datasets::table.on(datasets::digest
+                            .eq(measurements::digest)
+                            .and(datasets::dataset_id.eq(measurements::dataset_id))),
+                    )
+                    .filter(measurements::digest.eq_any(chunk))
+                    .into_boxed::<super::packages::Db>();
+                if let Some(f) = f {
+                    mq = mq.filter(datasets::property.eq(f.property.clone()));
+                    if let Some((lo, hi)) = f.temperature_c {
+                        mq = mq.filter(measurements::temperature.between(lo, hi));
+                    }
+                }
+                measurement_rows.extend(
+                    mq.select((
+                        measurements::digest,
+                        measurements::dataset_id,
+                        measurements::batch,
+                        measurements::value,
+                        measurements::temperature,
+                        measurements::conditions,
+                    ))
+                    .load::<LoadedMeasurement>(conn)?,
+                );
+            }
         }
         let mut rows_by_dataset: HashMap<(String, String), Vec<EvidenceRow>> = HashMap::new();
-        for m in measurement_rows {
-            let mut conditions: BTreeMap<String, (f64, String)> = if m.conditions == "{}" {
-                BTreeMap::new()
-            } else {
-                serde_json::from_str(&m.conditions).unwrap_or_default()
-            };
-            if let Some(t) = m.temperature {
+        for (digest, dataset_id, batch, value, temperature, other) in measurement_rows {
+            let mut conditions: BTreeMap<String, (f64, String)> =
+                if other == "{}" { BTreeMap::new() } else { serde_json::from_str(&other).unwrap_or_default() };
+            if let Some(t) = temperature {
                 conditions.insert("temperature".to_owned(), (t, "Cel".to_owned()));
             }
-            rows_by_dataset.entry((m.digest, m.dataset_id)).or_default().push(EvidenceRow {
-                specimen: m.specimen,
-                batch: m.batch,
-                value: m.value,
+            // Specimen ids are not needed to fit; the report cites datasets.
+            rows_by_dataset.entry((digest, dataset_id)).or_default().push(EvidenceRow {
+                specimen: String::new(),
+                batch,
+                value,
                 conditions,
             });
         }
@@ -333,8 +415,11 @@ impl Registry {
         let Some(material) = query.material.as_deref() else {
             return Err(RegistryError::bad_request("material is required (see /v1/materials)"));
         };
-        let properties: Vec<String> = profile.requirements.iter().map(|r| r.property.clone()).collect();
-        let mut found = self.evidence(reader, None, Some(material), Some(&properties))?;
+        // One material: load every temperature, so the report can say what was tested instead.
+        let mut filters = profile_filters(&profile);
+        filters.iter_mut().for_each(|f| f.temperature_c = None);
+        filters.dedup();
+        let mut found = self.evidence(reader, None, Some(material), Some(&filters))?;
         let (m, evidence) = match found.pop() {
             Some(x) => x,
             None => {
@@ -362,8 +447,8 @@ impl Registry {
     /// Every material of the profile's class the reader may see, best first.
     pub fn rank(&self, reader: &Reader, query: &FitQuery) -> Result<(Ranking, Vec<FitReport>)> {
         let profile = self.get_profile(&query.profile, query.version.as_deref())?;
-        let properties: Vec<String> = profile.requirements.iter().map(|r| r.property.clone()).collect();
-        let materials = self.evidence(reader, Some(profile.material_class.as_str()), None, Some(&properties))?;
+        let filters = profile_filters(&profile);
+        let materials = self.evidence(reader, Some(profile.material_class.as_str()), None, Some(&filters))?;
         let ranked = fit::rank(&profile, materials);
         let (entries, reports): (Vec<RankEntry>, Vec<FitReport>) = ranked.into_iter().unzip();
         Ok((

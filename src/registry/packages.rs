@@ -309,6 +309,7 @@ impl Registry {
             .put(upload.file, &sha)
             .map_err(|e| RegistryError::Unavailable(format!("storing blob: {e}")))?;
         let committed = self.store.write(|conn| -> Result<()> {
+            crate::store::lock_package_name(conn, &row.name)?;
             self.check_name(conn, principal, &row.name, &row.version)?;
             diesel::insert_into(packages::table).values(&row).execute(conn)?;
             // One row per statement: multi-row inserts do not compile through MultiConnection.

@@ -54,6 +54,22 @@ pub fn nonparametric_rank(n: usize, content: f64, confidence: f64) -> Result<usi
 /// C(k) = I_q(j, n−j+1) + ∫_q^1 [1 − (1 − (q/t)^{1/k})^{j−1}] · beta(t; j, n−j+1) dt, q = 1 − content;
 /// k solves C(k) = confidence.
 pub fn hanson_koopmans_factor(n: usize, j: usize, content: f64, confidence: f64) -> Result<f64, StatsError> {
+    // Milliseconds to compute, a function of its arguments only: remembered per thread (see
+    // `k_factor_normal`).
+    thread_local! {
+        static KNOWN: std::cell::RefCell<std::collections::HashMap<(usize, usize, u64, u64), f64>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    let key = (n, j, content.to_bits(), confidence.to_bits());
+    if let Some(k) = KNOWN.with(|m| m.borrow().get(&key).copied()) {
+        return Ok(k);
+    }
+    let k = compute_hanson_koopmans_factor(n, j, content, confidence)?;
+    KNOWN.with(|m| m.borrow_mut().insert(key, k));
+    Ok(k)
+}
+
+fn compute_hanson_koopmans_factor(n: usize, j: usize, content: f64, confidence: f64) -> Result<f64, StatsError> {
     check_probability("content", content)?;
     check_probability("confidence", confidence)?;
     if !(2..=n).contains(&j) {

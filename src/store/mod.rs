@@ -224,6 +224,22 @@ pub fn insert_measurements(conn: &mut AnyConnection, rows: &[models::Measurement
     Ok(())
 }
 
+/// Serialises the writers of one package name until the end of the current transaction, so
+/// concurrent publications of versions of a name see each other (PostgreSQL's default isolation
+/// would let two of them both think they are the latest). SQLite already has a single writer.
+pub fn lock_package_name(conn: &mut AnyConnection, name: &str) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind::<diesel::sql_types::Text, _>(name)
+                .execute(c)?;
+        }
+        AnyConnection::Sqlite(_) => {}
+    }
+    Ok(())
+}
+
 /// Milliseconds since the Unix epoch, the registry's clock.
 pub fn now_ms() -> i64 {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
