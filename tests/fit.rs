@@ -251,3 +251,27 @@ fn equivalency_of_a_second_site() {
     // Lower-is-better properties are tested on the maximum individual.
     assert_eq!(fit::better_side("irreversible_flux_loss"), prequal::stats::Side::Upper);
 }
+
+#[test]
+fn ranking_many_materials_in_parallel_matches_one_by_one() {
+    let (m, ev) = sample("ndfeb-gbd-dy-uh");
+    let (m2, ev2) = sample("ndfeb-n42sh-baseline");
+    let profile = builtin("ev-traction-magnet-180c");
+    let materials: Vec<(MaterialRef, Vec<Evidence>)> = (0..100)
+        .map(|i| {
+            let (base, e) = if i % 2 == 0 { (&m, &ev) } else { (&m2, &ev2) };
+            let mut mr = base.clone();
+            mr.id = format!("{}-{i:03}", base.id);
+            (mr, vec![e.clone()])
+        })
+        .collect();
+    let ranked = fit::rank(&profile, materials.clone());
+    assert_eq!(ranked.len(), 100);
+    assert!(ranked.iter().take(50).all(|(e, _)| e.material.id.contains("40uh")), "diffused grades first");
+    for (entry, report) in &ranked {
+        let (mr, e) = materials.iter().find(|(mr, _)| mr.id == entry.material.id).unwrap();
+        assert_eq!(*report, fit::fit(&profile, mr.clone(), e), "{}", mr.id);
+    }
+    let ranks: Vec<usize> = ranked.iter().map(|(e, _)| e.rank).collect();
+    assert_eq!(ranks, (1..=100).collect::<Vec<_>>());
+}

@@ -706,29 +706,47 @@ fn weight(c: Criticality) -> f64 {
 /// Ranks materials against one profile, best first: verdict, then criticality-weighted met
 /// requirements, then the mean relative margin of what is met.
 pub fn rank(profile: &Profile, materials: Vec<(MaterialRef, Vec<Evidence>)>) -> Vec<(RankEntry, FitReport)> {
-    let mut out: Vec<(RankEntry, FitReport)> = materials
-        .into_iter()
-        .map(|(m, ev)| {
-            let report = fit(profile, m.clone(), &ev);
-            let met: Vec<&RequirementResult> = report.requirements.iter().filter(|r| r.status == Status::Met).collect();
-            let margins: Vec<f64> = met.iter().filter_map(|r| r.margin_percent).collect();
-            let mean_margin = if margins.is_empty() { 0.0 } else { margins.iter().sum::<f64>() / margins.len() as f64 };
-            let score =
-                met.iter().map(|r| weight(r.criticality)).sum::<f64>() + mean_margin.clamp(-100.0, 100.0) / 1000.0;
-            let entry = RankEntry {
-                rank: 0,
-                material: m,
-                verdict: report.verdict,
-                met: met.len(),
-                not_met: report.requirements.iter().filter(|r| r.status == Status::NotMet).count(),
-                open: report.remaining_tests.len(),
-                total: report.requirements.len(),
-                score,
-                specimens_remaining: report.reuse.specimens_remaining,
-            };
-            (entry, report)
+    let one = |(m, ev): (MaterialRef, Vec<Evidence>)| {
+        let report = fit(profile, m.clone(), &ev);
+        let met: Vec<&RequirementResult> = report.requirements.iter().filter(|r| r.status == Status::Met).collect();
+        let margins: Vec<f64> = met.iter().filter_map(|r| r.margin_percent).collect();
+        let mean_margin = if margins.is_empty() { 0.0 } else { margins.iter().sum::<f64>() / margins.len() as f64 };
+        let score = met.iter().map(|r| weight(r.criticality)).sum::<f64>() + mean_margin.clamp(-100.0, 100.0) / 1000.0;
+        let entry = RankEntry {
+            rank: 0,
+            material: m,
+            verdict: report.verdict,
+            met: met.len(),
+            not_met: report.requirements.iter().filter(|r| r.status == Status::NotMet).count(),
+            open: report.remaining_tests.len(),
+            total: report.requirements.len(),
+            score,
+            specimens_remaining: report.reuse.specimens_remaining,
+        };
+        (entry, report)
+    };
+    // Materials are independent: fit them on every core.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(materials.len().max(1));
+    let mut out: Vec<(RankEntry, FitReport)> = if threads <= 1 || materials.len() < 64 {
+        materials.into_iter().map(one).collect()
+    } else {
+        let per = materials.len().div_ceil(threads);
+        let mut chunks: Vec<Vec<(MaterialRef, Vec<Evidence>)>> = Vec::new();
+        let mut rest = materials;
+        while !rest.is_empty() {
+            let tail = rest.split_off(per.min(rest.len()));
+            chunks.push(rest);
+            rest = tail;
+        }
+        std::thread::scope(|s| {
+            let handles: Vec<_> =
+                chunks.into_iter().map(|c| s.spawn(move || c.into_iter().map(one).collect::<Vec<_>>())).collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|panicked| std::panic::resume_unwind(panicked)))
+                .collect()
         })
-        .collect();
+    };
     out.sort_by(|(a, _), (b, _)| {
         a.verdict
             .cmp(&b.verdict)
