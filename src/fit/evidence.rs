@@ -144,3 +144,88 @@ mod tests {
         assert_eq!(material_id("Westerwald Ferrite GmbH", "Y30BH"), material_id("westerwald  ferrite gmbh", "y30bh"));
     }
 }
+
+/// The compact form of a dataset's rows that the registry stores beside each dataset:
+/// `{"b": [batch ids], "c": [other condition sets], "r": [[value, batch index, °C or null, set index]]}`.
+/// Temperatures are converted to °C; other conditions keep their units.
+pub fn encode_rows(rows: &[EvidenceRow]) -> String {
+    let mut batches: Vec<&str> = Vec::new();
+    let mut sets: Vec<BTreeMap<String, (f64, String)>> = Vec::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let b = batches.iter().position(|x| *x == r.batch).unwrap_or_else(|| {
+            batches.push(&r.batch);
+            batches.len() - 1
+        });
+        let mut others = r.conditions.clone();
+        let celsius = others.remove("temperature").and_then(|(v, u)| {
+            let (from, to) = (crate::units::Unit::parse(&u).ok()?, crate::units::Unit::parse("Cel").ok()?);
+            from.convert(v, &to).ok()
+        });
+        if celsius.is_none()
+            && let Some(t) = r.conditions.get("temperature")
+        {
+            others.insert("temperature".into(), t.clone());
+        }
+        let c = sets.iter().position(|x| *x == others).unwrap_or_else(|| {
+            sets.push(others);
+            sets.len() - 1
+        });
+        out.push(serde_json::json!([r.value, b, celsius, c]));
+    }
+    serde_json::json!({"b": batches, "c": sets, "r": out}).to_string()
+}
+
+#[derive(serde::Deserialize)]
+struct Compact {
+    b: Vec<String>,
+    c: Vec<BTreeMap<String, (f64, String)>>,
+    r: Vec<(f64, usize, Option<f64>, usize)>,
+}
+
+/// Reads [`encode_rows`]' form back; rows outside `temperature_c` (°C, inclusive) are skipped.
+pub fn decode_rows(text: &str, temperature_c: Option<(f64, f64)>) -> Result<Vec<EvidenceRow>, String> {
+    let compact: Compact = serde_json::from_str(text).map_err(|e| format!("stored dataset rows: {e}"))?;
+    let mut out = Vec::with_capacity(compact.r.len());
+    for (value, b, t, c) in compact.r {
+        if let Some((lo, hi)) = temperature_c
+            && !t.is_some_and(|t| (lo..=hi).contains(&t))
+        {
+            continue;
+        }
+        let mut conditions = compact.c.get(c).cloned().ok_or("stored dataset rows: bad condition index")?;
+        if let Some(t) = t {
+            conditions.insert("temperature".into(), (t, "Cel".into()));
+        }
+        let batch = compact.b.get(b).cloned().ok_or("stored dataset rows: bad batch index")?;
+        out.push(EvidenceRow { specimen: String::new(), batch, value, conditions });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod compact_tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_in_celsius() {
+        let row = |v: f64, b: &str, t: f64, u: &str| EvidenceRow {
+            specimen: "s".into(),
+            batch: b.into(),
+            value: v,
+            conditions: BTreeMap::from([
+                ("temperature".to_owned(), (t, u.to_owned())),
+                ("c_rate".to_owned(), (1.0, "/h".to_owned())),
+            ]),
+        };
+        let rows = vec![row(1.5, "L1", 20.0, "Cel"), row(2.5, "L2", 423.15, "K")];
+        let text = encode_rows(&rows);
+        let back = decode_rows(&text, None).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[1].batch, "L2");
+        assert!((back[1].conditions["temperature"].0 - 150.0).abs() < 1e-9);
+        assert_eq!(back[0].conditions["c_rate"], (1.0, "/h".to_owned()));
+        assert_eq!(decode_rows(&text, Some((140.0, 160.0))).unwrap().len(), 1);
+        assert!(decode_rows("{", None).is_err());
+    }
+}

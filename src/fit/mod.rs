@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use equivalency::{EquivalencyReport, PropertyEquivalency, better_side, equivalency};
-pub use evidence::{Evidence, EvidenceDataset, EvidenceRow, Signer, evidence_from_verified, material_id};
+pub use evidence::{
+    Evidence, EvidenceDataset, EvidenceRow, Signer, decode_rows, encode_rows, evidence_from_verified, material_id,
+};
 pub use report::{render_ranking, render_text};
 
 use crate::profile::{Basis, Comparator, Criticality, Profile, Requirement};

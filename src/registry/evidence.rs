@@ -11,13 +11,11 @@ use super::auth::{Principal, Reader, Role};
 use super::error::RegistryError;
 use super::packages::{load_signatures, summary, visible};
 use super::{Registry, Result};
-use crate::fit::{self, Evidence, EvidenceDataset, EvidenceRow, FitReport, MaterialRef, RankEntry, Signer};
+use crate::fit::{self, Evidence, EvidenceDataset, FitReport, MaterialRef, RankEntry, Signer};
 use crate::profile::Profile;
 use crate::store::models::{DatasetRow, PackageMeta, PackageRow, ProfileRow};
 use crate::store::now_ms;
-use crate::store::schema::{datasets, measurements, packages, profiles};
-
-type LoadedMeasurement = (String, String, String, f64, Option<f64>, String);
+use crate::store::schema::{datasets, packages, profiles};
 
 /// Which measurements a fit needs: a property, and a temperature window in °C unless a
 /// requirement on it accepts interpolation or names no temperature.
@@ -305,65 +303,28 @@ impl Registry {
         let digests: Vec<String> = counted.iter().map(|r| r.digest.clone()).collect();
         let sigs = load_signatures(conn, digests.clone())?;
         let mut dataset_rows: Vec<DatasetRow> = Vec::new();
-        let mut measurement_rows: Vec<LoadedMeasurement> = Vec::new();
         // Chunked so that very large registries stay under the backends' parameter limits.
         for chunk in digests.chunks(2000) {
             let mut dq = datasets::table.filter(datasets::digest.eq_any(chunk)).into_boxed::<super::packages::Db>();
             if let Some(props) = properties {
-                dq = dq.filter(datasets::property.eq_any(props.iter().map(|p| p.property.clone()).collect::<Vec<_>>()));
+                let mut names: Vec<String> = props.iter().map(|p| p.property.clone()).collect();
+                names.dedup();
+                dq = dq.filter(datasets::property.eq_any(names));
             }
             dataset_rows.extend(dq.select(DatasetRow::as_select()).load(conn)?);
-            // One query per property and temperature window: only rows a requirement can use.
-            let filters: Vec<Option<&PropertyFilter>> = match properties {
-                Some(props) => props.iter().map(Some).collect(),
-                None => vec![None],
-            };
-            for f in filters {
-                let mut mq = measurements::table
-                    .inner_join(
-                        datasets::table.on(datasets::digest
-                            .eq(measurements::digest)
-                            .and(datasets::dataset_id.eq(measurements::dataset_id))),
-                    )
-                    .filter(measurements::digest.eq_any(chunk))
-                    .into_boxed::<super::packages::Db>();
-                if let Some(f) = f {
-                    mq = mq.filter(datasets::property.eq(f.property.clone()));
-                    if let Some((lo, hi)) = f.temperature_c {
-                        mq = mq.filter(measurements::temperature.between(lo, hi));
-                    }
-                }
-                measurement_rows.extend(
-                    mq.select((
-                        measurements::digest,
-                        measurements::dataset_id,
-                        measurements::batch,
-                        measurements::value,
-                        measurements::temperature,
-                        measurements::conditions,
-                    ))
-                    .load::<LoadedMeasurement>(conn)?,
-                );
-            }
         }
-        let mut rows_by_dataset: HashMap<(String, String), Vec<EvidenceRow>> = HashMap::new();
-        for (digest, dataset_id, batch, value, temperature, other) in measurement_rows {
-            let mut conditions: BTreeMap<String, (f64, String)> =
-                if other == "{}" { BTreeMap::new() } else { serde_json::from_str(&other).unwrap_or_default() };
-            if let Some(t) = temperature {
-                conditions.insert("temperature".to_owned(), (t, "Cel".to_owned()));
-            }
-            // Specimen ids are not needed to fit; the report cites datasets.
-            rows_by_dataset.entry((digest, dataset_id)).or_default().push(EvidenceRow {
-                specimen: String::new(),
-                batch,
-                value,
-                conditions,
-            });
-        }
+        // Each dataset's rows come from its compact stored form; a profile's temperature windows
+        // keep only the rows a requirement can use.
         let mut datasets_by_digest: HashMap<String, Vec<EvidenceDataset>> = HashMap::new();
         for d in dataset_rows {
-            let rows = rows_by_dataset.remove(&(d.digest.clone(), d.dataset_id.clone())).unwrap_or_default();
+            let windows: Vec<Option<(f64, f64)>> = match properties {
+                Some(props) => props.iter().filter(|p| p.property == d.property).map(|p| p.temperature_c).collect(),
+                None => vec![None],
+            };
+            let mut rows = Vec::new();
+            for w in windows {
+                rows.extend(fit::decode_rows(&d.rows, w).map_err(RegistryError::Internal)?);
+            }
             datasets_by_digest.entry(d.digest.clone()).or_default().push(EvidenceDataset {
                 id: d.dataset_id,
                 property: d.property,

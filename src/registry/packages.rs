@@ -158,6 +158,7 @@ fn dataset_row(
         mean_value: values.iter().sum::<f64>() / n,
         conditions: serde_json::Value::Object(conditions).to_string(),
         standard,
+        rows: String::new(),
     }
 }
 
@@ -300,6 +301,16 @@ impl Registry {
         let dataset_rows: Vec<DatasetRow> =
             verified.datasets().iter().map(|d| dataset_row(&digest, manifest, d)).collect();
         let measurement_rows = measurement_rows(&digest, &verified);
+        let evidence = crate::fit::evidence_from_verified(&verified);
+        let dataset_rows: Vec<DatasetRow> = dataset_rows
+            .into_iter()
+            .map(|mut d| {
+                if let Some(e) = evidence.datasets.iter().find(|e| e.id == d.dataset_id) {
+                    d.rows = crate::fit::encode_rows(&e.rows);
+                }
+                d
+            })
+            .collect();
 
         // The blob first: a crash after this and before the commit leaves an unreferenced blob
         // that the start-up sweep removes; never a row without its blob.

@@ -137,6 +137,7 @@ pub struct DatasetRow {
     pub mean_value: f64,
     pub conditions: String,
     pub standard: String,
+    pub rows: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

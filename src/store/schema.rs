@@ -80,6 +80,7 @@ diesel::table! {
         mean_value -> Double,
         conditions -> Text,
         standard -> Text,
+        rows -> Text,
     }
 }
 

@@ -5,6 +5,9 @@ ALTER TABLE packages ADD COLUMN producer TEXT NOT NULL DEFAULT '';
 CREATE INDEX packages_material ON packages (material_id);
 
 ALTER TABLE datasets ADD COLUMN standard TEXT NOT NULL DEFAULT '';
+-- every row of the dataset in one compact document, so a ranking over thousands of packages
+-- reads one row per dataset: {"b": [batches], "c": [condition sets], "r": [[value, batch, °C, set]]}
+ALTER TABLE datasets ADD COLUMN rows TEXT NOT NULL DEFAULT '';
 
 CREATE TABLE measurements (
     digest TEXT NOT NULL REFERENCES packages (digest),
