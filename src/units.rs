@@ -216,6 +216,12 @@ impl Unit {
     }
 
     /// All accepted codes of one dimension, for error messages.
+    /// `value` in `unit` as degrees Celsius; None when the unit is unknown or not a temperature.
+    pub fn to_celsius(value: f64, unit: &str) -> Option<f64> {
+        let (from, to) = (Unit::parse(unit).ok()?, Unit::parse("Cel").ok()?);
+        from.convert(value, &to).ok()
+    }
+
     pub fn codes_for(dimension: Dimension) -> Vec<&'static str> {
         UNITS.iter().filter(|u| u.dimension == dimension).map(|u| u.code).collect()
     }

@@ -69,8 +69,7 @@ pub struct EquivalencyReport {
 
 fn temperature_c(row: &super::EvidenceRow) -> Option<f64> {
     let (v, u) = row.conditions.get("temperature")?;
-    let (from, to) = (Unit::parse(u).ok()?, Unit::parse("Cel").ok()?);
-    from.convert(*v, &to).ok()
+    Unit::to_celsius(*v, u)
 }
 
 /// Runs the equivalency tests for every dataset and temperature of `sample` that the qualified

@@ -158,10 +158,7 @@ pub fn encode_rows(rows: &[EvidenceRow]) -> String {
             batches.len() - 1
         });
         let mut others = r.conditions.clone();
-        let celsius = others.remove("temperature").and_then(|(v, u)| {
-            let (from, to) = (crate::units::Unit::parse(&u).ok()?, crate::units::Unit::parse("Cel").ok()?);
-            from.convert(v, &to).ok()
-        });
+        let celsius = others.remove("temperature").and_then(|(v, u)| crate::units::Unit::to_celsius(v, &u));
         if celsius.is_none()
             && let Some(t) = r.conditions.get("temperature")
         {

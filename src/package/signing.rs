@@ -192,7 +192,6 @@ impl SecretKey {
 
     /// Writes the key file with mode 0600, refusing to overwrite an existing file.
     pub fn write(&self, path: &Path, comment: Option<&str>) -> Result<(), KeyError> {
-        use std::io::Write as _;
         let shown = path.display().to_string();
         let file = SecretKeyFile {
             kind: SECRET_KEY_TYPE.into(),
@@ -205,23 +204,13 @@ impl SecretKey {
         let mut text = serde_json::to_string_pretty(&file)
             .map_err(|e| KeyError::Format { path: shown.clone(), detail: e.to_string() })?;
         text.push('\n');
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            options.mode(0o600);
-        }
-        let mut out = options.open(path).map_err(|e| {
+        write_new_private_file(path, text.as_bytes()).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 KeyError::Exists { path: shown.clone() }
             } else {
-                KeyError::Io { path: shown.clone(), detail: e.to_string() }
+                KeyError::Io { path: shown, detail: e.to_string() }
             }
-        })?;
-        out.write_all(text.as_bytes())
-            .and_then(|()| out.sync_all())
-            .map_err(|e| KeyError::Io { path: shown, detail: e.to_string() })
+        })
     }
 
     pub fn read(path: &Path) -> Result<SecretKey, KeyError> {
@@ -281,6 +270,22 @@ impl SignatureFile {
         out.push(b'\n');
         out
     }
+}
+
+/// Creates `path` with mode 0600 (never overwriting), writes `bytes` and syncs them: for secret
+/// keys and tokens.
+pub fn write_new_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut out = options.open(path)?;
+    out.write_all(bytes)?;
+    out.sync_all()
 }
 
 /// A signature found in a package, checked cryptographically against the package digest.

@@ -135,22 +135,12 @@ pub fn load(registry: &Registry, samples_dir: &Path, data_dir: &Path) -> Result<
             }
             tokens.insert(org, serde_json::json!({"role": role.as_str(), "token": created.token}));
         }
-        write_private(&tokens_file, &serde_json::to_vec_pretty(&tokens).unwrap_or_default())
-            .map_err(|e| RegistryError::Unavailable(format!("{}: {e}", tokens_file.display())))?;
+        crate::package::signing::write_new_private_file(
+            &tokens_file,
+            &serde_json::to_vec_pretty(&tokens).unwrap_or_default(),
+        )
+        .map_err(|e| RegistryError::Unavailable(format!("{}: {e}", tokens_file.display())))?;
         report.tokens_file = Some(tokens_file);
     }
     Ok(report)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
 }

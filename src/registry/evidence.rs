@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Principal, Reader, Role};
 use super::error::RegistryError;
-use super::packages::{load_signatures, summary, visible};
+use super::packages::{SignatureMap, load_signatures, summary, visible};
 use super::{Registry, Result};
 use crate::fit::{self, Evidence, EvidenceDataset, FitReport, MaterialRef, RankEntry, Signer};
 use crate::profile::Profile;
@@ -29,14 +29,13 @@ pub struct PropertyFilter {
 /// where they overlap, so no row is loaded twice).
 pub fn profile_filters(profile: &Profile) -> Vec<PropertyFilter> {
     let mut by_property: BTreeMap<&str, Option<Vec<(f64, f64)>>> = BTreeMap::new();
-    let celsius = |v: f64, unit: &str| {
-        let (from, to) = (crate::units::Unit::parse(unit).ok()?, crate::units::Unit::parse("Cel").ok()?);
-        from.convert(v, &to).ok()
-    };
     for r in &profile.requirements {
         let window = match r.conditions.get("temperature") {
             Some(c) if !r.interpolation => {
-                match (celsius(c.value - c.tolerance, &c.unit), celsius(c.value + c.tolerance, &c.unit)) {
+                match (
+                    crate::units::Unit::to_celsius(c.value - c.tolerance, &c.unit),
+                    crate::units::Unit::to_celsius(c.value + c.tolerance, &c.unit),
+                ) {
                     (Some(a), Some(b)) => Some((a.min(b) - 1e-6, a.max(b) + 1e-6)),
                     _ => None,
                 }
@@ -227,14 +226,15 @@ impl Registry {
         parse_row(&row)
     }
 
-    /// Packages the reader may see, grouped by material, optionally of one class or material.
+    /// Packages the reader may see, optionally of one class or material, with their summaries
+    /// and the signatures those were computed from.
     fn visible_packages(
         &self,
         conn: &mut crate::store::AnyConnection,
         reader: &Reader,
         class: Option<&str>,
         material: Option<&str>,
-    ) -> Result<Vec<(PackageRow, crate::registry::views::PackageSummary)>> {
+    ) -> Result<(Vec<(PackageRow, crate::registry::views::PackageSummary)>, SignatureMap)> {
         let mut q = visible(reader);
         if let Some(c) = class {
             q = q.filter(packages::material_class.eq(c.to_owned()));
@@ -250,12 +250,13 @@ impl Registry {
             .map(PackageRow::from)
             .collect();
         let sigs = load_signatures(conn, rows.iter().map(|r| r.digest.clone()).collect())?;
-        Ok(rows.into_iter().map(|r| (r.clone(), summary(r, &sigs))).collect())
+        let summarised = rows.into_iter().map(|r| (r.clone(), summary(r, &sigs))).collect();
+        Ok((summarised, sigs))
     }
 
     pub fn list_materials(&self, reader: &Reader) -> Result<Vec<MaterialSummary>> {
         let mut conn = self.store.conn()?;
-        let rows = self.visible_packages(&mut conn, reader, None, None)?;
+        let (rows, _) = self.visible_packages(&mut conn, reader, None, None)?;
         let mut out: BTreeMap<String, MaterialSummary> = BTreeMap::new();
         for (row, s) in rows {
             let m = out.entry(row.material_id.clone()).or_insert_with(|| MaterialSummary {
@@ -288,20 +289,21 @@ impl Registry {
         properties: Option<&[PropertyFilter]>,
     ) -> Result<Vec<(MaterialRef, Vec<Evidence>)>> {
         let mut conn = self.store.conn()?;
-        let rows = self.visible_packages(&mut conn, reader, class, material)?;
+        let (rows, sigs) = self.visible_packages(&mut conn, reader, class, material)?;
         let counted: Vec<PackageRow> = rows.into_iter().filter(|(_, s)| s.counts_as_evidence).map(|(r, _)| r).collect();
-        self.load_evidence(&mut conn, counted, properties)
+        self.load_evidence(&mut conn, counted, &sigs, properties)
     }
 
-    /// Datasets (of `properties`, or all) and measurements of packages, grouped by material.
+    /// Datasets (of `properties`, or all) with their rows, of packages whose signatures are in
+    /// `sigs`, grouped by material.
     fn load_evidence(
         &self,
         conn: &mut crate::store::AnyConnection,
         counted: Vec<PackageRow>,
+        sigs: &SignatureMap,
         properties: Option<&[PropertyFilter]>,
     ) -> Result<Vec<(MaterialRef, Vec<Evidence>)>> {
         let digests: Vec<String> = counted.iter().map(|r| r.digest.clone()).collect();
-        let sigs = load_signatures(conn, digests.clone())?;
         let mut dataset_rows: Vec<DatasetRow> = Vec::new();
         // Chunked so that very large registries stay under the backends' parameter limits.
         for chunk in digests.chunks(2000) {
@@ -387,7 +389,7 @@ impl Registry {
                 // A material with no counting evidence still gets a report (everything untested),
                 // if the reader may see it at all.
                 let mut conn = self.store.conn()?;
-                let rows = self.visible_packages(&mut conn, reader, None, Some(material))?;
+                let (rows, _) = self.visible_packages(&mut conn, reader, None, Some(material))?;
                 let Some((r, _)) = rows.into_iter().next() else {
                     return Err(RegistryError::not_found(format!("no material '{material}' that you may see")));
                 };
@@ -443,8 +445,9 @@ impl Registry {
             .first(&mut conn)
             .optional()?
             .ok_or_else(|| RegistryError::not_found(format!("no package {digest} that you may see")))?;
+        let sample_sigs = load_signatures(&mut conn, vec![digest.clone()])?;
         let sample = self
-            .load_evidence(&mut conn, vec![sample_row], None)?
+            .load_evidence(&mut conn, vec![sample_row], &sample_sigs, None)?
             .pop()
             .and_then(|(_, mut e)| e.pop())
             .ok_or_else(|| RegistryError::Internal("sample evidence missing".into()))?;

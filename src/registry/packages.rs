@@ -15,7 +15,7 @@ use super::{Registry, Result, is_unique_violation};
 use crate::package::manifest::Releasability;
 use crate::package::signing::{CheckedSignature, check_signature, encode_public_key};
 use crate::package::{PackageDigest, VerifiedPackage, verify_file};
-use crate::store::models::{DatasetRow, KeyRow, MeasurementRow, OrganisationRow, PackageRow, ReaderRow, SignatureRow};
+use crate::store::models::{DatasetRow, KeyRow, OrganisationRow, PackageRow, ReaderRow, SignatureRow};
 use crate::store::schema::{datasets, organisations, package_readers, packages, signatures, signing_keys};
 use crate::store::{AnyConnection, format_time, now_ms};
 
@@ -68,45 +68,6 @@ pub(super) fn visible(reader: &Reader) -> packages::BoxedQuery<'static, Db> {
                 )),
         ),
     }
-}
-
-fn celsius(v: f64, unit: &str) -> Option<f64> {
-    let (from, to) = (crate::units::Unit::parse(unit).ok()?, crate::units::Unit::parse("Cel").ok()?);
-    from.convert(v, &to).ok()
-}
-
-/// Every measurement of a verified package, with all its conditions (fixed and per row).
-fn measurement_rows(digest: &str, v: &VerifiedPackage) -> Vec<MeasurementRow> {
-    let ev = crate::fit::evidence_from_verified(v);
-    ev.datasets
-        .iter()
-        .flat_map(|d| {
-            d.rows.iter().enumerate().map(move |(i, r)| {
-                let mut others = r.conditions.clone();
-                let temperature = others.remove("temperature").and_then(|(v, u)| celsius(v, &u));
-                if temperature.is_none()
-                    && let Some(t) = r.conditions.get("temperature")
-                {
-                    // Not convertible: keep it as stated so nothing is lost.
-                    others.insert("temperature".into(), t.clone());
-                }
-                MeasurementRow {
-                    digest: digest.to_owned(),
-                    dataset_id: d.id.clone(),
-                    row_index: i32::try_from(i).unwrap_or(i32::MAX),
-                    specimen: r.specimen.clone(),
-                    batch: r.batch.clone(),
-                    value: r.value,
-                    temperature,
-                    conditions: if others.is_empty() {
-                        "{}".to_owned()
-                    } else {
-                        serde_json::to_string(&others).unwrap_or_default()
-                    },
-                }
-            })
-        })
-        .collect()
 }
 
 fn dataset_row(
@@ -298,17 +259,14 @@ impl Registry {
         };
         let readers: Vec<ReaderRow> =
             grants.into_iter().map(|reader| ReaderRow { digest: digest.clone(), reader }).collect();
-        let dataset_rows: Vec<DatasetRow> =
-            verified.datasets().iter().map(|d| dataset_row(&digest, manifest, d)).collect();
-        let measurement_rows = measurement_rows(&digest, &verified);
         let evidence = crate::fit::evidence_from_verified(&verified);
-        let dataset_rows: Vec<DatasetRow> = dataset_rows
-            .into_iter()
-            .map(|mut d| {
-                if let Some(e) = evidence.datasets.iter().find(|e| e.id == d.dataset_id) {
-                    d.rows = crate::fit::encode_rows(&e.rows);
-                }
-                d
+        let dataset_rows: Vec<DatasetRow> = verified
+            .datasets()
+            .iter()
+            .map(|d| {
+                let rows =
+                    evidence.datasets.iter().find(|e| e.id == d.spec.id).map(|e| crate::fit::encode_rows(&e.rows));
+                DatasetRow { rows: rows.unwrap_or_default(), ..dataset_row(&digest, manifest, d) }
             })
             .collect();
 
@@ -333,7 +291,6 @@ impl Registry {
             for s in &signature_rows {
                 diesel::insert_into(signatures::table).values(s).execute(conn)?;
             }
-            crate::store::insert_measurements(conn, &measurement_rows)?;
             update_supersession(conn, &row.name)?;
             Ok(())
         });

@@ -209,21 +209,6 @@ impl Store {
     }
 }
 
-/// Inserts measurement rows in batches (one statement per 500 rows): multi-row inserts do not
-/// compile through [`AnyConnection`], so this is the one place that names each backend.
-pub fn insert_measurements(conn: &mut AnyConnection, rows: &[models::MeasurementRow]) -> diesel::QueryResult<()> {
-    use diesel::RunQueryDsl;
-    for chunk in rows.chunks(500) {
-        match conn {
-            AnyConnection::Sqlite(c) => diesel::insert_into(schema::measurements::table).values(chunk).execute(c)?,
-            AnyConnection::Postgresql(c) => {
-                diesel::insert_into(schema::measurements::table).values(chunk).execute(c)?
-            }
-        };
-    }
-    Ok(())
-}
-
 /// Serialises the writers of one package name until the end of the current transaction, so
 /// concurrent publications of versions of a name see each other (PostgreSQL's default isolation
 /// would let two of them both think they are the latest). SQLite already has a single writer.

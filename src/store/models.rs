@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::{
-    api_tokens, datasets, measurements, organisations, package_readers, packages, profiles, signatures, signing_keys,
+    api_tokens, datasets, organisations, package_readers, packages, profiles, signatures, signing_keys,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -138,19 +138,6 @@ pub struct DatasetRow {
     pub conditions: String,
     pub standard: String,
     pub rows: String,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = measurements)]
-pub struct MeasurementRow {
-    pub digest: String,
-    pub dataset_id: String,
-    pub row_index: i32,
-    pub specimen: String,
-    pub batch: String,
-    pub value: f64,
-    pub temperature: Option<f64>,
-    pub conditions: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

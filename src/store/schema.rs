@@ -85,19 +85,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    measurements (digest, dataset_id, row_index) {
-        digest -> Text,
-        dataset_id -> Text,
-        row_index -> Integer,
-        specimen -> Text,
-        batch -> Text,
-        value -> Double,
-        temperature -> Nullable<Double>,
-        conditions -> Text,
-    }
-}
-
-diesel::table! {
     profiles (id, version) {
         id -> Text,
         version -> Text,
@@ -128,7 +115,6 @@ diesel::joinable!(packages -> organisations (organisation_id));
 diesel::joinable!(package_readers -> packages (digest));
 diesel::joinable!(datasets -> packages (digest));
 diesel::joinable!(signatures -> packages (digest));
-diesel::joinable!(measurements -> packages (digest));
 diesel::joinable!(signatures -> signing_keys (key_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -138,7 +124,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     packages,
     package_readers,
     datasets,
-    measurements,
     profiles,
     signatures,
 );

@@ -1,5 +1,4 @@
 DROP TABLE profiles;
-DROP TABLE measurements;
 ALTER TABLE datasets DROP COLUMN rows;
 ALTER TABLE datasets DROP COLUMN standard;
 DROP INDEX packages_material;
