@@ -7,6 +7,7 @@
 //!
 //!   cargo bench --bench fit_ranking               # 10 000 packages
 //!   PREQUAL_BENCH_PACKAGES=2000 cargo bench --bench fit_ranking
+//!   PREQUAL_BENCH_DIR=/tmp/fit-bench cargo bench --bench fit_ranking   # fill once, measure again
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write as _;
@@ -175,15 +176,40 @@ fn measure(label: &str, registry: &Registry, runs: usize) -> Vec<String> {
     lines
 }
 
-fn run_backend(label: &str, url: DatabaseUrl, n: usize, runs: usize) -> Vec<String> {
-    let work = tempfile::tempdir().unwrap();
-    let store = Store::open(&url, &work.path().join("data"), 4).unwrap();
+/// Where a backend's registry lives: a fresh temporary folder, or with PREQUAL_BENCH_DIR a kept
+/// one that is filled only once (a marker file records the package count).
+fn bench_dir(label: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = match std::env::var_os("PREQUAL_BENCH_DIR") {
+        Some(d) => Path::new(&d).join(label),
+        None => temp.path().to_path_buf(),
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    (temp, dir)
+}
+
+fn run_backend(label: &str, url: DatabaseUrl, dir: &Path, n: usize, runs: usize) -> Vec<String> {
+    let marker = dir.join("filled");
+    let filled = std::fs::read_to_string(&marker).ok().and_then(|s| s.trim().parse::<usize>().ok()) == Some(n);
+    if !filled {
+        // A partial or different fill starts over.
+        let _ = std::fs::remove_dir_all(dir.join("data"));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.join(format!("bench.db{suffix}")));
+        }
+    }
+    let store = Store::open(&url, &dir.join("data"), 4).unwrap();
     let registry = Registry::new(store, Policy::default());
     registry.load_builtin_profiles().unwrap();
-    eprintln!("{label}: publishing {n} packages");
-    let t = Instant::now();
-    fill(&registry, n, work.path());
-    eprintln!("{label}: filled in {:.0} s", t.elapsed().as_secs_f64());
+    if filled {
+        eprintln!("{label}: reusing the {n} packages already in {}", dir.display());
+    } else {
+        eprintln!("{label}: publishing {n} packages");
+        let t = Instant::now();
+        fill(&registry, n, dir);
+        eprintln!("{label}: filled in {:.0} s", t.elapsed().as_secs_f64());
+        std::fs::write(&marker, n.to_string()).unwrap();
+    }
     measure(label, &registry, runs)
 }
 
@@ -191,22 +217,28 @@ fn main() {
     let n: usize = std::env::var("PREQUAL_BENCH_PACKAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let runs = 5;
     let mut lines = Vec::new();
-    let sqlite_dir = tempfile::tempdir().unwrap();
-    lines.extend(run_backend(
-        "sqlite",
-        DatabaseUrl::Sqlite(sqlite_dir.path().join("bench.db").display().to_string()),
-        n,
-        runs,
-    ));
+    let keep = std::env::var_os("PREQUAL_BENCH_DIR").is_some();
+    let (_temp, dir) = bench_dir("sqlite");
+    if !keep {
+        let _ = std::fs::remove_file(dir.join("filled"));
+    }
+    lines.extend(run_backend("sqlite", DatabaseUrl::Sqlite(dir.join("bench.db").display().to_string()), &dir, n, runs));
     if let Ok(admin) = std::env::var("PREQUAL_BENCH_POSTGRES") {
         use diesel::{Connection, RunQueryDsl};
         let db = "prequal_bench_fit";
         let mut conn = diesel::PgConnection::establish(&admin).unwrap();
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut conn).unwrap();
-        diesel::sql_query(format!("CREATE DATABASE {db}")).execute(&mut conn).unwrap();
+        let (_temp, dir) = bench_dir("postgres");
+        let reuse = keep && dir.join("filled").exists();
+        if !reuse {
+            let _ = std::fs::remove_file(dir.join("filled"));
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut conn).unwrap();
+            diesel::sql_query(format!("CREATE DATABASE {db}")).execute(&mut conn).unwrap();
+        }
         let url = format!("{}/{db}", admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b));
-        lines.extend(run_backend("postgres", DatabaseUrl::Postgres(url), n, runs));
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut conn).unwrap();
+        lines.extend(run_backend("postgres", DatabaseUrl::Postgres(url), &dir, n, runs));
+        if !keep {
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut conn).unwrap();
+        }
     }
     println!(
         "\nRanking every material against each built-in profile, {n} packages, median and worst of {runs} runs (seconds):\n"
