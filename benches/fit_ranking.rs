@@ -10,6 +10,10 @@
 //!   PREQUAL_BENCH_DIR=/tmp/fit-bench cargo bench --bench fit_ranking   # fill once, measure again
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+/// The same allocator as the server binary (see src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write as _;
 use std::path::Path;
 use std::time::Instant;
@@ -142,7 +146,11 @@ fn fill(registry: &Registry, n: usize, work: &Path) {
 
 fn measure(label: &str, registry: &Registry, runs: usize) -> Vec<String> {
     let mut lines = Vec::new();
+    let only = std::env::var("PREQUAL_BENCH_PROFILE").ok();
     for profile in prequal::profile::builtin().unwrap() {
+        if only.as_ref().is_some_and(|p| *p != profile.id) {
+            continue;
+        }
         let query = FitQuery { profile: profile.id.clone(), version: None, material: None };
         let mut times = Vec::new();
         let mut materials = 0;
@@ -215,14 +223,18 @@ fn run_backend(label: &str, url: DatabaseUrl, dir: &Path, n: usize, runs: usize)
 
 fn main() {
     let n: usize = std::env::var("PREQUAL_BENCH_PACKAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
-    let runs = 5;
+    let runs: usize = std::env::var("PREQUAL_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let mut lines = Vec::new();
     let keep = std::env::var_os("PREQUAL_BENCH_DIR").is_some();
-    let (_temp, dir) = bench_dir("sqlite");
-    if !keep {
-        let _ = std::fs::remove_file(dir.join("filled"));
+    // PREQUAL_BENCH_SKIP_SQLITE=1 measures PostgreSQL alone.
+    if std::env::var_os("PREQUAL_BENCH_SKIP_SQLITE").is_none() {
+        let (_temp, dir) = bench_dir("sqlite");
+        if !keep {
+            let _ = std::fs::remove_file(dir.join("filled"));
+        }
+        let url = DatabaseUrl::Sqlite(dir.join("bench.db").display().to_string());
+        lines.extend(run_backend("sqlite", url, &dir, n, runs));
     }
-    lines.extend(run_backend("sqlite", DatabaseUrl::Sqlite(dir.join("bench.db").display().to_string()), &dir, n, runs));
     if let Ok(admin) = std::env::var("PREQUAL_BENCH_POSTGRES") {
         use diesel::{Connection, RunQueryDsl};
         let db = "prequal_bench_fit";

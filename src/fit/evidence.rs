@@ -2,6 +2,7 @@
 //! and signers. Built from a [`VerifiedPackage`] offline, or from the registry's rows.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::package::VerifiedPackage;
 
@@ -24,13 +25,17 @@ impl Signer {
     }
 }
 
+/// Condition name → (value, UCUM unit), fixed and per-row conditions alike.
+pub type Conditions = BTreeMap<String, (f64, String)>;
+
+/// One measurement. Batch names and condition sets are shared between the rows that have the
+/// same ones, so that ranking thousands of materials does not copy them row by row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvidenceRow {
     pub specimen: String,
-    pub batch: String,
+    pub batch: Arc<str>,
     pub value: f64,
-    /// Condition name → (value, UCUM unit), fixed and per-row conditions alike.
-    pub conditions: BTreeMap<String, (f64, String)>,
+    pub conditions: Arc<Conditions>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -96,9 +101,9 @@ pub fn evidence_from_verified(v: &VerifiedPackage) -> Evidence {
                     }
                     EvidenceRow {
                         specimen: meas.specimen.clone(),
-                        batch: meas.batch.clone(),
+                        batch: Arc::from(meas.batch.as_str()),
                         value: meas.value,
-                        conditions,
+                        conditions: Arc::new(conditions),
                     }
                 })
                 .collect();
@@ -153,11 +158,11 @@ pub fn encode_rows(rows: &[EvidenceRow]) -> String {
     let mut sets: Vec<BTreeMap<String, (f64, String)>> = Vec::new();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let b = batches.iter().position(|x| *x == r.batch).unwrap_or_else(|| {
+        let b = batches.iter().position(|x| *x == &*r.batch).unwrap_or_else(|| {
             batches.push(&r.batch);
             batches.len() - 1
         });
-        let mut others = r.conditions.clone();
+        let mut others = (*r.conditions).clone();
         let celsius = others.remove("temperature").and_then(|(v, u)| crate::units::Unit::to_celsius(v, &u));
         if celsius.is_none()
             && let Some(t) = r.conditions.get("temperature")
@@ -183,6 +188,9 @@ struct Compact {
 /// Reads [`encode_rows`]' form back; rows outside `temperature_c` (°C, inclusive) are skipped.
 pub fn decode_rows(text: &str, temperature_c: Option<(f64, f64)>) -> Result<Vec<EvidenceRow>, String> {
     let compact: Compact = serde_json::from_str(text).map_err(|e| format!("stored dataset rows: {e}"))?;
+    let batches: Vec<Arc<str>> = compact.b.iter().map(|b| Arc::from(b.as_str())).collect();
+    // Rows at one temperature with the same other conditions share one condition set.
+    let mut sets: Vec<((usize, Option<u64>), Arc<Conditions>)> = Vec::new();
     let mut out = Vec::with_capacity(compact.r.len());
     for (value, b, t, c) in compact.r {
         if let Some((lo, hi)) = temperature_c
@@ -190,11 +198,20 @@ pub fn decode_rows(text: &str, temperature_c: Option<(f64, f64)>) -> Result<Vec<
         {
             continue;
         }
-        let mut conditions = compact.c.get(c).cloned().ok_or("stored dataset rows: bad condition index")?;
-        if let Some(t) = t {
-            conditions.insert("temperature".into(), (t, "Cel".into()));
-        }
-        let batch = compact.b.get(b).cloned().ok_or("stored dataset rows: bad batch index")?;
+        let key = (c, t.map(f64::to_bits));
+        let conditions = match sets.iter().find(|(k, _)| *k == key) {
+            Some((_, set)) => Arc::clone(set),
+            None => {
+                let mut set = compact.c.get(c).cloned().ok_or("stored dataset rows: bad condition index")?;
+                if let Some(t) = t {
+                    set.insert("temperature".into(), (t, "Cel".into()));
+                }
+                let set = Arc::new(set);
+                sets.push((key, Arc::clone(&set)));
+                set
+            }
+        };
+        let batch = batches.get(b).cloned().ok_or("stored dataset rows: bad batch index")?;
         out.push(EvidenceRow { specimen: String::new(), batch, value, conditions });
     }
     Ok(out)
@@ -210,16 +227,16 @@ mod compact_tests {
             specimen: "s".into(),
             batch: b.into(),
             value: v,
-            conditions: BTreeMap::from([
+            conditions: Arc::new(BTreeMap::from([
                 ("temperature".to_owned(), (t, u.to_owned())),
                 ("c_rate".to_owned(), (1.0, "/h".to_owned())),
-            ]),
+            ])),
         };
         let rows = vec![row(1.5, "L1", 20.0, "Cel"), row(2.5, "L2", 423.15, "K")];
         let text = encode_rows(&rows);
         let back = decode_rows(&text, None).unwrap();
         assert_eq!(back.len(), 2);
-        assert_eq!(back[1].batch, "L2");
+        assert_eq!(&*back[1].batch, "L2");
         assert!((back[1].conditions["temperature"].0 - 150.0).abs() < 1e-9);
         assert_eq!(back[0].conditions["c_rate"], (1.0, "/h".to_owned()));
         assert_eq!(decode_rows(&text, Some((140.0, 160.0))).unwrap().len(), 1);

@@ -245,45 +245,59 @@ fn gather<'a>(
             return points;
         }
     };
+    // Rows repeat a handful of unit codes: parse each once.
+    let mut units: Vec<(&str, Option<Unit>)> = Vec::new();
+    let mut unit = |code: &'a str| -> Option<Unit> {
+        if let Some((_, u)) = units.iter().find(|(c, _)| *c == code) {
+            return *u;
+        }
+        let u = Unit::parse(code).ok();
+        units.push((code, u));
+        u
+    };
+    let wanted: Vec<(&String, &crate::profile::RequiredCondition, Option<Unit>)> =
+        req.conditions.iter().map(|(n, c)| (n, c, Unit::parse(&c.unit).ok())).collect();
     for ev in evidence {
         for ds in ev.datasets.iter().filter(|d| d.property == req.property) {
-            let where_ = format!("{}@{} dataset '{}'", ev.name, ev.version, ds.id);
+            let where_ = || format!("{}@{} dataset '{}'", ev.name, ev.version, ds.id);
             if !standard_accepted(&ds.standard, &req.standards) {
                 ignored.insert(format!(
-                    "{where_}: standard '{}' is not accepted for requirement '{}' ({})",
+                    "{}: standard '{}' is not accepted for requirement '{}' ({})",
+                    where_(),
                     ds.standard,
                     req.id,
                     req.standards.join(", ")
                 ));
                 continue;
             }
-            let Ok(unit) = Unit::parse(&ds.unit) else {
-                ignored.insert(format!("{where_}: unknown unit '{}'", ds.unit));
+            let Ok(from) = Unit::parse(&ds.unit) else {
+                ignored.insert(format!("{}: unknown unit '{}'", where_(), ds.unit));
                 continue;
             };
-            if !unit.is_compatible_with(&target) {
-                ignored.insert(format!("{where_}: unit '{}' cannot be converted to '{}'", ds.unit, req.unit));
+            if !from.is_compatible_with(&target) {
+                ignored.insert(format!("{}: unit '{}' cannot be converted to '{}'", where_(), ds.unit, req.unit));
                 continue;
             }
             let citation = citations.len();
             let mut used = 0;
             'rows: for row in &ds.rows {
-                let Ok(value) = unit.convert(row.value, &target) else { continue };
+                let Ok(value) = from.convert(row.value, &target) else { continue };
                 let mut temperature = None;
-                for (name, want) in &req.conditions {
-                    let Some((v, u)) = row.conditions.get(name) else {
-                        ignored.insert(format!("{where_}: does not state condition '{name}'"));
+                for (name, want, want_unit) in &wanted {
+                    let Some((v, u)) = row.conditions.get(*name) else {
+                        ignored.insert(format!("{}: does not state condition '{name}'", where_()));
                         continue 'rows;
                     };
-                    let (Ok(from), Ok(to)) = (Unit::parse(u), Unit::parse(&want.unit)) else { continue 'rows };
-                    let Ok(v) = from.convert(*v, &to) else {
+                    let (Some(have), Some(to)) = (unit(u), want_unit) else { continue 'rows };
+                    let Ok(v) = have.convert(*v, to) else {
                         ignored.insert(format!(
-                            "{where_}: condition '{name}' in '{u}' cannot be compared with '{}'",
+                            "{}: condition '{name}' in '{u}' cannot be compared with '{}'",
+                            where_(),
                             want.unit
                         ));
                         continue 'rows;
                     };
-                    if name == "temperature" {
+                    if *name == "temperature" {
                         temperature = Some(v);
                     } else if (v - want.value).abs() > want.tolerance + 1e-9 {
                         continue 'rows;
@@ -708,7 +722,22 @@ fn weight(c: Criticality) -> f64 {
 /// Ranks materials against one profile, best first: verdict, then criticality-weighted met
 /// requirements, then the mean relative margin of what is met.
 pub fn rank(profile: &Profile, materials: Vec<(MaterialRef, Vec<Evidence>)>) -> Vec<(RankEntry, FitReport)> {
-    let one = |(m, ev): (MaterialRef, Vec<Evidence>)| {
+    match rank_with(profile, materials, Ok::<_, std::convert::Infallible>) {
+        Ok(ranked) => ranked,
+        Err(never) => match never {},
+    }
+}
+
+/// [`rank`] over items that still have to be turned into evidence (decoding stored rows, say):
+/// `prepare` runs on the same cores as the fits. The first error stops the ranking.
+pub fn rank_with<T, E, F>(profile: &Profile, items: Vec<T>, prepare: F) -> Result<Vec<(RankEntry, FitReport)>, E>
+where
+    T: Send,
+    E: Send,
+    F: Fn(T) -> Result<(MaterialRef, Vec<Evidence>), E> + Sync,
+{
+    let one = |item: T| -> Result<(RankEntry, FitReport), E> {
+        let (m, ev) = prepare(item)?;
         let report = fit(profile, m.clone(), &ev);
         let met: Vec<&RequirementResult> = report.requirements.iter().filter(|r| r.status == Status::Met).collect();
         let margins: Vec<f64> = met.iter().filter_map(|r| r.margin_percent).collect();
@@ -725,29 +754,33 @@ pub fn rank(profile: &Profile, materials: Vec<(MaterialRef, Vec<Evidence>)>) -> 
             score,
             specimens_remaining: report.reuse.specimens_remaining,
         };
-        (entry, report)
+        Ok((entry, report))
     };
     // Materials are independent: fit them on every core.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(materials.len().max(1));
-    let mut out: Vec<(RankEntry, FitReport)> = if threads <= 1 || materials.len() < 64 {
-        materials.into_iter().map(one).collect()
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
+    let mut out: Vec<(RankEntry, FitReport)> = if threads <= 1 || items.len() < 64 {
+        items.into_iter().map(one).collect::<Result<_, E>>()?
     } else {
-        let per = materials.len().div_ceil(threads);
-        let mut chunks: Vec<Vec<(MaterialRef, Vec<Evidence>)>> = Vec::new();
-        let mut rest = materials;
+        let per = items.len().div_ceil(threads);
+        let mut chunks: Vec<Vec<T>> = Vec::new();
+        let mut rest = items;
         while !rest.is_empty() {
             let tail = rest.split_off(per.min(rest.len()));
             chunks.push(rest);
             rest = tail;
         }
+        let one = &one;
         std::thread::scope(|s| {
-            let handles: Vec<_> =
-                chunks.into_iter().map(|c| s.spawn(move || c.into_iter().map(one).collect::<Vec<_>>())).collect();
-            handles
+            let handles: Vec<_> = chunks
                 .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|panicked| std::panic::resume_unwind(panicked)))
-                .collect()
-        })
+                .map(|c| s.spawn(move || c.into_iter().map(one).collect::<Result<Vec<_>, E>>()))
+                .collect();
+            let mut all = Vec::new();
+            for h in handles {
+                all.extend(h.join().unwrap_or_else(|panicked| std::panic::resume_unwind(panicked))?);
+            }
+            Ok::<_, E>(all)
+        })?
     };
     out.sort_by(|(a, _), (b, _)| {
         a.verdict
@@ -758,7 +791,7 @@ pub fn rank(profile: &Profile, materials: Vec<(MaterialRef, Vec<Evidence>)>) -> 
     for (i, (e, _)) in out.iter_mut().enumerate() {
         e.rank = i + 1;
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use super::packages::{SignatureMap, load_signatures, summary, visible};
 use super::{Registry, Result};
 use crate::fit::{self, Evidence, EvidenceDataset, FitReport, MaterialRef, RankEntry, Signer};
 use crate::profile::Profile;
-use crate::store::models::{DatasetRow, PackageMeta, PackageRow, ProfileRow};
+use crate::store::models::{PackageRow, ProfileRow};
 use crate::store::now_ms;
 use crate::store::schema::{datasets, packages, profiles};
 
@@ -244,11 +244,8 @@ impl Registry {
         }
         let rows: Vec<PackageRow> = q
             .order(packages::registered_at)
-            .select(PackageMeta::as_select())
-            .load::<PackageMeta>(conn)?
-            .into_iter()
-            .map(PackageRow::from)
-            .collect();
+            .select(PackageRow::as_select())
+            .load(conn)?;
         let sigs = load_signatures(conn, rows.iter().map(|r| r.digest.clone()).collect())?;
         let summarised = rows.into_iter().map(|r| (r.clone(), summary(r, &sigs))).collect();
         Ok((summarised, sigs))
@@ -288,88 +285,59 @@ impl Registry {
         material: Option<&str>,
         properties: Option<&[PropertyFilter]>,
     ) -> Result<Vec<(MaterialRef, Vec<Evidence>)>> {
-        let mut conn = self.store.conn()?;
-        let (rows, sigs) = self.visible_packages(&mut conn, reader, class, material)?;
-        let counted: Vec<PackageRow> = rows.into_iter().filter(|(_, s)| s.counts_as_evidence).map(|(r, _)| r).collect();
-        self.load_evidence(&mut conn, counted, &sigs, properties)
+        self.stored_evidence(reader, class, material, properties)?
+            .into_iter()
+            .map(|m| m.decode(properties))
+            .collect()
     }
 
-    /// Datasets (of `properties`, or all) with their rows, of packages whose signatures are in
-    /// `sigs`, grouped by material.
-    fn load_evidence(
+    /// [`Registry::evidence`] before the stored rows are decoded.
+    fn stored_evidence(
         &self,
-        conn: &mut crate::store::AnyConnection,
-        counted: Vec<PackageRow>,
-        sigs: &SignatureMap,
+        reader: &Reader,
+        class: Option<&str>,
+        material: Option<&str>,
         properties: Option<&[PropertyFilter]>,
-    ) -> Result<Vec<(MaterialRef, Vec<Evidence>)>> {
-        let digests: Vec<String> = counted.iter().map(|r| r.digest.clone()).collect();
-        let mut dataset_rows: Vec<DatasetRow> = Vec::new();
+    ) -> Result<Vec<StoredMaterial>> {
+        let mut conn = self.store.conn()?;
+        // Withdrawn and superseded packages never count, so the database leaves them out; a
+        // suspect package (signed with a key reported compromised) is dropped below.
+        let scope = || {
+            let mut q = visible(reader).filter(packages::withdrawn_at.is_null()).filter(packages::superseded_by.is_null());
+            if let Some(c) = class {
+                q = q.filter(packages::material_class.eq(c.to_owned()));
+            }
+            if let Some(m) = material {
+                q = q.filter(packages::material_id.eq(m.to_owned()));
+            }
+            q
+        };
+        let rows: Vec<PackageRow> = scope()
+            .order(packages::registered_at)
+            .select(PackageRow::as_select())
+            .load(&mut conn)?;
+        let sigs = load_signatures(&mut conn, rows.iter().map(|r| r.digest.clone()).collect())?;
+        let counted: Vec<PackageRow> =
+            rows.into_iter().filter(|r| summary(r.clone(), &sigs).counts_as_evidence).collect();
+        let names: Option<Vec<String>> = properties.map(|props| {
+            let mut names: Vec<String> = props.iter().map(|p| p.property.clone()).collect();
+            names.sort();
+            names.dedup();
+            names
+        });
+        let mut dataset_rows: Vec<EvidenceDatasetRow> = Vec::new();
         // Chunked so that very large registries stay under the backends' parameter limits.
-        for chunk in digests.chunks(2000) {
-            let mut dq = datasets::table.filter(datasets::digest.eq_any(chunk)).into_boxed::<super::packages::Db>();
-            if let Some(props) = properties {
-                let mut names: Vec<String> = props.iter().map(|p| p.property.clone()).collect();
-                names.dedup();
-                dq = dq.filter(datasets::property.eq_any(names));
+        for chunk in counted.chunks(4000) {
+            let mut dq = datasets::table
+                .filter(datasets::digest.eq_any(chunk.iter().map(|r| r.digest.as_str()).collect::<Vec<_>>()))
+                .into_boxed::<super::packages::Db>();
+            if let Some(names) = &names {
+                dq = dq.filter(datasets::property.eq_any(names.clone()));
             }
-            dataset_rows.extend(dq.select(DatasetRow::as_select()).load(conn)?);
+            dataset_rows.extend(dq.select(EvidenceDatasetRow::as_select()).load(&mut conn)?);
         }
-        // Each dataset's rows come from its compact stored form; a profile's temperature windows
-        // keep only the rows a requirement can use.
-        let mut datasets_by_digest: HashMap<String, Vec<EvidenceDataset>> = HashMap::new();
-        for d in dataset_rows {
-            let windows: Vec<Option<(f64, f64)>> = match properties {
-                Some(props) => props.iter().filter(|p| p.property == d.property).map(|p| p.temperature_c).collect(),
-                None => vec![None],
-            };
-            let mut rows = Vec::new();
-            for w in windows {
-                rows.extend(fit::decode_rows(&d.rows, w).map_err(RegistryError::Internal)?);
-            }
-            datasets_by_digest.entry(d.digest.clone()).or_default().push(EvidenceDataset {
-                id: d.dataset_id,
-                property: d.property,
-                unit: d.unit,
-                standard: d.standard,
-                rows,
-            });
-        }
-        let mut by_material: BTreeMap<String, (MaterialRef, Vec<Evidence>)> = BTreeMap::new();
-        for r in counted {
-            let signers = sigs
-                .get(&r.digest)
-                .map(|list| {
-                    list.iter()
-                        .map(|(s, _)| Signer {
-                            key_id: s.key_id.clone(),
-                            organisation: Some(s.organisation_id.clone()),
-                            kind: s.kind.clone(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let entry = by_material.entry(r.material_id.clone()).or_insert_with(|| {
-                (
-                    MaterialRef {
-                        id: r.material_id.clone(),
-                        designation: r.designation.clone(),
-                        producer: r.producer.clone(),
-                        material_class: r.material_class.clone(),
-                    },
-                    Vec::new(),
-                )
-            });
-            entry.1.push(Evidence {
-                datasets: datasets_by_digest.remove(&r.digest).unwrap_or_default(),
-                digest: r.digest,
-                name: r.name,
-                version: r.version,
-                organisation: r.organisation_id,
-                signers,
-            });
-        }
-        Ok(by_material.into_values().collect())
+        drop(conn);
+        Ok(group_evidence(counted, &sigs, dataset_rows))
     }
 
     /// The fit report of one material against a profile.
@@ -411,8 +379,9 @@ impl Registry {
     pub fn rank(&self, reader: &Reader, query: &FitQuery) -> Result<(Ranking, Vec<FitReport>)> {
         let profile = self.get_profile(&query.profile, query.version.as_deref())?;
         let filters = profile_filters(&profile);
-        let materials = self.evidence(reader, Some(profile.material_class.as_str()), None, Some(&filters))?;
-        let ranked = fit::rank(&profile, materials);
+        let stored = self.stored_evidence(reader, Some(profile.material_class.as_str()), None, Some(&filters))?;
+        // Stored rows are decoded on the cores that fit them.
+        let ranked = fit::rank_with(&profile, stored, |m| m.decode(Some(&filters)))?;
         let (entries, reports): (Vec<RankEntry>, Vec<FitReport>) = ranked.into_iter().unzip();
         Ok((
             Ranking {
@@ -446,9 +415,14 @@ impl Registry {
             .optional()?
             .ok_or_else(|| RegistryError::not_found(format!("no package {digest} that you may see")))?;
         let sample_sigs = load_signatures(&mut conn, vec![digest.clone()])?;
-        let sample = self
-            .load_evidence(&mut conn, vec![sample_row], &sample_sigs, None)?
+        let sample_datasets: Vec<EvidenceDatasetRow> = datasets::table
+            .filter(datasets::digest.eq(digest.clone()))
+            .select(EvidenceDatasetRow::as_select())
+            .load(&mut conn)?;
+        let sample = group_evidence(vec![sample_row], &sample_sigs, sample_datasets)
             .pop()
+            .map(|m| m.decode(None))
+            .transpose()?
             .and_then(|(_, mut e)| e.pop())
             .ok_or_else(|| RegistryError::Internal("sample evidence missing".into()))?;
         drop(conn);
@@ -466,4 +440,101 @@ impl Registry {
         }
         Ok(fit::equivalency(&base, &sample, alpha))
     }
+}
+
+/// The columns of a dataset that the fit engine reads.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = datasets)]
+struct EvidenceDatasetRow {
+    digest: String,
+    dataset_id: String,
+    property: String,
+    unit: String,
+    standard: String,
+    rows: String,
+}
+
+/// One material's counting packages as stored: rows still in their compact form.
+struct StoredMaterial {
+    material: MaterialRef,
+    packages: Vec<(Evidence, Vec<EvidenceDatasetRow>)>,
+}
+
+impl StoredMaterial {
+    /// Decodes each dataset's rows, keeping those inside the temperature windows of
+    /// `properties` (every row of every dataset when None).
+    fn decode(self, properties: Option<&[PropertyFilter]>) -> Result<(MaterialRef, Vec<Evidence>)> {
+        let mut evidence = Vec::with_capacity(self.packages.len());
+        for (mut ev, stored) in self.packages {
+            for d in stored {
+                let mut rows = Vec::new();
+                match properties {
+                    Some(props) => {
+                        for p in props.iter().filter(|p| p.property == d.property) {
+                            rows.extend(fit::decode_rows(&d.rows, p.temperature_c).map_err(RegistryError::Internal)?);
+                        }
+                    }
+                    None => rows = fit::decode_rows(&d.rows, None).map_err(RegistryError::Internal)?,
+                }
+                ev.datasets.push(EvidenceDataset {
+                    id: d.dataset_id,
+                    property: d.property,
+                    unit: d.unit,
+                    standard: d.standard,
+                    rows,
+                });
+            }
+            evidence.push(ev);
+        }
+        Ok((self.material, evidence))
+    }
+}
+
+/// The `counted` packages with their signers and stored datasets, grouped by material.
+fn group_evidence(
+    counted: Vec<PackageRow>,
+    sigs: &SignatureMap,
+    dataset_rows: Vec<EvidenceDatasetRow>,
+) -> Vec<StoredMaterial> {
+    let mut datasets_by_digest: HashMap<String, Vec<EvidenceDatasetRow>> = HashMap::new();
+    for d in dataset_rows {
+        datasets_by_digest.entry(d.digest.clone()).or_default().push(d);
+    }
+    let mut by_material: BTreeMap<String, StoredMaterial> = BTreeMap::new();
+    for r in counted {
+        let signers = sigs
+            .get(&r.digest)
+            .map(|list| {
+                list.iter()
+                    .map(|(s, _)| Signer {
+                        key_id: s.key_id.clone(),
+                        organisation: Some(s.organisation_id.clone()),
+                        kind: s.kind.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let entry = by_material.entry(r.material_id.clone()).or_insert_with(|| StoredMaterial {
+            material: MaterialRef {
+                id: r.material_id.clone(),
+                designation: r.designation.clone(),
+                producer: r.producer.clone(),
+                material_class: r.material_class.clone(),
+            },
+            packages: Vec::new(),
+        });
+        let stored = datasets_by_digest.remove(&r.digest).unwrap_or_default();
+        entry.packages.push((
+            Evidence {
+                datasets: Vec::with_capacity(stored.len()),
+                digest: r.digest,
+                name: r.name,
+                version: r.version,
+                organisation: r.organisation_id,
+                signers,
+            },
+            stored,
+        ));
+    }
+    by_material.into_values().collect()
 }

@@ -15,8 +15,10 @@ use super::{Registry, Result, is_unique_violation};
 use crate::package::manifest::Releasability;
 use crate::package::signing::{CheckedSignature, check_signature, encode_public_key};
 use crate::package::{PackageDigest, VerifiedPackage, verify_file};
-use crate::store::models::{DatasetRow, KeyRow, OrganisationRow, PackageRow, ReaderRow, SignatureRow};
-use crate::store::schema::{datasets, organisations, package_readers, packages, signatures, signing_keys};
+use crate::store::models::{DatasetRow, DocumentRow, KeyRow, OrganisationRow, PackageRow, ReaderRow, SignatureRow};
+use crate::store::schema::{
+    datasets, organisations, package_documents, package_readers, packages, signatures, signing_keys,
+};
 use crate::store::{AnyConnection, format_time, now_ms};
 
 pub(super) type Db = <AnyConnection as diesel::Connection>::Backend;
@@ -246,8 +248,6 @@ impl Registry {
             organisation_id: principal.organisation.clone(),
             releasability: level.to_owned(),
             synthetic: manifest.synthetic,
-            manifest: String::from_utf8_lossy(verified.manifest_bytes()).into_owned(),
-            verification: verification_record(&verified, &upload, now, &signers),
             blob_sha256: upload.sha256_hex.clone(),
             size_bytes: i64::try_from(upload.size).unwrap_or(i64::MAX),
             registered_at: now,
@@ -256,6 +256,11 @@ impl Registry {
             superseded_by: None,
             material_id: crate::fit::material_id(&manifest.material.producer.name, &manifest.material.designation),
             producer: manifest.material.producer.name.clone(),
+        };
+        let document = DocumentRow {
+            digest: digest.clone(),
+            manifest: String::from_utf8_lossy(verified.manifest_bytes()).into_owned(),
+            verification: verification_record(&verified, &upload, now, &signers),
         };
         let readers: Vec<ReaderRow> =
             grants.into_iter().map(|reader| ReaderRow { digest: digest.clone(), reader }).collect();
@@ -281,6 +286,7 @@ impl Registry {
             crate::store::lock_package_name(conn, &row.name)?;
             self.check_name(conn, principal, &row.name, &row.version)?;
             diesel::insert_into(packages::table).values(&row).execute(conn)?;
+            diesel::insert_into(package_documents::table).values(&document).execute(conn)?;
             // One row per statement: multi-row inserts do not compile through MultiConnection.
             for r in &readers {
                 diesel::insert_into(package_readers::table).values(r).execute(conn)?;
@@ -409,6 +415,11 @@ impl Registry {
             .order(datasets::dataset_id)
             .select(DatasetRow::as_select())
             .load(&mut conn)?;
+        let document: Option<DocumentRow> = package_documents::table
+            .find(&digest)
+            .select(DocumentRow::as_select())
+            .first(&mut conn)
+            .optional()?;
         let sigs = load_signatures(&mut conn, vec![digest.clone()])?;
         let now = now_ms();
         let signatures = sigs
@@ -430,8 +441,13 @@ impl Registry {
                     .collect()
             })
             .unwrap_or_default();
-        let manifest = serde_json::from_str(&row.manifest).unwrap_or(serde_json::Value::Null);
-        let verification = serde_json::from_str(&row.verification).unwrap_or(serde_json::Value::Null);
+        let (manifest, verification) = match &document {
+            Some(d) => (
+                serde_json::from_str(&d.manifest).unwrap_or(serde_json::Value::Null),
+                serde_json::from_str(&d.verification).unwrap_or(serde_json::Value::Null),
+            ),
+            None => (serde_json::Value::Null, serde_json::Value::Null),
+        };
         let file_sha256 = row.blob_sha256.clone();
         let download_url = format!("/v1/packages/{digest}/download");
         Ok(PackageDetail {
@@ -617,15 +633,18 @@ fn update_supersession(conn: &mut AnyConnection, name: &str) -> Result<()> {
 pub(super) type SignatureMap = HashMap<String, Vec<(SignatureRow, KeyRow)>>;
 
 pub(super) fn load_signatures(conn: &mut AnyConnection, digests: Vec<String>) -> Result<SignatureMap> {
-    let rows: Vec<(SignatureRow, KeyRow)> = signatures::table
-        .inner_join(signing_keys::table)
-        .filter(signatures::digest.eq_any(digests))
-        .order((signatures::digest, signatures::added_at, signatures::key_id))
-        .select((SignatureRow::as_select(), KeyRow::as_select()))
-        .load(conn)?;
     let mut map: SignatureMap = HashMap::new();
-    for (s, k) in rows {
-        map.entry(s.digest.clone()).or_default().push((s, k));
+    // Chunked so that very large registries stay under the backends' parameter limits.
+    for chunk in digests.chunks(4000) {
+        let rows: Vec<(SignatureRow, KeyRow)> = signatures::table
+            .inner_join(signing_keys::table)
+            .filter(signatures::digest.eq_any(chunk))
+            .order((signatures::digest, signatures::added_at, signatures::key_id))
+            .select((SignatureRow::as_select(), KeyRow::as_select()))
+            .load(conn)?;
+        for (s, k) in rows {
+            map.entry(s.digest.clone()).or_default().push((s, k));
+        }
     }
     Ok(map)
 }

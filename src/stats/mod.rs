@@ -172,6 +172,31 @@ pub enum StatsError {
     UnsupportedSide { model: Model, side: Side },
 }
 
+/// Factors that depend only on their arguments and take a numerical root or integral to compute
+/// (tolerance factors, critical values): remembered for the life of the process and shared by
+/// every thread, since a ranking asks for the same few values thousands of times.
+pub(crate) fn remembered(
+    kind: &'static str,
+    key: (usize, usize, u64, u64),
+    compute: impl FnOnce() -> Result<f64, StatsError>,
+) -> Result<f64, StatsError> {
+    type Known = std::collections::HashMap<(&'static str, (usize, usize, u64, u64)), f64>;
+    static KNOWN: std::sync::LazyLock<std::sync::RwLock<Known>> = std::sync::LazyLock::new(Default::default);
+    if let Some(v) = KNOWN.read().ok().and_then(|m| m.get(&(kind, key)).copied()) {
+        return Ok(v);
+    }
+    let v = compute()?;
+    if let Ok(mut m) = KNOWN.write() {
+        // Keys are sample sizes and probability levels: a few hundred in practice. The bound
+        // only guards against a caller sweeping arbitrary levels.
+        if m.len() >= 100_000 {
+            m.clear();
+        }
+        m.insert((kind, key), v);
+    }
+    Ok(v)
+}
+
 pub(crate) fn check_probability(name: &'static str, value: f64) -> Result<(), StatsError> {
     if value > 0.0 && value < 1.0 { Ok(()) } else { Err(StatsError::InvalidProbability { name, value }) }
 }

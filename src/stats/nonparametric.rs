@@ -54,19 +54,9 @@ pub fn nonparametric_rank(n: usize, content: f64, confidence: f64) -> Result<usi
 /// C(k) = I_q(j, n−j+1) + ∫_q^1 [1 − (1 − (q/t)^{1/k})^{j−1}] · beta(t; j, n−j+1) dt, q = 1 − content;
 /// k solves C(k) = confidence.
 pub fn hanson_koopmans_factor(n: usize, j: usize, content: f64, confidence: f64) -> Result<f64, StatsError> {
-    // Milliseconds to compute, a function of its arguments only: remembered per thread (see
-    // `k_factor_normal`).
-    thread_local! {
-        static KNOWN: std::cell::RefCell<std::collections::HashMap<(usize, usize, u64, u64), f64>> =
-            std::cell::RefCell::new(std::collections::HashMap::new());
-    }
-    let key = (n, j, content.to_bits(), confidence.to_bits());
-    if let Some(k) = KNOWN.with(|m| m.borrow().get(&key).copied()) {
-        return Ok(k);
-    }
-    let k = compute_hanson_koopmans_factor(n, j, content, confidence)?;
-    KNOWN.with(|m| m.borrow_mut().insert(key, k));
-    Ok(k)
+    super::remembered("hanson_koopmans", (n, j, content.to_bits(), confidence.to_bits()), || {
+        compute_hanson_koopmans_factor(n, j, content, confidence)
+    })
 }
 
 fn compute_hanson_koopmans_factor(n: usize, j: usize, content: f64, confidence: f64) -> Result<f64, StatsError> {

@@ -59,20 +59,10 @@ pub fn noncentral_t_quantile(prob: f64, df: f64, delta: f64) -> Result<f64, Stat
 /// Exact one-sided normal tolerance factor k = t'_{confidence}(n−1, z_content·√n)/√n
 /// (CMH-17-1G 8.3.6.5.1, Tables 8.5.10/8.5.11; Owen 1963).
 pub fn k_factor_normal(n: usize, content: f64, confidence: f64) -> Result<f64, StatsError> {
-    // The factor depends on (n, content, confidence) only and takes milliseconds to compute
-    // (a root of a numerical integral); a ranking asks for the same few values thousands of
-    // times, so each thread remembers what it computed.
-    thread_local! {
-        static KNOWN: std::cell::RefCell<std::collections::HashMap<(usize, u64, u64), f64>> =
-            std::cell::RefCell::new(std::collections::HashMap::new());
-    }
-    let key = (n, content.to_bits(), confidence.to_bits());
-    if let Some(k) = KNOWN.with(|m| m.borrow().get(&key).copied()) {
-        return Ok(k);
-    }
-    let k = compute_k_factor_normal(n, content, confidence)?;
-    KNOWN.with(|m| m.borrow_mut().insert(key, k));
-    Ok(k)
+    // A root of a numerical integral, milliseconds each: remembered.
+    super::remembered("k_factor_normal", (n, 0, content.to_bits(), confidence.to_bits()), || {
+        compute_k_factor_normal(n, content, confidence)
+    })
 }
 
 fn compute_k_factor_normal(n: usize, content: f64, confidence: f64) -> Result<f64, StatsError> {

@@ -11,6 +11,11 @@ pub fn mnr_critical(n: usize, alpha: f64) -> Result<f64, StatsError> {
         return Err(StatsError::TooFewValues { needed: 3, got: n });
     }
     check_probability("alpha", alpha)?;
+    // A Student t quantile (a numerical inversion) per sample size: remembered.
+    super::remembered("mnr_critical", (n, 0, alpha.to_bits(), 0), || compute_mnr_critical(n, alpha))
+}
+
+fn compute_mnr_critical(n: usize, alpha: f64) -> Result<f64, StatsError> {
     let nf = n as f64;
     let t_dist = StudentsT::new(0.0, 1.0, nf - 2.0)
         .map_err(|_| StatsError::InvalidParameter { name: "Student t degrees of freedom", value: nf - 2.0 })?;

@@ -89,10 +89,13 @@ impl ManageConnection for Manager {
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers run during a write; FULL makes a commit durable before the
-                // registry answers 201; foreign keys are off by default in SQLite.
+                // registry answers 201; foreign keys are off by default in SQLite. Reads go
+                // through a memory map (shared by every connection, up to 1 GiB of the file) and
+                // a 16 MiB page cache per connection, rather than a system call per page.
                 conn.batch_execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                     PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -16384;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(conn))

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::{
-    api_tokens, datasets, organisations, package_readers, packages, profiles, signatures, signing_keys,
+    api_tokens, datasets, organisations, package_documents, package_readers, packages, profiles, signatures, signing_keys,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -52,66 +52,24 @@ pub struct PackageRow {
     pub organisation_id: String,
     pub releasability: String,
     pub synthetic: bool,
+    pub blob_sha256: String,
+    pub size_bytes: i64,
+    pub registered_at: i64,
+    pub withdrawn_at: Option<i64>,
+    pub withdrawn_reason: Option<String>,
+    pub superseded_by: Option<String>,
+    pub material_id: String,
+    pub producer: String,
+}
+
+/// A package's manifest (as uploaded) and verification record, kept apart from the small
+/// columns that lists and rankings read.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = package_documents)]
+pub struct DocumentRow {
+    pub digest: String,
     pub manifest: String,
     pub verification: String,
-    pub blob_sha256: String,
-    pub size_bytes: i64,
-    pub registered_at: i64,
-    pub withdrawn_at: Option<i64>,
-    pub withdrawn_reason: Option<String>,
-    pub superseded_by: Option<String>,
-    pub material_id: String,
-    pub producer: String,
-}
-
-/// A package row without its manifest and verification record (the large columns), for
-/// listing and ranking many packages.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = packages)]
-pub struct PackageMeta {
-    pub digest: String,
-    pub name: String,
-    pub version: String,
-    pub title: String,
-    pub material_class: String,
-    pub designation: String,
-    pub organisation_id: String,
-    pub releasability: String,
-    pub synthetic: bool,
-    pub blob_sha256: String,
-    pub size_bytes: i64,
-    pub registered_at: i64,
-    pub withdrawn_at: Option<i64>,
-    pub withdrawn_reason: Option<String>,
-    pub superseded_by: Option<String>,
-    pub material_id: String,
-    pub producer: String,
-}
-
-impl From<PackageMeta> for PackageRow {
-    fn from(m: PackageMeta) -> PackageRow {
-        PackageRow {
-            digest: m.digest,
-            name: m.name,
-            version: m.version,
-            title: m.title,
-            material_class: m.material_class,
-            designation: m.designation,
-            organisation_id: m.organisation_id,
-            releasability: m.releasability,
-            synthetic: m.synthetic,
-            manifest: String::new(),
-            verification: String::new(),
-            blob_sha256: m.blob_sha256,
-            size_bytes: m.size_bytes,
-            registered_at: m.registered_at,
-            withdrawn_at: m.withdrawn_at,
-            withdrawn_reason: m.withdrawn_reason,
-            superseded_by: m.superseded_by,
-            material_id: m.material_id,
-            producer: m.producer,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

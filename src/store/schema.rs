@@ -45,8 +45,6 @@ diesel::table! {
         organisation_id -> Text,
         releasability -> Text,
         synthetic -> Bool,
-        manifest -> Text,
-        verification -> Text,
         blob_sha256 -> Text,
         size_bytes -> BigInt,
         registered_at -> BigInt,
@@ -112,7 +110,16 @@ diesel::table! {
 diesel::joinable!(signing_keys -> organisations (organisation_id));
 diesel::joinable!(api_tokens -> organisations (organisation_id));
 diesel::joinable!(packages -> organisations (organisation_id));
+diesel::table! {
+    package_documents (digest) {
+        digest -> Text,
+        manifest -> Text,
+        verification -> Text,
+    }
+}
+
 diesel::joinable!(package_readers -> packages (digest));
+diesel::joinable!(package_documents -> packages (digest));
 diesel::joinable!(datasets -> packages (digest));
 diesel::joinable!(signatures -> packages (digest));
 diesel::joinable!(signatures -> signing_keys (key_id));
@@ -123,6 +130,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     packages,
     package_readers,
+    package_documents,
     datasets,
     profiles,
     signatures,
