@@ -327,7 +327,7 @@ impl Registry {
         });
         let mut dataset_rows: Vec<EvidenceDatasetRow> = Vec::new();
         // Chunked so that very large registries stay under the backends' parameter limits.
-        for chunk in counted.chunks(4000) {
+        for chunk in counted.chunks(2000) {
             let mut dq = datasets::table
                 .filter(datasets::digest.eq_any(chunk.iter().map(|r| r.digest.as_str()).collect::<Vec<_>>()))
                 .into_boxed::<super::packages::Db>();

@@ -1,3 +1,5 @@
+DROP INDEX datasets_property_digest;
+CREATE INDEX datasets_property ON datasets (property);
 ALTER TABLE packages ADD COLUMN manifest TEXT NOT NULL DEFAULT '';
 ALTER TABLE packages ADD COLUMN verification TEXT NOT NULL DEFAULT '';
 UPDATE packages SET
