@@ -9,6 +9,8 @@ pub mod demo;
 pub mod error;
 pub mod evidence;
 mod packages;
+pub mod search;
+pub mod supply;
 pub mod views;
 
 use diesel::prelude::*;

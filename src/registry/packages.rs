@@ -257,6 +257,11 @@ impl Registry {
             material_id: crate::fit::material_id(&manifest.material.producer.name, &manifest.material.designation),
             producer: manifest.material.producer.name.clone(),
         };
+        let material_row = crate::store::models::PackageMaterialRow {
+            digest: digest.clone(),
+            producer_country: manifest.material.producer.country.clone(),
+            composition: serde_json::to_string(&manifest.material.composition).unwrap_or_else(|_| "[]".to_owned()),
+        };
         let readers: Vec<ReaderRow> =
             grants.into_iter().map(|reader| ReaderRow { digest: digest.clone(), reader }).collect();
         let evidence = crate::fit::evidence_from_verified(&verified);
@@ -281,6 +286,7 @@ impl Registry {
             crate::store::lock_package_name(conn, &row.name)?;
             self.check_name(conn, principal, &row.name, &row.version)?;
             diesel::insert_into(packages::table).values(&row).execute(conn)?;
+            diesel::insert_into(crate::store::schema::package_materials::table).values(&material_row).execute(conn)?;
             // One row per statement: multi-row inserts do not compile through MultiConnection.
             for r in &readers {
                 diesel::insert_into(package_readers::table).values(r).execute(conn)?;
