@@ -8,6 +8,7 @@ mod fit;
 mod metrics;
 mod ops;
 mod packages;
+mod pages;
 mod search;
 
 use std::future::Future;
@@ -230,6 +231,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     admin::configure(cfg);
     fit::configure(cfg);
     search::configure(cfg);
+    pages::configure(cfg);
     ops::configure(cfg);
     cfg.service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()));
     cfg.service(web::redirect("/docs", "/docs/"));

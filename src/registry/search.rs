@@ -407,7 +407,8 @@ struct Candidate {
     composition: Vec<ElementFraction>,
 }
 
-fn content(table: &SupplyTable, composition: &[ElementFraction]) -> CriticalContent {
+/// A composition's critical content and supply-concentration index.
+pub fn content_of(table: &SupplyTable, composition: &[ElementFraction]) -> CriticalContent {
     let known = !composition.is_empty();
     let holds = |e: &str| composition.iter().any(|f| f.element == e && f.mass_fraction > 0.0);
     let critical = table.critical_elements(composition);
@@ -555,7 +556,7 @@ impl Registry {
             if req.text.is_some() && relevance <= 0.0 {
                 continue;
             }
-            let content = content(&table, &c.composition);
+            let content = content_of(&table, &c.composition);
             if req.rare_earth_free.is_some_and(|want| content.rare_earth_free != Some(want))
                 || req.cobalt_free.is_some_and(|want| content.cobalt_free != Some(want))
                 || req.max_dy_tb.is_some_and(|max| !content.dy_tb_mass_fraction.is_some_and(|x| x <= max + 1e-12))
