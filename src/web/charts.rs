@@ -82,7 +82,7 @@ pub fn ashby(
         root.fill(&WHITE)?;
         let xs = points.iter().map(|p| p.1).chain(hcj_min);
         let ys = points.iter().map(|p| p.2).chain(br_min);
-        let x1 = xs.fold(0.0_f64, f64::max) * 1.2 + 1.0;
+        let x1 = xs.fold(0.0_f64, f64::max) * 1.4 + 1.0;
         let y1 = ys.fold(0.0_f64, f64::max) * 1.2 + 0.05;
         let mut chart = ChartBuilder::on(&root)
             .caption(safe(title), ("sans-serif", 18))

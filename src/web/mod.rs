@@ -537,7 +537,11 @@ pub fn fit_page(report: &FitReport, profile: &Profile, chart: Option<&AshbyChart
             esc(&r.id),
             esc(&r.property),
             esc(&r.condition),
-            esc(&format!("{:?}", r.basis).to_lowercase()),
+            esc(serde_json::to_value(r.basis)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+                .as_str()),
             match r.comparator {
                 crate::profile::Comparator::AtLeast => "≥",
                 crate::profile::Comparator::AtMost => "≤",
