@@ -55,24 +55,17 @@ async fn search_page(state: State, auth: MaybeAuth, q: actix_web::web::Query<Sea
     let reader = auth.reader();
     let request = SearchRequest::parse(&params);
     let shown = params.clone();
-    match actix_web::web::block(move || {
+    let work = actix_web::web::block(move || {
         let profiles = state.registry.list_profiles()?;
-        let results = match request {
-            Ok(r) => Some(state.registry.search(&reader, &r)),
-            Err(e) => Some(Err(e)),
-        };
-        Ok::<_, RegistryError>((profiles, results))
-    })
-    .await
-    {
-        Ok(Ok((profiles, Some(Ok(results))))) => {
-            html(StatusCode::OK, view::search_page(&shown, &profiles, Ok(&results)))
-        }
-        Ok(Ok((profiles, Some(Err(e))))) if e.status() == 400 => {
+        Ok::<_, RegistryError>((profiles, request.and_then(|r| state.registry.search(&reader, &r))))
+    });
+    match work.await {
+        Ok(Ok((profiles, Ok(results)))) => html(StatusCode::OK, view::search_page(&shown, &profiles, Ok(&results))),
+        // A malformed parameter: the form again, with the refusal naming it.
+        Ok(Ok((profiles, Err(e)))) if e.status() == 400 => {
             html(StatusCode::BAD_REQUEST, view::search_page(&shown, &profiles, Err(&e.to_string())))
         }
-        Ok(Ok((_, Some(Err(e))))) | Ok(Err(e)) => refusal(e),
-        Ok(Ok((_, None))) => refusal(RegistryError::Internal("no results".into())),
+        Ok(Ok((_, Err(e)))) | Ok(Err(e)) => refusal(e),
         Err(e) => refusal(RegistryError::Internal(e.to_string())),
     }
 }

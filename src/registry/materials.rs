@@ -114,8 +114,12 @@ impl Registry {
         };
         let tol_c = (hi_c - t_c).abs();
         let window = Some((t_c - tol_c - 1e-6, t_c + tol_c + 1e-6));
+        // The minimum of a requirement on `property` at the same temperature (or at any).
         let threshold = |property: &str, target: &str| {
-            let r = profile.requirements.iter().find(|r| r.property == property)?;
+            let same_temperature = |r: &&crate::profile::Requirement| {
+                r.conditions.get("temperature").is_none_or(|c| Unit::to_celsius(c.value, &c.unit) == Some(t_c))
+            };
+            let r = profile.requirements.iter().filter(|r| r.property == property).find(same_temperature)?;
             Unit::parse(&r.unit).ok()?.convert(r.threshold, &Unit::parse(target).ok()?).ok()
         };
         let filters = [
