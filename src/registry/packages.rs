@@ -623,15 +623,18 @@ fn update_supersession(conn: &mut AnyConnection, name: &str) -> Result<()> {
 pub(super) type SignatureMap = HashMap<String, Vec<(SignatureRow, KeyRow)>>;
 
 pub(super) fn load_signatures(conn: &mut AnyConnection, digests: Vec<String>) -> Result<SignatureMap> {
-    let rows: Vec<(SignatureRow, KeyRow)> = signatures::table
-        .inner_join(signing_keys::table)
-        .filter(signatures::digest.eq_any(digests))
-        .order((signatures::digest, signatures::added_at, signatures::key_id))
-        .select((SignatureRow::as_select(), KeyRow::as_select()))
-        .load(conn)?;
     let mut map: SignatureMap = HashMap::new();
-    for (s, k) in rows {
-        map.entry(s.digest.clone()).or_default().push((s, k));
+    // Chunked so that very large registries stay under the backends' parameter limits.
+    for chunk in digests.chunks(2000) {
+        let rows: Vec<(SignatureRow, KeyRow)> = signatures::table
+            .inner_join(signing_keys::table)
+            .filter(signatures::digest.eq_any(chunk))
+            .order((signatures::digest, signatures::added_at, signatures::key_id))
+            .select((SignatureRow::as_select(), KeyRow::as_select()))
+            .load(conn)?;
+        for (s, k) in rows {
+            map.entry(s.digest.clone()).or_default().push((s, k));
+        }
     }
     Ok(map)
 }
