@@ -12,3 +12,4 @@ pub mod registry;
 pub mod stats;
 pub mod store;
 pub mod units;
+pub mod web;

@@ -8,6 +8,8 @@ mod fit;
 mod metrics;
 mod ops;
 mod packages;
+mod pages;
+mod search;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -174,6 +176,7 @@ impl FromRequest for Auth {
         fit::get_fit,
         fit::get_ranking,
         fit::run_equivalency,
+        search::search_materials,
         ops::get_healthz,
         ops::get_readyz,
         ops::get_metrics,
@@ -184,6 +187,7 @@ impl FromRequest for Auth {
         (name = "organisations", description = "Organisations and their signing keys"),
         (name = "tokens", description = "API tokens (operator role)"),
         (name = "fit", description = "Application requirement profiles, materials, fit reports and rankings"),
+        (name = "search", description = "Search materials by property at condition, application fit, critical-mineral content and supply concentration"),
         (name = "operations", description = "Health, readiness and metrics")
     )
 )]
@@ -226,6 +230,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     packages::configure(cfg);
     admin::configure(cfg);
     fit::configure(cfg);
+    search::configure(cfg);
+    pages::configure(cfg);
     ops::configure(cfg);
     cfg.service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()));
     cfg.service(web::redirect("/docs", "/docs/"));

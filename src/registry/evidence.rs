@@ -242,10 +242,7 @@ impl Registry {
         if let Some(m) = material {
             q = q.filter(packages::material_id.eq(m.to_owned()));
         }
-        let rows: Vec<PackageRow> = q
-            .order(packages::registered_at)
-            .select(PackageRow::as_select())
-            .load(conn)?;
+        let rows: Vec<PackageRow> = q.order(packages::registered_at).select(PackageRow::as_select()).load(conn)?;
         let sigs = load_signatures(conn, rows.iter().map(|r| r.digest.clone()).collect())?;
         let summarised = rows.into_iter().map(|r| (r.clone(), summary(r, &sigs))).collect();
         Ok((summarised, sigs))
@@ -285,10 +282,7 @@ impl Registry {
         material: Option<&str>,
         properties: Option<&[PropertyFilter]>,
     ) -> Result<Vec<(MaterialRef, Vec<Evidence>)>> {
-        self.stored_evidence(reader, class, material, properties)?
-            .into_iter()
-            .map(|m| m.decode(properties))
-            .collect()
+        self.stored_evidence(reader, class, material, properties)?.into_iter().map(|m| m.decode(properties)).collect()
     }
 
     /// [`Registry::evidence`] before the stored rows are decoded.
@@ -303,7 +297,8 @@ impl Registry {
         // Withdrawn and superseded packages never count, so the database leaves them out; a
         // suspect package (signed with a key reported compromised) is dropped below.
         let scope = || {
-            let mut q = visible(reader).filter(packages::withdrawn_at.is_null()).filter(packages::superseded_by.is_null());
+            let mut q =
+                visible(reader).filter(packages::withdrawn_at.is_null()).filter(packages::superseded_by.is_null());
             if let Some(c) = class {
                 q = q.filter(packages::material_class.eq(c.to_owned()));
             }
@@ -312,10 +307,8 @@ impl Registry {
             }
             q
         };
-        let rows: Vec<PackageRow> = scope()
-            .order(packages::registered_at)
-            .select(PackageRow::as_select())
-            .load(&mut conn)?;
+        let rows: Vec<PackageRow> =
+            scope().order(packages::registered_at).select(PackageRow::as_select()).load(&mut conn)?;
         let sigs = load_signatures(&mut conn, rows.iter().map(|r| r.digest.clone()).collect())?;
         let counted: Vec<PackageRow> =
             rows.into_iter().filter(|r| summary(r.clone(), &sigs).counts_as_evidence).collect();

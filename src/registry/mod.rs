@@ -8,7 +8,10 @@ pub mod auth;
 pub mod demo;
 pub mod error;
 pub mod evidence;
+pub mod materials;
 mod packages;
+pub mod search;
+pub mod supply;
 pub mod views;
 
 use diesel::prelude::*;

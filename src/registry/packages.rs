@@ -262,6 +262,11 @@ impl Registry {
             manifest: String::from_utf8_lossy(verified.manifest_bytes()).into_owned(),
             verification: verification_record(&verified, &upload, now, &signers),
         };
+        let material_row = crate::store::models::PackageMaterialRow {
+            digest: digest.clone(),
+            producer_country: manifest.material.producer.country.clone(),
+            composition: serde_json::to_string(&manifest.material.composition).unwrap_or_else(|_| "[]".to_owned()),
+        };
         let readers: Vec<ReaderRow> =
             grants.into_iter().map(|reader| ReaderRow { digest: digest.clone(), reader }).collect();
         let evidence = crate::fit::evidence_from_verified(&verified);
@@ -287,6 +292,7 @@ impl Registry {
             self.check_name(conn, principal, &row.name, &row.version)?;
             diesel::insert_into(packages::table).values(&row).execute(conn)?;
             diesel::insert_into(package_documents::table).values(&document).execute(conn)?;
+            diesel::insert_into(crate::store::schema::package_materials::table).values(&material_row).execute(conn)?;
             // One row per statement: multi-row inserts do not compile through MultiConnection.
             for r in &readers {
                 diesel::insert_into(package_readers::table).values(r).execute(conn)?;
@@ -415,11 +421,8 @@ impl Registry {
             .order(datasets::dataset_id)
             .select(DatasetRow::as_select())
             .load(&mut conn)?;
-        let document: Option<DocumentRow> = package_documents::table
-            .find(&digest)
-            .select(DocumentRow::as_select())
-            .first(&mut conn)
-            .optional()?;
+        let document: Option<DocumentRow> =
+            package_documents::table.find(&digest).select(DocumentRow::as_select()).first(&mut conn).optional()?;
         let sigs = load_signatures(&mut conn, vec![digest.clone()])?;
         let now = now_ms();
         let signatures = sigs

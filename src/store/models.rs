@@ -3,7 +3,8 @@
 use diesel::prelude::*;
 
 use super::schema::{
-    api_tokens, datasets, organisations, package_documents, package_readers, packages, profiles, signatures, signing_keys,
+    api_tokens, datasets, organisations, package_documents, package_materials, package_readers, packages, profiles,
+    signatures, signing_keys,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -121,4 +122,14 @@ pub struct SignatureRow {
     pub signature: String,
     pub source: String,
     pub added_at: i64,
+}
+
+/// What search filters on about a package's material (from its manifest).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = package_materials)]
+pub struct PackageMaterialRow {
+    pub digest: String,
+    pub producer_country: String,
+    /// `material.composition` of the manifest, as JSON.
+    pub composition: String,
 }

@@ -107,6 +107,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    package_materials (digest) {
+        digest -> Text,
+        producer_country -> Text,
+        composition -> Text,
+    }
+}
+
 diesel::joinable!(signing_keys -> organisations (organisation_id));
 diesel::joinable!(api_tokens -> organisations (organisation_id));
 diesel::joinable!(packages -> organisations (organisation_id));
@@ -123,6 +131,7 @@ diesel::joinable!(package_documents -> packages (digest));
 diesel::joinable!(datasets -> packages (digest));
 diesel::joinable!(signatures -> packages (digest));
 diesel::joinable!(signatures -> signing_keys (key_id));
+diesel::joinable!(package_materials -> packages (digest));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
@@ -134,4 +143,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     datasets,
     profiles,
     signatures,
+    package_materials,
 );

@@ -2,6 +2,7 @@
 # Installs what the test suite needs on a fresh machine of this kind, and nothing when it is
 # already there:
 # - Debian's libpq-dev, which the PostgreSQL driver (pq-sys) links against;
+# - Debian's chromium and chromium-driver, for the headless browser test (tests/browser.rs);
 # - a running PostgreSQL at 127.0.0.1:5432 for the tests that run on PostgreSQL (started with
 #   pg_ctlcluster if it is installed but down; the tests fail loudly if it cannot be reached);
 # - the outside validators that tests/interop.rs runs: the Library of Congress BagIt tool, the
@@ -13,6 +14,12 @@ if ! dpkg -s libpq-dev >/dev/null 2>&1; then
     echo "install-test-deps: installing libpq-dev"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpq-dev >/dev/null
+fi
+
+if ! dpkg -s chromium >/dev/null 2>&1 || ! dpkg -s chromium-driver >/dev/null 2>&1; then
+    echo "install-test-deps: installing chromium and chromium-driver"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
 if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then

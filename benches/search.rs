@@ -1,0 +1,223 @@
+//! Benchmark: `GET /v1/search` latency over a registry of N synthetic packages (default
+//! 100 000), measured from this process against a separate `prequal serve` (the release build at
+//! `target/release/prequal`, SQLite).
+//!
+//! The generator writes the rows search reads (packages, package_materials, one HcJ dataset per
+//! package with 15 specimen rows at 20, 150 and 180 °C) straight into the database in one
+//! transaction: these are synthetic rows, not packed, signed and verified packages (at ~100
+//! uploads/s, the real publishing path would take hours for 100 000).
+//!
+//!   cargo build --release --bin prequal && cargo bench --bench search
+//!   PREQUAL_BENCH_PACKAGES=10000 PREQUAL_BENCH_SECONDS=5 cargo bench --bench search
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel::RunQueryDsl;
+use prequal::fit::{EvidenceRow, encode_rows};
+use prequal::registry::views::NewOrganisation;
+use prequal::registry::{OrgKind, Policy, Registry, RegistryError};
+use prequal::store::models::{DatasetRow, DocumentRow, PackageMaterialRow, PackageRow};
+use prequal::store::schema::{datasets, package_documents, package_materials, packages};
+use prequal::store::{DatabaseUrl, Store};
+use sha2::Digest as _;
+
+const COUNTRIES: [&str; 6] = ["DE", "JP", "US", "CN", "GB", "FR"];
+/// (class, designation stem, composition, HcJ at 20 °C in kA/m, relative loss per K).
+const KINDS: [(&str, &str, &str, f64, f64); 3] = [
+    (
+        "permanent_magnet",
+        "NDFEB",
+        r#"[{"element":"Nd","mass_fraction":0.23},{"element":"Pr","mass_fraction":0.07},{"element":"Dy","mass_fraction":0.01},{"element":"Fe","mass_fraction":0.68},{"element":"B","mass_fraction":0.01}]"#,
+        1700.0,
+        0.0045,
+    ),
+    (
+        "permanent_magnet",
+        "FERRITE",
+        r#"[{"element":"Sr","mass_fraction":0.08},{"element":"Fe","mass_fraction":0.63},{"element":"O","mass_fraction":0.29}]"#,
+        240.0,
+        -0.002,
+    ),
+    (
+        "battery_cell",
+        "CELL",
+        r#"[{"element":"C","mass_fraction":0.25},{"element":"Fe","mass_fraction":0.12},{"element":"Li","mass_fraction":0.015},{"element":"O","mass_fraction":0.2}]"#,
+        0.0,
+        0.0,
+    ),
+];
+
+fn fill(registry: &Registry, n: usize) {
+    for i in 0..20 {
+        registry
+            .create_organisation(&NewOrganisation {
+                id: format!("bench-lab-{i}"),
+                name: format!("Bench lab {i}"),
+                kind: OrgKind::Lab,
+                country: COUNTRIES[i % COUNTRIES.len()].into(),
+            })
+            .unwrap();
+    }
+    let start = Instant::now();
+    registry
+        .store
+        .write(|conn| -> Result<(), RegistryError> {
+            for i in 0..n {
+                let (class, stem, composition, hcj20, beta) = KINDS[i % KINDS.len()];
+                let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(i.to_le_bytes())));
+                let material = i / 2; // two packages per material
+                let scale = 0.7 + 0.6 * ((material * 7919) % 1000) as f64 / 1000.0;
+                let row = PackageRow {
+                    digest: digest.clone(),
+                    name: format!("bench-{i}"),
+                    version: "1.0.0".into(),
+                    title: format!("Synthetic {stem} grade {material}"),
+                    material_class: class.into(),
+                    designation: format!("{stem}-{material}"),
+                    organisation_id: format!("bench-lab-{}", i % 20),
+                    releasability: "public".into(),
+                    synthetic: true,
+                    blob_sha256: digest[7..].to_owned(),
+                    size_bytes: 10_000,
+                    registered_at: i as i64,
+                    withdrawn_at: None,
+                    withdrawn_reason: None,
+                    superseded_by: None,
+                    material_id: format!("bench-material-{material}"),
+                    producer: format!("Bench producer {}", material % 50),
+                };
+                diesel::insert_into(packages::table).values(&row).execute(conn)?;
+                diesel::insert_into(package_documents::table)
+                    .values(&DocumentRow { digest: digest.clone(), manifest: "{}".into(), verification: "{}".into() })
+                    .execute(conn)?;
+                diesel::insert_into(package_materials::table)
+                    .values(&PackageMaterialRow {
+                        digest: digest.clone(),
+                        producer_country: COUNTRIES[material % COUNTRIES.len()].into(),
+                        composition: composition.into(),
+                    })
+                    .execute(conn)?;
+                if class != "permanent_magnet" {
+                    continue;
+                }
+                let rows: Vec<EvidenceRow> = (0..15)
+                    .map(|s| {
+                        let t = [20.0, 150.0, 180.0][s % 3];
+                        let value = hcj20 * scale * (1.0 - beta * (t - 20.0)) * (1.0 + 0.01 * (s as f64 - 7.0) / 7.0);
+                        EvidenceRow {
+                            specimen: format!("S{s}"),
+                            batch: format!("L{}", s % 3).into(),
+                            value,
+                            conditions: BTreeMap::from([("temperature".to_owned(), (t, "Cel".to_owned()))]).into(),
+                        }
+                    })
+                    .collect();
+                diesel::insert_into(datasets::table)
+                    .values(&DatasetRow {
+                        digest: digest.clone(),
+                        dataset_id: "hcj".into(),
+                        property: "intrinsic_coercivity".into(),
+                        unit: "kA/m".into(),
+                        file: "datasets/hcj.csv".into(),
+                        measurements: 15,
+                        specimens: 15,
+                        batches: 3,
+                        min_value: 0.0,
+                        max_value: 0.0,
+                        mean_value: 0.0,
+                        conditions: "{}".into(),
+                        standard: "IEC 60404-5:2015".into(),
+                        rows: encode_rows(&rows),
+                    })
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    println!("generated {n} synthetic packages in {:.1} s", start.elapsed().as_secs_f64());
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn main() {
+    let n: usize = std::env::var("PREQUAL_BENCH_PACKAGES").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let seconds: u64 = std::env::var("PREQUAL_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(15);
+    let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/prequal");
+    assert!(binary.exists(), "build the server first: cargo build --release --bin prequal");
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("registry.db").display());
+    let data = dir.path().join("data");
+    let registry = Registry::new(Store::open(&DatabaseUrl::parse(&url), &data, 2).unwrap(), Policy::default());
+    fill(&registry, n);
+    drop(registry);
+
+    let mut server = Command::new(&binary)
+        .args(["serve", "--db", &url, "--data"])
+        .arg(&data)
+        .args(["--bind", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut base = String::new();
+    for line in BufReader::new(server.stdout.take().unwrap()).lines().map_while(Result::ok) {
+        if let Some(rest) = line.strip_prefix("prequal registry listening on ") {
+            base = rest.split_whitespace().next().unwrap().to_owned();
+            break;
+        }
+    }
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(120))).build().new_agent();
+    println!("| query | hits | requests | p50 ms | p99 ms | requests/s (2 clients) |\n|---|---|---|---|---|---|");
+    for query in [
+        "property=HcJ&min=1000&unit=kA/m&temperature=150&tolerance=5",
+        "material_class=permanent_magnet&rare_earth_free=true&sort=hhi",
+        "q=ferrite-123",
+        "country=DE&countersigned=false&per_page=50",
+    ] {
+        let url = format!("{base}/v1/search?{query}");
+        let total: serde_json::Value =
+            serde_json::from_str(&agent.get(&url).call().unwrap().body_mut().read_to_string().unwrap()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let started = Instant::now();
+        let latencies: Vec<f64> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut own = Vec::new();
+                        while Instant::now() < deadline || own.len() < 3 {
+                            let t = Instant::now();
+                            let mut res = agent.get(&url).call().unwrap();
+                            let _ = res.body_mut().read_to_string().unwrap();
+                            own.push(t.elapsed().as_secs_f64() * 1e3);
+                        }
+                        own
+                    })
+                })
+                .collect();
+            workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+        });
+        let elapsed = started.elapsed().as_secs_f64();
+        let mut sorted = latencies.clone();
+        sorted.sort_by(f64::total_cmp);
+        println!(
+            "| `{query}` | {} | {} | {:.1} | {:.1} | {:.2} |",
+            total["total"],
+            sorted.len(),
+            percentile(&sorted, 0.5),
+            percentile(&sorted, 0.99),
+            sorted.len() as f64 / elapsed
+        );
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}

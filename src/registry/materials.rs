@@ -1,0 +1,141 @@
+//! What the web pages show about a material (every package about it the reader may see, its
+//! counting evidence, its critical content) and the candidates of an Ashby-style chart for a
+//! profile. Releasability and the counts-as-evidence rule are those of the read API.
+
+use diesel::prelude::*;
+
+use super::auth::Reader;
+use super::evidence::PropertyFilter;
+use super::packages::{load_signatures, summary, visible};
+use super::search::{CriticalContent, content_of};
+use super::supply::SupplyTable;
+use super::views::PackageSummary;
+use super::{Registry, RegistryError, Result};
+use crate::fit::Evidence;
+use crate::package::manifest::ElementFraction;
+use crate::profile::Profile;
+use crate::store::models::{PackageMaterialRow, PackageRow};
+use crate::store::schema::{package_materials, packages};
+use crate::units::Unit;
+
+/// A material and everything about it the reader may see.
+#[derive(Debug, Clone)]
+pub struct MaterialOverview {
+    pub id: String,
+    pub designation: String,
+    pub producer: String,
+    pub producer_country: String,
+    pub material_class: String,
+    /// Every visible package about it, newest first (withdrawn and superseded ones too).
+    pub packages: Vec<PackageSummary>,
+    pub content: CriticalContent,
+    /// The packages that count as evidence, with their datasets and rows.
+    pub evidence: Vec<Evidence>,
+}
+
+/// One material on a Br–HcJ chart at a profile's temperature.
+#[derive(Debug, Clone)]
+pub struct AshbyPoint {
+    pub material: String,
+    pub designation: String,
+    /// Mean intrinsic coercivity in kA/m and remanence in T of the rows in the window.
+    pub hcj: f64,
+    pub br: f64,
+}
+
+/// The chart's frame: the temperature and the profile's minimum HcJ (kA/m) and Br (T).
+#[derive(Debug, Clone)]
+pub struct AshbyChart {
+    pub temperature_c: f64,
+    pub hcj_min: Option<f64>,
+    pub br_min: Option<f64>,
+    pub points: Vec<AshbyPoint>,
+}
+
+fn mean_in(ev: &[Evidence], property: &str, target: &str) -> Option<f64> {
+    let target = Unit::parse(target).ok()?;
+    let mut values = Vec::new();
+    for d in ev.iter().flat_map(|e| &e.datasets).filter(|d| d.property == property) {
+        let Ok(unit) = Unit::parse(&d.unit) else { continue };
+        values.extend(d.rows.iter().filter_map(|r| unit.convert(r.value, &target).ok()));
+    }
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+impl Registry {
+    pub fn material_overview(&self, reader: &Reader, id: &str) -> Result<MaterialOverview> {
+        let mut conn = self.store.conn()?;
+        let rows: Vec<PackageRow> = visible(reader)
+            .filter(packages::material_id.eq(id.to_owned()))
+            .order(packages::registered_at.desc())
+            .select(PackageRow::as_select())
+            .load(&mut conn)?;
+        let Some(first) = rows.first().cloned() else {
+            return Err(RegistryError::not_found(format!("no material '{id}' that you may see")));
+        };
+        let sigs = load_signatures(&mut conn, rows.iter().map(|r| r.digest.clone()).collect())?;
+        let facts: Option<PackageMaterialRow> = package_materials::table
+            .find(&first.digest)
+            .select(PackageMaterialRow::as_select())
+            .first(&mut conn)
+            .optional()?;
+        drop(conn);
+        let composition: Vec<ElementFraction> =
+            facts.as_ref().and_then(|f| serde_json::from_str(&f.composition).ok()).unwrap_or_default();
+        let table = SupplyTable::builtin().map_err(RegistryError::Internal)?;
+        let evidence = self.evidence(reader, None, Some(id), None)?.into_iter().flat_map(|(_, e)| e).collect();
+        Ok(MaterialOverview {
+            id: first.material_id.clone(),
+            designation: first.designation.clone(),
+            producer: first.producer.clone(),
+            producer_country: facts.map(|f| f.producer_country).unwrap_or_default(),
+            material_class: first.material_class.clone(),
+            packages: rows.into_iter().map(|r| summary(r, &sigs)).collect(),
+            content: content_of(&table, &composition),
+            evidence,
+        })
+    }
+
+    /// Br against HcJ at the temperature of the profile's HcJ requirement, for every magnet the
+    /// reader may see with counting evidence of both in the window; None for a profile without
+    /// such a requirement.
+    pub fn ashby_chart(&self, reader: &Reader, profile: &Profile) -> Result<Option<AshbyChart>> {
+        let Some(hcj_req) = profile.requirements.iter().find(|r| r.property == "intrinsic_coercivity") else {
+            return Ok(None);
+        };
+        let Some(t) = hcj_req.conditions.get("temperature") else { return Ok(None) };
+        let (Some(t_c), Some(hi_c)) =
+            (Unit::to_celsius(t.value, &t.unit), Unit::to_celsius(t.value + t.tolerance, &t.unit))
+        else {
+            return Ok(None);
+        };
+        let tol_c = (hi_c - t_c).abs();
+        let window = Some((t_c - tol_c - 1e-6, t_c + tol_c + 1e-6));
+        // The minimum of a requirement on `property` at the same temperature (or at any).
+        let threshold = |property: &str, target: &str| {
+            let same_temperature = |r: &&crate::profile::Requirement| {
+                r.conditions.get("temperature").is_none_or(|c| Unit::to_celsius(c.value, &c.unit) == Some(t_c))
+            };
+            let r = profile.requirements.iter().filter(|r| r.property == property).find(same_temperature)?;
+            Unit::parse(&r.unit).ok()?.convert(r.threshold, &Unit::parse(target).ok()?).ok()
+        };
+        let filters = [
+            PropertyFilter { property: "intrinsic_coercivity".into(), temperature_c: window },
+            PropertyFilter { property: "remanence".into(), temperature_c: window },
+        ];
+        let mut points = Vec::new();
+        for (m, ev) in self.evidence(reader, Some(profile.material_class.as_str()), None, Some(&filters))? {
+            if let (Some(hcj), Some(br)) =
+                (mean_in(&ev, "intrinsic_coercivity", "kA/m"), mean_in(&ev, "remanence", "T"))
+            {
+                points.push(AshbyPoint { material: m.id, designation: m.designation, hcj, br });
+            }
+        }
+        Ok(Some(AshbyChart {
+            temperature_c: t_c,
+            hcj_min: threshold("intrinsic_coercivity", "kA/m"),
+            br_min: threshold("remanence", "T"),
+            points,
+        }))
+    }
+}

@@ -1,0 +1,116 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The HTML pages through the real server on both backends, with the demo data: search form and
+//! results, material page with plots, package provenance, fit report with the requirement table
+//! and the Ashby chart, lab page; hostile strings from a package and from the query are escaped;
+//! releasability holds on pages as on the API.
+
+mod common;
+
+use common::server::{Backend, TestRegistry};
+use common::*;
+use serde_json::Value;
+
+both_backends!(pages_render_and_escape);
+
+fn text(res: &common::server::Response) -> String {
+    String::from_utf8(res.body.clone()).unwrap()
+}
+
+fn pages_render_and_escape(backend: Backend) {
+    let samples = samples_dir();
+    let reg = TestRegistry::start_with(backend, &["--demo", "--samples", samples.to_str().unwrap()]);
+    let tokens: Value = serde_json::from_slice(&std::fs::read(reg.data.join("demo-tokens.json")).unwrap()).unwrap();
+    let token = |org: &str| tokens[org]["token"].as_str().unwrap().to_owned();
+    let page = |path: &str| {
+        let res = reg.get(path, None);
+        assert_eq!(res.status, 200, "{path}: {}", String::from_utf8_lossy(&res.body));
+        assert!(res.headers["content-type"].starts_with("text/html"), "{path}");
+        text(&res)
+    };
+
+    // Search: a labelled form that works by GET, facets as links, hits linking to materials.
+    let home = page("/");
+    assert!(home.contains("<label for=\"f-property\">") && home.contains("id=\"f-property\""));
+    assert!(home.contains("<form method=\"get\" action=\"/\""));
+    assert!(home.contains("/static/style.css") && !home.contains("<script"));
+    let hot = page("/?property=intrinsic_coercivity&min=1000&unit=kA%2Fm&temperature=150&tolerance=5");
+    assert!(hot.contains("<h2>1 material</h2>"), "{hot}");
+    let material = hot.split("href=\"/materials/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    assert!(material.contains("40uh-gbd"));
+    assert!(hot.contains("option value=\"intrinsic_coercivity\" selected"), "the form keeps the query");
+    assert!(hot.contains("href=\"/?property=intrinsic_coercivity&amp;min=1000&amp;unit=kA%2Fm&amp;temperature=150&amp;tolerance=5&amp;country=JP\""), "facet links keep the query");
+    let bad = reg.get("/?property=HcJ&min=1&unit=T", None);
+    assert_eq!(bad.status, 400);
+    assert!(text(&bad).contains("parameter &#39;unit&#39;"), "{}", text(&bad));
+
+    // The material: its packages, fit links and a property-vs-temperature plot per property.
+    let m = page(&format!("/materials/{material}"));
+    assert!(m.contains("40UH-GBD") && m.contains("kestrel-test-centre"));
+    assert!(m.matches("<svg").count() >= 4, "HcJ, Br, HcB, (BH)max against temperature");
+    assert!(m.contains("Temperature (°C)") && m.contains("HcJ (kA/m)") && m.contains("batch L1"));
+    assert!(m.contains(&format!("href=\"/fit/ev-traction-magnet-150c/{material}\"")));
+    let digest = m.split("href=\"/packages/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+
+    // Provenance of a package.
+    let p = page(&format!("/packages/{digest}"));
+    assert!(p.contains("<h2>Signatures</h2>") && p.contains("countersignature") && p.contains("test-certifier"));
+    assert!(p.contains("Result: <strong>verified</strong>") && p.contains("/download\">Download"));
+
+    // The fit report: statuses in the requirement table, the remaining test plan, the chart.
+    let f = page(&format!("/fit/ev-traction-magnet-180c/{material}"));
+    assert!(f.contains("data-requirement=\"hcj-180\" data-status=\"met\""), "{f}");
+    assert!(f.contains("data-requirement=\"flux-loss-180\" data-status=\"not_tested\""));
+    assert!(f.contains("id=\"verdict\">incomplete"));
+    assert!(f.contains("<h2>Remaining test plan</h2>") && f.contains("id=\"remaining\""));
+    assert!(f.contains("id=\"ashby\"") && f.contains("Remanence Br (T)") && f.contains("<rect"));
+
+    // A lab.
+    let lab = page("/labs/kestrel-test-centre");
+    assert!(lab.contains("Kestrel") && lab.contains(&format!("/packages/{digest}")));
+
+    // Releasability: the allied Fe16N2 material is not shown to anonymous readers.
+    let all = reg.get("/v1/materials", Some(&reg.operator_token)).json();
+    let fen =
+        all.as_array().unwrap().iter().find(|x| x["designation"].as_str().unwrap().starts_with("FeN")).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    assert_eq!(reg.get(&format!("/materials/{fen}"), None).status, 404);
+    assert_eq!(reg.get(&format!("/materials/{fen}"), Some(&token("demo-oem"))).status, 200);
+    assert!(!page("/?q=FeN").contains(&fen));
+
+    // Hostile strings: a designation with markup, published by a registered lab, and a query.
+    let key =
+        prequal::package::SecretKey::read(&samples.join("keys/test-only-test-magnetics-lab.secret.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = "<script>alert('x')</script><img src=x onerror=alert(1)> \"N42\"";
+    let pkg = custom_package(
+        dir.path(),
+        BASELINE,
+        "hostile-grade",
+        |m| {
+            m["name"] = "hostile-grade".into();
+            m["material"]["designation"] = hostile.into();
+        },
+        &[&key],
+    );
+    let res = reg.upload(&pkg, Some(&token("test-magnetics-lab")));
+    assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&res.body));
+    let hostile_digest = res.json()["digest"].as_str().unwrap().to_owned();
+    let listing = page("/?q=alert");
+    let id = listing.split("href=\"/materials/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    for body in [
+        listing,
+        page(&format!("/materials/{id}")),
+        page(&format!("/packages/{hostile_digest}")),
+        page(&format!("/fit/ev-traction-magnet-150c/{id}")),
+    ] {
+        assert!(!body.contains("<script>alert") && !body.contains("<img src=x"), "unescaped: {body}");
+        assert!(
+            body.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;") || body.contains("?script?alert"),
+            "{body}"
+        );
+    }
+    let q = page("/?q=%22%3E%3Cscript%3Ealert(2)%3C%2Fscript%3E");
+    assert!(!q.contains("<script>alert(2)") && q.contains("value=\"&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;\""));
+}
