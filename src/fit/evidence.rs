@@ -189,8 +189,10 @@ struct Compact {
 pub fn decode_rows(text: &str, temperature_c: Option<(f64, f64)>) -> Result<Vec<EvidenceRow>, String> {
     let compact: Compact = serde_json::from_str(text).map_err(|e| format!("stored dataset rows: {e}"))?;
     let batches: Vec<Arc<str>> = compact.b.iter().map(|b| Arc::from(b.as_str())).collect();
-    // Rows at one temperature with the same other conditions share one condition set.
-    let mut sets: Vec<((usize, Option<u64>), Arc<Conditions>)> = Vec::new();
+    // Rows at one temperature with the same other conditions share one condition set, keyed by
+    // (set index, temperature bits).
+    type SetKey = (usize, Option<u64>);
+    let mut sets: Vec<(SetKey, Arc<Conditions>)> = Vec::new();
     let mut out = Vec::with_capacity(compact.r.len());
     for (value, b, t, c) in compact.r {
         if let Some((lo, hi)) = temperature_c
