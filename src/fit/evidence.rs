@@ -185,8 +185,9 @@ struct Compact {
     r: Vec<(f64, usize, Option<f64>, usize)>,
 }
 
-/// Reads [`encode_rows`]' form back; rows outside `temperature_c` (°C, inclusive) are skipped.
-pub fn decode_rows(text: &str, temperature_c: Option<(f64, f64)>) -> Result<Vec<EvidenceRow>, String> {
+/// Reads [`encode_rows`]' form back, keeping the rows whose temperature lies in one of
+/// `windows_c` (°C, inclusive); every row when `windows_c` is empty.
+pub fn decode_rows(text: &str, windows_c: &[(f64, f64)]) -> Result<Vec<EvidenceRow>, String> {
     let compact: Compact = serde_json::from_str(text).map_err(|e| format!("stored dataset rows: {e}"))?;
     let batches: Vec<Arc<str>> = compact.b.iter().map(|b| Arc::from(b.as_str())).collect();
     // Rows at one temperature with the same other conditions share one condition set, keyed by
@@ -195,9 +196,7 @@ pub fn decode_rows(text: &str, temperature_c: Option<(f64, f64)>) -> Result<Vec<
     let mut sets: Vec<(SetKey, Arc<Conditions>)> = Vec::new();
     let mut out = Vec::with_capacity(compact.r.len());
     for (value, b, t, c) in compact.r {
-        if let Some((lo, hi)) = temperature_c
-            && !t.is_some_and(|t| (lo..=hi).contains(&t))
-        {
+        if !windows_c.is_empty() && !t.is_some_and(|t| windows_c.iter().any(|(lo, hi)| (*lo..=*hi).contains(&t))) {
             continue;
         }
         let key = (c, t.map(f64::to_bits));
@@ -236,12 +235,14 @@ mod compact_tests {
         };
         let rows = vec![row(1.5, "L1", 20.0, "Cel"), row(2.5, "L2", 423.15, "K")];
         let text = encode_rows(&rows);
-        let back = decode_rows(&text, None).unwrap();
+        let back = decode_rows(&text, &[]).unwrap();
         assert_eq!(back.len(), 2);
         assert_eq!(&*back[1].batch, "L2");
         assert!((back[1].conditions["temperature"].0 - 150.0).abs() < 1e-9);
         assert_eq!(back[0].conditions["c_rate"], (1.0, "/h".to_owned()));
-        assert_eq!(decode_rows(&text, Some((140.0, 160.0))).unwrap().len(), 1);
-        assert!(decode_rows("{", None).is_err());
+        assert_eq!(decode_rows(&text, &[(140.0, 160.0)]).unwrap().len(), 1);
+        assert_eq!(decode_rows(&text, &[(10.0, 30.0), (140.0, 160.0)]).unwrap().len(), 2);
+        assert!(decode_rows(&text, &[(30.0, 140.0)]).unwrap().is_empty());
+        assert!(decode_rows("{", &[]).is_err());
     }
 }

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Principal, Reader, Role};
 use super::error::RegistryError;
-use super::packages::{SignatureMap, load_signatures, summary, visible};
+use super::packages::{Db, SignatureMap, load_signatures, summary, visible};
 use super::{Registry, Result};
 use crate::fit::{self, Evidence, EvidenceDataset, FitReport, MaterialRef, RankEntry, Signer};
 use crate::profile::Profile;
@@ -208,7 +208,7 @@ impl Registry {
     /// A profile by id: the given version, or the most recently registered one.
     pub fn get_profile(&self, id: &str, version: Option<&str>) -> Result<Profile> {
         let mut conn = self.store.conn()?;
-        let mut q = profiles::table.filter(profiles::id.eq(id)).into_boxed::<super::packages::Db>();
+        let mut q = profiles::table.filter(profiles::id.eq(id)).into_boxed::<Db>();
         if let Some(v) = version {
             q = q.filter(profiles::version.eq(v.to_owned()));
         }
@@ -235,14 +235,10 @@ impl Registry {
         class: Option<&str>,
         material: Option<&str>,
     ) -> Result<(Vec<(PackageRow, crate::registry::views::PackageSummary)>, SignatureMap)> {
-        let mut q = visible(reader);
-        if let Some(c) = class {
-            q = q.filter(packages::material_class.eq(c.to_owned()));
-        }
-        if let Some(m) = material {
-            q = q.filter(packages::material_id.eq(m.to_owned()));
-        }
-        let rows: Vec<PackageRow> = q.order(packages::registered_at).select(PackageRow::as_select()).load(conn)?;
+        let rows: Vec<PackageRow> = visible_of(reader, class, material)
+            .order(packages::registered_at)
+            .select(PackageRow::as_select())
+            .load(conn)?;
         let sigs = load_signatures(conn, rows.iter().map(|r| r.digest.clone()).collect())?;
         let summarised = rows.into_iter().map(|r| (r.clone(), summary(r, &sigs))).collect();
         Ok((summarised, sigs))
@@ -296,19 +292,12 @@ impl Registry {
         let mut conn = self.store.conn()?;
         // Withdrawn and superseded packages never count, so the database leaves them out; a
         // suspect package (signed with a key reported compromised) is dropped below.
-        let scope = || {
-            let mut q =
-                visible(reader).filter(packages::withdrawn_at.is_null()).filter(packages::superseded_by.is_null());
-            if let Some(c) = class {
-                q = q.filter(packages::material_class.eq(c.to_owned()));
-            }
-            if let Some(m) = material {
-                q = q.filter(packages::material_id.eq(m.to_owned()));
-            }
-            q
-        };
-        let rows: Vec<PackageRow> =
-            scope().order(packages::registered_at).select(PackageRow::as_select()).load(&mut conn)?;
+        let rows: Vec<PackageRow> = visible_of(reader, class, material)
+            .filter(packages::withdrawn_at.is_null())
+            .filter(packages::superseded_by.is_null())
+            .order(packages::registered_at)
+            .select(PackageRow::as_select())
+            .load(&mut conn)?;
         let sigs = load_signatures(&mut conn, rows.iter().map(|r| r.digest.clone()).collect())?;
         let counted: Vec<PackageRow> =
             rows.into_iter().filter(|r| summary(r.clone(), &sigs).counts_as_evidence).collect();
@@ -323,7 +312,7 @@ impl Registry {
         for chunk in counted.chunks(2000) {
             let mut dq = datasets::table
                 .filter(datasets::digest.eq_any(chunk.iter().map(|r| r.digest.as_str()).collect::<Vec<_>>()))
-                .into_boxed::<super::packages::Db>();
+                .into_boxed::<Db>();
             if let Some(names) = &names {
                 dq = dq.filter(datasets::property.eq_any(names.clone()));
             }
@@ -435,6 +424,18 @@ impl Registry {
     }
 }
 
+/// Packages the reader may see, optionally of one class or one material.
+fn visible_of(reader: &Reader, class: Option<&str>, material: Option<&str>) -> packages::BoxedQuery<'static, Db> {
+    let mut q = visible(reader);
+    if let Some(c) = class {
+        q = q.filter(packages::material_class.eq(c.to_owned()));
+    }
+    if let Some(m) = material {
+        q = q.filter(packages::material_id.eq(m.to_owned()));
+    }
+    q
+}
+
 /// The columns of a dataset that the fit engine reads.
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = datasets)]
@@ -460,15 +461,13 @@ impl StoredMaterial {
         let mut evidence = Vec::with_capacity(self.packages.len());
         for (mut ev, stored) in self.packages {
             for d in stored {
-                let mut rows = Vec::new();
-                match properties {
-                    Some(props) => {
-                        for p in props.iter().filter(|p| p.property == d.property) {
-                            rows.extend(fit::decode_rows(&d.rows, p.temperature_c).map_err(RegistryError::Internal)?);
-                        }
-                    }
-                    None => rows = fit::decode_rows(&d.rows, None).map_err(RegistryError::Internal)?,
-                }
+                // The windows of this property's filters (none: every row), decoded in one pass.
+                let windows: Option<Vec<(f64, f64)>> = match properties {
+                    Some(props) => props.iter().filter(|p| p.property == d.property).map(|p| p.temperature_c).collect(),
+                    None => None,
+                };
+                let rows = fit::decode_rows(&d.rows, windows.as_deref().unwrap_or_default())
+                    .map_err(RegistryError::Internal)?;
                 ev.datasets.push(EvidenceDataset {
                     id: d.dataset_id,
                     property: d.property,

@@ -91,7 +91,7 @@ impl Registry {
             producer_country: facts.map(|f| f.producer_country).unwrap_or_default(),
             material_class: first.material_class.clone(),
             packages: rows.into_iter().map(|r| summary(r, &sigs)).collect(),
-            content: content_of(&table, &composition),
+            content: content_of(table, &composition),
             evidence,
         })
     }

@@ -551,7 +551,7 @@ impl Registry {
             if req.text.is_some() && relevance <= 0.0 {
                 continue;
             }
-            let content = content_of(&table, &c.composition);
+            let content = content_of(table, &c.composition);
             if req.rare_earth_free.is_some_and(|want| content.rare_earth_free != Some(want))
                 || req.cobalt_free.is_some_and(|want| content.cobalt_free != Some(want))
                 || req.max_dy_tb.is_some_and(|max| !content.dy_tb_mass_fraction.is_some_and(|x| x <= max + 1e-12))
@@ -598,7 +598,7 @@ impl Registry {
             let material_of: HashMap<&str, &str> =
                 kept.iter().flat_map(|c| c.packages.iter().map(move |p| (p.digest.as_str(), c.id.as_str()))).collect();
             for (digest, dataset, unit, rows) in &found {
-                let decoded = fit::decode_rows(rows, range.window_c).map_err(RegistryError::Internal)?;
+                let decoded = fit::decode_rows(rows, range.window_c.as_slice()).map_err(RegistryError::Internal)?;
                 let Some((value, t, n, batches)) = best_group(range, unit, &decoded) else { continue };
                 let Some(material) = material_of.get(digest.as_str()) else { continue };
                 let better = best.get(*material).is_none_or(|m| value > m.value);
@@ -713,7 +713,7 @@ impl Registry {
                 lab: facet(lab_f),
                 rare_earth_free: facet(ref_f),
             },
-            supply_source: table.source,
+            supply_source: table.source.clone(),
         })
     }
 }

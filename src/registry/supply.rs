@@ -64,10 +64,13 @@ pub struct CriticalElement {
 }
 
 impl SupplyTable {
-    /// The table shipped with prequal.
-    pub fn builtin() -> Result<SupplyTable, String> {
-        let file: TableFile = serde_json::from_str(TABLE).map_err(|e| format!("supply table: {e}"))?;
-        Ok(SupplyTable { source: file.source, elements: file.elements })
+    /// The table shipped with prequal, parsed once per process.
+    pub fn builtin() -> Result<&'static SupplyTable, String> {
+        static BUILTIN: std::sync::LazyLock<Result<SupplyTable, String>> = std::sync::LazyLock::new(|| {
+            let file: TableFile = serde_json::from_str(TABLE).map_err(|e| format!("supply table: {e}"))?;
+            Ok(SupplyTable { source: file.source, elements: file.elements })
+        });
+        BUILTIN.as_ref().map_err(Clone::clone)
     }
 
     /// HHI of an element (its most concentrated stage), with that stage's largest producer.
