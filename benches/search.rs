@@ -1,6 +1,7 @@
 //! Benchmark: `GET /v1/search` latency over a registry of N synthetic packages (default
 //! 100 000), measured from this process against a separate `prequal serve` (the release build at
-//! `target/release/prequal`, SQLite).
+//! `target/release/prequal`), on SQLite and, when PREQUAL_BENCH_POSTGRES names an admin URL,
+//! on PostgreSQL (in a database `prequal_bench_search` it creates and drops).
 //!
 //! The generator writes the rows search reads (packages, package_materials, one HcJ dataset per
 //! package with 15 specimen rows at 20, 150 and 180 °C) straight into the database in one
@@ -19,10 +20,10 @@ use std::time::{Duration, Instant};
 
 use diesel::RunQueryDsl;
 use prequal::fit::{EvidenceRow, encode_rows};
-use prequal::registry::views::NewOrganisation;
-use prequal::registry::{OrgKind, Policy, Registry, RegistryError};
-use prequal::store::models::{DatasetRow, DocumentRow, PackageMaterialRow, PackageRow};
-use prequal::store::schema::{datasets, package_documents, package_materials, packages};
+use prequal::registry::views::{NewOrganisation, NewToken};
+use prequal::registry::{OrgKind, Policy, Registry, RegistryError, Role};
+use prequal::store::models::{DatasetRow, DocumentRow, PackageMaterialRow, PackageRow, ReaderRow};
+use prequal::store::schema::{datasets, package_documents, package_materials, package_readers, packages};
 use prequal::store::{DatabaseUrl, Store};
 use sha2::Digest as _;
 
@@ -52,7 +53,8 @@ const KINDS: [(&str, &str, &str, f64, f64); 3] = [
     ),
 ];
 
-fn fill(registry: &Registry, n: usize) {
+/// Fills the registry; returns a reader token of an OEM in Germany (which sees the allied rows).
+fn fill(registry: &Registry, n: usize) -> String {
     for i in 0..20 {
         registry
             .create_organisation(&NewOrganisation {
@@ -80,7 +82,8 @@ fn fill(registry: &Registry, n: usize) {
                     material_class: class.into(),
                     designation: format!("{stem}-{material}"),
                     organisation_id: format!("bench-lab-{}", i % 20),
-                    releasability: "public".into(),
+                    // One package in ten is releasable to allied countries only.
+                    releasability: if i % 10 == 9 { "allied" } else { "public" }.into(),
                     synthetic: true,
                     blob_sha256: digest[7..].to_owned(),
                     size_bytes: 10_000,
@@ -92,6 +95,13 @@ fn fill(registry: &Registry, n: usize) {
                     producer: format!("Bench producer {}", material % 50),
                 };
                 diesel::insert_into(packages::table).values(&row).execute(conn)?;
+                if i % 10 == 9 {
+                    for country in ["DE", "FR"] {
+                        diesel::insert_into(package_readers::table)
+                            .values(&ReaderRow { digest: digest.clone(), reader: format!("country:{country}") })
+                            .execute(conn)?;
+                    }
+                }
                 diesel::insert_into(package_documents::table)
                     .values(&DocumentRow { digest: digest.clone(), manifest: "{}".into(), verification: "{}".into() })
                     .execute(conn)?;
@@ -140,6 +150,18 @@ fn fill(registry: &Registry, n: usize) {
         })
         .unwrap();
     println!("generated {n} synthetic packages in {:.1} s", start.elapsed().as_secs_f64());
+    registry
+        .create_organisation(&NewOrganisation {
+            id: "bench-oem".into(),
+            name: "Bench OEM".into(),
+            kind: OrgKind::Oem,
+            country: "DE".into(),
+        })
+        .unwrap();
+    registry
+        .create_token(&NewToken { organisation: "bench-oem".into(), role: Role::Reader, label: "bench".into() })
+        .unwrap()
+        .token
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -147,21 +169,18 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn main() {
-    let n: usize = std::env::var("PREQUAL_BENCH_PACKAGES").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
-    let seconds: u64 = std::env::var("PREQUAL_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(15);
+fn run_backend(backend: &str, url: &str, data: &Path, n: usize, seconds: u64) {
     let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/prequal");
-    assert!(binary.exists(), "build the server first: cargo build --release --bin prequal");
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("registry.db").display());
-    let data = dir.path().join("data");
-    let registry = Registry::new(Store::open(&DatabaseUrl::parse(&url), &data, 2).unwrap(), Policy::default());
-    fill(&registry, n);
+    let registry = Registry::new(Store::open(&DatabaseUrl::parse(url), data, 2).unwrap(), Policy::default());
+    let token = fill(&registry, n);
     drop(registry);
 
+    // The server indexes the synthetic packages for search at start-up, as it would after an
+    // upgrade of a registry filled before the index existed.
+    let started = Instant::now();
     let mut server = Command::new(&binary)
-        .args(["serve", "--db", &url, "--data"])
-        .arg(&data)
+        .args(["serve", "--db", url, "--data"])
+        .arg(data)
         .args(["--bind", "127.0.0.1:0"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -175,18 +194,38 @@ fn main() {
             break;
         }
     }
+    println!(
+        "\n{backend}: server ready in {:.1} s (including indexing {n} packages for search)\n",
+        started.elapsed().as_secs_f64()
+    );
     let agent: ureq::Agent =
         ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(120))).build().new_agent();
-    println!("| query | hits | requests | p50 ms | p99 ms | requests/s (2 clients) |\n|---|---|---|---|---|---|");
-    for query in [
-        "property=HcJ&min=1000&unit=kA/m&temperature=150&tolerance=5",
-        "material_class=permanent_magnet&rare_earth_free=true&sort=hhi",
-        "q=ferrite-123",
-        "country=DE&countersigned=false&per_page=50",
-    ] {
+    println!(
+        "| reader | query | hits | requests | p50 ms | p99 ms | requests/s (2 clients) |\n|---|---|---|---|---|---|---|"
+    );
+    let queries = [
+        ("anonymous", "property=HcJ&min=800&unit=kA/m&temperature=150&tolerance=5"),
+        ("OEM (DE)", "property=HcJ&min=800&unit=kA/m&temperature=150&tolerance=5"),
+        (
+            "anonymous",
+            "property=HcJ&min=10&unit=kOe&temperature=180&tolerance=5&material_class=permanent_magnet&sort=value",
+        ),
+        ("anonymous", "material_class=permanent_magnet&rare_earth_free=true&sort=hhi"),
+        ("OEM (DE)", "material_class=permanent_magnet&rare_earth_free=true&sort=hhi"),
+        ("anonymous", "q=ferrite-123"),
+        ("anonymous", "country=DE&countersigned=false&per_page=50"),
+    ];
+    for (who, query) in queries {
+        let auth = if who == "anonymous" { String::new() } else { format!("Bearer {token}") };
+        let get = |url: &str| {
+            let mut req = agent.get(url);
+            if !auth.is_empty() {
+                req = req.header("Authorization", &auth);
+            }
+            req.call().unwrap().body_mut().read_to_string().unwrap()
+        };
         let url = format!("{base}/v1/search?{query}");
-        let total: serde_json::Value =
-            serde_json::from_str(&agent.get(&url).call().unwrap().body_mut().read_to_string().unwrap()).unwrap();
+        let total: serde_json::Value = serde_json::from_str(&get(&url)).unwrap();
         let deadline = Instant::now() + Duration::from_secs(seconds);
         let started = Instant::now();
         let latencies: Vec<f64> = std::thread::scope(|s| {
@@ -196,8 +235,7 @@ fn main() {
                         let mut own = Vec::new();
                         while Instant::now() < deadline || own.len() < 3 {
                             let t = Instant::now();
-                            let mut res = agent.get(&url).call().unwrap();
-                            let _ = res.body_mut().read_to_string().unwrap();
+                            let _ = get(&url);
                             own.push(t.elapsed().as_secs_f64() * 1e3);
                         }
                         own
@@ -210,7 +248,7 @@ fn main() {
         let mut sorted = latencies.clone();
         sorted.sort_by(f64::total_cmp);
         println!(
-            "| `{query}` | {} | {} | {:.1} | {:.1} | {:.2} |",
+            "| {who} | `{query}` | {} | {} | {:.1} | {:.1} | {:.2} |",
             total["total"],
             sorted.len(),
             percentile(&sorted, 0.5),
@@ -220,4 +258,29 @@ fn main() {
     }
     let _ = server.kill();
     let _ = server.wait();
+}
+
+fn main() {
+    let n: usize = std::env::var("PREQUAL_BENCH_PACKAGES").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let seconds: u64 = std::env::var("PREQUAL_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(15);
+    assert!(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/prequal").exists(),
+        "build the server first: cargo build --release --bin prequal"
+    );
+    if std::env::var_os("PREQUAL_BENCH_SKIP_SQLITE").is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("registry.db").display());
+        run_backend("sqlite", &url, &dir.path().join("data"), n, seconds);
+    }
+    if let Ok(admin) = std::env::var("PREQUAL_BENCH_POSTGRES") {
+        use diesel::Connection;
+        let db = "prequal_bench_search";
+        let mut conn = diesel::PgConnection::establish(&admin).unwrap();
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut conn).unwrap();
+        diesel::sql_query(format!("CREATE DATABASE {db}")).execute(&mut conn).unwrap();
+        let url = format!("{}/{db}", admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b));
+        let dir = tempfile::tempdir().unwrap();
+        run_backend("postgres", &url, &dir.path().join("data"), n, seconds);
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut conn).unwrap();
+    }
 }

@@ -294,6 +294,11 @@ fn revoked_and_compromised_keys(backend: Backend) {
     let p2 = package_version(dir.path(), BASELINE, "1.0.1", &[&test_key(1)]);
     assert_eq!(reg.upload(&p2, Some(lab)).status, 201);
     assert_eq!(reg.get(&format!("/v1/packages/{d1}"), None).json()["suspect"], false);
+    // Search finds the material through its current version (1.0.1); 1.0.0 is superseded.
+    let found = reg.get("/v1/search?lab=lab-a", None).json();
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(found["hits"][0]["packages"].as_array().unwrap().len(), 1, "{found}");
+    assert_ne!(found["hits"][0]["packages"][0], d1.as_str(), "{found}");
 
     // Reported compromised since before p1 was registered: every package signed with it since
     // then is suspect, visibly, in lists and details; new uploads with it are refused.
@@ -312,6 +317,8 @@ fn revoked_and_compromised_keys(backend: Backend) {
     assert_eq!(detail["signatures"][0]["key_status"], "revoked");
     let list = reg.get("/v1/packages", None).json();
     assert!(list["packages"].as_array().unwrap().iter().all(|p| p["suspect"] == true));
+    // Suspect packages stop counting in search too, in the same transaction as the revocation.
+    assert_eq!(reg.get("/v1/search?lab=lab-a", None).json()["total"], 0);
     let p3 = package_version(dir.path(), BASELINE, "1.0.2", &[&test_key(1)]);
     let res = reg.upload(&p3, Some(lab));
     assert_eq!((res.status, res.code().as_str()), (422, "key_revoked"));

@@ -235,6 +235,16 @@ fn releasability_matrix(backend: Backend) {
         assert_eq!(listed.len(), count, "{reader}: list");
         let filtered = reg.get("/v1/packages?organisation=lab-a&material_class=permanent_magnet", token).json();
         assert_eq!(filtered["total"], count, "{reader}: filtered count");
+        // Search is a read path like the others: the one material is found through exactly the
+        // packages the reader may see.
+        let found = reg.get("/v1/search?lab=lab-a", token).json();
+        assert_eq!(found["total"], 1, "{reader}: search {found}");
+        let mut through: Vec<&str> =
+            found["hits"][0]["packages"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+        through.sort();
+        let mut seen: Vec<&str> = digests.iter().zip(sees).filter(|(_, may)| **may).map(|(d, _)| d.as_str()).collect();
+        seen.sort();
+        assert_eq!(through, seen, "{reader}: search");
         for (digest, may) in digests.iter().zip(sees) {
             assert_eq!(listed.contains(&digest.as_str()), *may, "{reader} lists {digest}");
             let want = if *may { 200 } else { 404 };
@@ -258,6 +268,11 @@ fn releasability_matrix(backend: Backend) {
     };
     assert_eq!(sign(&allied).status, 201);
     assert_eq!(sign(&restricted).status, 404);
+    // The countersignature reaches search at once, for those who may see the package.
+    let certified = |token: Option<&str>| reg.get("/v1/search?countersigned=true", token).json();
+    assert_eq!(certified(Some(&tokens["oem-gb"]))["hits"][0]["packages"], json!([allied]));
+    assert_eq!(certified(None)["total"], 0);
+    assert_eq!(certified(Some(&tokens["oem-jp"]))["total"], 0);
     // A 404 for a restricted package reads exactly like one for a package that does not exist.
     let hidden = reg.get(&format!("/v1/packages/{restricted}"), Some(&tokens["oem-us"])).json();
     assert_eq!(hidden["error"]["code"], "not_found");

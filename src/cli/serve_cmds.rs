@@ -88,6 +88,22 @@ pub(super) fn serve(args: ServeArgs) -> Outcome {
         Ok(_) => {}
         Err(e) => return fail(format!("sweeping interrupted uploads: {e}")),
     }
+    let started = std::time::Instant::now();
+    let indexed = registry.reindex(|n| {
+        if n % 10_000 == 0 {
+            log::info!("indexing for search: {n} package(s) so far");
+        }
+    });
+    match indexed {
+        Ok(r) if r.packages > 0 => log::info!(
+            "indexed {} package(s) and {} dataset point(s) for search in {:.1} s",
+            r.packages,
+            r.points,
+            started.elapsed().as_secs_f64()
+        ),
+        Ok(_) => {}
+        Err(e) => return fail(format!("indexing packages for search: {e}")),
+    }
     match registry.load_builtin_profiles() {
         Ok(n) if n > 0 => log::info!("loaded {n} built-in requirement profile(s)"),
         Ok(_) => {}

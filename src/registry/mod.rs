@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod materials;
 mod packages;
 pub mod search;
+mod search_index;
 pub mod supply;
 pub mod views;
 
@@ -25,6 +26,7 @@ use crate::store::{Store, format_time, now_ms, parse_time};
 pub use auth::{OrgKind, Principal, Reader, Role};
 pub use error::RegistryError;
 pub use packages::Upload;
+pub use search_index::{Reindexed, points_of};
 use views::*;
 
 /// Registry settings that are not storage.
@@ -255,6 +257,12 @@ impl Registry {
                     signing_keys::revocation_reason.eq(&row.revocation_reason),
                 ))
                 .execute(conn)?;
+            // Packages signed with a key reported compromised may have become suspect.
+            let signed: Vec<String> = crate::store::schema::signatures::table
+                .filter(crate::store::schema::signatures::key_id.eq(key_id))
+                .select(crate::store::schema::signatures::digest)
+                .load(conn)?;
+            search_index::refresh(conn, &signed)?;
             Ok(row)
         })?;
         Ok(key_view(row, now_ms()))

@@ -72,6 +72,71 @@ pub(super) fn visible(reader: &Reader) -> packages::BoxedQuery<'static, Db> {
     }
 }
 
+/// A statement assembled at run time with numbered bind parameters (`$1`, `$2`, …, each used
+/// once and in order, which SQLite and PostgreSQL both read the same way).
+#[derive(Debug, Default)]
+pub(super) struct Sql {
+    pub text: String,
+    pub binds: Vec<SqlValue>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum SqlValue {
+    Text(String),
+    Double(f64),
+    Bool(bool),
+}
+
+impl Sql {
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    pub fn bind(&mut self, v: SqlValue) -> &mut Self {
+        self.binds.push(v);
+        self.text.push_str(&format!("${}", self.binds.len()));
+        self
+    }
+
+    pub fn query(self) -> diesel::query_builder::BoxedSqlQuery<'static, Db, diesel::query_builder::SqlQuery> {
+        let mut q = diesel::sql_query(self.text).into_boxed::<Db>();
+        for v in self.binds {
+            q = match v {
+                SqlValue::Text(s) => q.bind::<diesel::sql_types::Text, _>(s),
+                SqlValue::Double(x) => q.bind::<diesel::sql_types::Double, _>(x),
+                SqlValue::Bool(b) => q.bind::<diesel::sql_types::Bool, _>(b),
+            };
+        }
+        q
+    }
+}
+
+/// [`visible`] for statements written in SQL, over a table aliased `alias` that has the
+/// packages' `digest`, `releasability` and `organisation_id` columns (`search_index`). The two
+/// must say the same; `tests/api_access.rs` checks search against the other read paths for every
+/// kind of reader.
+pub(super) fn visible_sql(reader: &Reader, alias: &str, sql: &mut Sql) {
+    match reader {
+        Reader::Operator => {}
+        Reader::Anonymous => {
+            sql.push(&format!(" AND {alias}.releasability = 'public'"));
+        }
+        Reader::Organisation { id, .. } => {
+            sql.push(&format!(" AND ({alias}.releasability = 'public' OR {alias}.organisation_id = "));
+            sql.bind(SqlValue::Text(id.clone()));
+            sql.push(&format!(" OR {alias}.digest IN (SELECT digest FROM package_readers WHERE reader IN ("));
+            for (i, grant) in reader.grants().into_iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(SqlValue::Text(grant));
+            }
+            sql.push(")))");
+        }
+    }
+}
+
 fn dataset_row(
     digest: &str,
     manifest: &crate::package::Manifest,
@@ -304,6 +369,8 @@ impl Registry {
                 diesel::insert_into(signatures::table).values(s).execute(conn)?;
             }
             update_supersession(conn, &row.name)?;
+            super::search_index::write_points(conn, &dataset_rows)?;
+            super::search_index::refresh_name(conn, &row.name)?;
             Ok(())
         });
         match committed {
@@ -553,7 +620,10 @@ impl Registry {
         };
         let created = self.store.write(|conn| -> Result<bool> {
             match diesel::insert_into(signatures::table).values(&row).execute(conn) {
-                Ok(_) => Ok(true),
+                Ok(_) => {
+                    super::search_index::refresh(conn, std::slice::from_ref(&row.digest))?;
+                    Ok(true)
+                }
                 Err(e) if is_unique_violation(&e) => Ok(false),
                 Err(e) => Err(e.into()),
             }
@@ -582,6 +652,7 @@ impl Registry {
                 diesel::update(packages::table.find(&digest))
                     .set((packages::withdrawn_at.eq(now_ms()), packages::withdrawn_reason.eq(reason.trim())))
                     .execute(conn)?;
+                super::search_index::refresh_name(conn, &row.name)?;
             }
             Ok(())
         })?;

@@ -1,36 +1,39 @@
 //! Search for OEM engineers: materials by property at a condition, by fit to an application
 //! profile, by critical-mineral content and supply concentration, by origin, lab and text.
 //!
-//! What is searched: the packages the reader may see ([`visible`], as on every read path) that
-//! count as evidence (active, not withdrawn, not superseded, not suspect: the rule of
-//! [`summary`]), grouped by material. A material's packages are narrowed first by `lab`,
-//! `countersigned` and `country`; the other filters then look at what is left.
+//! What is searched: the packages the reader may see ([`visible_sql`], the same rule as every
+//! read path) that count as evidence (active, not withdrawn, not superseded, not suspect: the
+//! rule of the package summary), grouped by material. Every filter except `profile`/`fit` is a
+//! condition on a package, so the whole search is one indexed statement over `search_index`
+//! (and `dataset_points` for a property): a material is a hit when at least one of its packages
+//! passes every filter, and the hit lists those packages. Its designation, country, composition
+//! and supply index are those of the newest of them.
 //!
 //! The property filter, precisely: the request names a property (name or symbol), a range
 //! `[min, max]` in `unit` (either bound may be absent) and optionally a temperature `T ± tol`.
-//! For every dataset of that property in the material's remaining packages, the rows measured
-//! within `[T − tol, T + tol]` (compared in °C, bounds included) form one group; without a
-//! temperature, the rows of each distinct temperature form a group. A group's **mean**,
-//! converted to `unit`, is its value. The material matches when at least one group's value lies
-//! in the range; the hit reports the highest matching value with the dataset it came from.
+//! Each dataset of the property has one point per tested temperature: the **mean** of the rows
+//! measured at that temperature (rows stating none form a point of their own). A package passes
+//! when one of its points lies inside `[T − tol, T + tol]` (°C, bounds included; any temperature
+//! without `temperature`) with its mean, converted to `unit`, inside the range; the hit reports
+//! the highest such mean with the dataset and temperature it came from.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Double, Integer, Nullable, Text};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Reader;
 use super::error::RegistryError;
 use super::evidence::profile_filters;
-use super::packages::{load_signatures, summary, visible};
+use super::packages::{Sql, SqlValue, visible_sql};
 use super::supply::{CriticalElement, RARE_EARTHS, SupplyTable, supply_index};
 use super::{Registry, Result};
 use crate::fit::{self, Status, Verdict};
 use crate::package::manifest::ElementFraction;
 use crate::package::vocabulary::{self, MaterialClass, PropertyDef};
-use crate::store::models::{PackageMaterialRow, PackageRow};
-use crate::store::schema::{datasets, package_materials, packages};
+use crate::store::schema::package_materials;
 use crate::units::Unit;
 
 /// The largest page.
@@ -395,18 +398,6 @@ pub struct SearchResults {
     pub supply_source: String,
 }
 
-struct Candidate {
-    id: String,
-    designation: String,
-    producer: String,
-    country: String,
-    class: String,
-    /// Newest first.
-    packages: Vec<PackageRow>,
-    countersigned: bool,
-    composition: Vec<ElementFraction>,
-}
-
 /// A composition's critical content and supply-concentration index.
 pub fn content_of(table: &SupplyTable, composition: &[ElementFraction]) -> CriticalContent {
     let known = !composition.is_empty();
@@ -423,53 +414,234 @@ pub fn content_of(table: &SupplyTable, composition: &[ElementFraction]) -> Criti
     }
 }
 
-fn relevance(text: &str, c: &Candidate) -> f64 {
-    let designation = c.designation.to_lowercase();
+/// One row of the search statement: a package that passed every package filter, with the
+/// dataset point that passed the property filter when there is one.
+#[derive(QueryableByName)]
+struct FoundRow {
+    #[diesel(sql_type = Text)]
+    material_id: String,
+    #[diesel(sql_type = Text)]
+    material_class: String,
+    #[diesel(sql_type = Text)]
+    organisation_id: String,
+    #[diesel(sql_type = Text)]
+    producer_country: String,
+    #[diesel(sql_type = Text)]
+    designation: String,
+    #[diesel(sql_type = Text)]
+    producer: String,
+    #[diesel(sql_type = Bool)]
+    countersigned: bool,
+    #[diesel(sql_type = Nullable<Bool>)]
+    rare_earth_free: Option<bool>,
+    #[diesel(sql_type = Nullable<Double>)]
+    supply_hhi: Option<f64>,
+    #[diesel(sql_type = BigInt)]
+    registered_at: i64,
+    #[diesel(sql_type = Text)]
+    digest: String,
+    #[diesel(sql_type = Text)]
+    text: String,
+    #[diesel(sql_type = Nullable<Double>)]
+    value: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    temperature_c: Option<f64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    dataset_id: Option<String>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    measurements: Option<i32>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    batches: Option<i32>,
+}
+
+/// A material found, before paging.
+struct Found {
+    id: String,
+    class: String,
+    designation: String,
+    producer: String,
+    /// Of the newest matching package.
+    country: String,
+    rare_earth_free: Option<bool>,
+    supply_hhi: Option<f64>,
+    newest_at: i64,
+    newest_digest: String,
+    labs: BTreeSet<String>,
+    /// Newest first once collected.
+    packages: Vec<(i64, String)>,
+    countersigned: bool,
+    relevance: f64,
+    /// (value in the canonical unit, row) of the best point.
+    best: Option<(f64, PointHit)>,
+}
+
+struct PointHit {
+    temperature_c: Option<f64>,
+    digest: String,
+    dataset: String,
+    measurements: usize,
+    batches: usize,
+}
+
+/// Text relevance of one package: 4 when the designation is the text, 2 when it contains it;
+/// 1 more when the producer contains it, 1 more when the package name or title does.
+fn relevance(text: &str, indexed: &str) -> f64 {
+    let mut parts = indexed.split('\n');
+    let (designation, producer) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let mut score = 0.0;
     if designation == text {
         score += 4.0;
     } else if designation.contains(text) {
         score += 2.0;
     }
-    if c.producer.to_lowercase().contains(text) {
+    if producer.contains(text) {
         score += 1.0;
     }
-    if c.packages.iter().any(|p| p.name.to_lowercase().contains(text) || p.title.to_lowercase().contains(text)) {
+    if parts.any(|p| p.contains(text)) {
         score += 1.0;
     }
     score
 }
 
-/// The best group of a dataset's rows in the range (see the module docs).
-fn best_group(
-    range: &PropertyRange,
-    unit: &str,
-    rows: &[fit::EvidenceRow],
-) -> Option<(f64, Option<f64>, usize, usize)> {
-    let from = Unit::parse(unit).ok()?;
-    let mut groups: BTreeMap<i64, Vec<&fit::EvidenceRow>> = BTreeMap::new();
-    for r in rows {
-        let t = r.conditions.get("temperature").map(|(t, _)| *t);
-        let key = match (range.window_c, t) {
-            (Some(_), _) => 0,
-            // Distinct temperatures, to the hundredth of a degree; rows without one together.
-            (None, Some(t)) => (t * 100.0).round() as i64,
-            (None, None) => i64::MIN,
-        };
-        groups.entry(key).or_default().push(r);
+/// `text` as a LIKE pattern matching it anywhere (`\` escapes the pattern characters).
+fn like_anywhere(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
     }
-    groups
-        .into_values()
-        .filter_map(|g| {
-            let n = g.len() as f64;
-            let mean = from.convert(g.iter().map(|r| r.value).sum::<f64>() / n, &range.unit).ok()?;
-            let temps: Vec<f64> = g.iter().filter_map(|r| r.conditions.get("temperature").map(|(t, _)| *t)).collect();
-            let t = (!temps.is_empty()).then(|| temps.iter().sum::<f64>() / temps.len() as f64);
-            let batches = g.iter().map(|r| &*r.batch).collect::<BTreeSet<&str>>().len();
-            let inside = range.min.is_none_or(|lo| mean >= lo) && range.max.is_none_or(|hi| mean <= hi);
-            inside.then_some((mean, t, g.len(), batches))
-        })
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+    p.push('%');
+    p
+}
+
+/// The search statement for `req` (see the module docs).
+fn statement(reader: &Reader, req: &SearchRequest) -> Result<Sql> {
+    let mut sql = Sql::default();
+    sql.push(
+        "SELECT s.material_id, s.material_class, s.organisation_id, s.producer_country, s.designation, s.producer, \
+         s.countersigned, s.rare_earth_free, s.supply_hhi, s.registered_at, s.digest, ",
+    );
+    sql.push(if req.text.is_some() { "s.text, " } else { "'' AS text, " });
+    match &req.range {
+        Some(_) => sql.push(
+            "p.value, p.temperature_c, p.dataset_id, p.measurements, p.batches \
+             FROM search_index s JOIN dataset_points p ON p.digest = s.digest WHERE s.evidence",
+        ),
+        None => sql.push(
+            "CAST(NULL AS DOUBLE PRECISION) AS value, CAST(NULL AS DOUBLE PRECISION) AS temperature_c, \
+             CAST(NULL AS TEXT) AS dataset_id, CAST(NULL AS INTEGER) AS measurements, \
+             CAST(NULL AS INTEGER) AS batches FROM search_index s WHERE s.evidence",
+        ),
+    };
+    if let Some(c) = req.class {
+        sql.push(" AND s.material_class = ").bind(SqlValue::Text(c.as_str().to_owned()));
+    }
+    if let Some(lab) = &req.lab {
+        sql.push(" AND s.organisation_id = ").bind(SqlValue::Text(lab.clone()));
+    }
+    if req.countersigned_only {
+        sql.push(" AND s.countersigned");
+    }
+    if let Some(country) = &req.country {
+        sql.push(" AND s.producer_country = ").bind(SqlValue::Text(country.clone()));
+    }
+    if let Some(want) = req.rare_earth_free {
+        sql.push(" AND s.rare_earth_free = ").bind(SqlValue::Bool(want));
+    }
+    if let Some(want) = req.cobalt_free {
+        sql.push(" AND s.cobalt_free = ").bind(SqlValue::Bool(want));
+    }
+    if let Some(max) = req.max_dy_tb {
+        sql.push(" AND s.dy_tb <= ").bind(SqlValue::Double(max + 1e-12));
+    }
+    if let Some(max) = req.max_supply_hhi {
+        sql.push(" AND s.supply_hhi <= ").bind(SqlValue::Double(max));
+    }
+    if let Some(text) = &req.text {
+        sql.push(" AND s.text LIKE ").bind(SqlValue::Text(like_anywhere(text))).push(" ESCAPE '\\'");
+    }
+    visible_sql(reader, "s", &mut sql);
+    if let Some(range) = &req.range {
+        let canonical = Unit::parse(range.property.canonical_unit)
+            .map_err(|e| RegistryError::Internal(format!("vocabulary: {e}")))?;
+        let to_canonical = |x: f64| range.unit.convert(x, &canonical).map_err(|e| bad("unit", e));
+        sql.push(" AND p.property = ").bind(SqlValue::Text(range.property.name.to_owned()));
+        if let Some((lo, hi)) = range.window_c {
+            sql.push(" AND p.temperature_c >= ").bind(SqlValue::Double(lo));
+            sql.push(" AND p.temperature_c <= ").bind(SqlValue::Double(hi));
+        }
+        // Conversions between the units of one property keep order (positive factors).
+        if let Some(min) = range.min {
+            sql.push(" AND p.value >= ").bind(SqlValue::Double(to_canonical(min)? - 1e-9 * min.abs().max(1.0)));
+        }
+        if let Some(max) = range.max {
+            sql.push(" AND p.value <= ").bind(SqlValue::Double(to_canonical(max)? + 1e-9 * max.abs().max(1.0)));
+        }
+    }
+    Ok(sql)
+}
+
+/// Groups the rows of the search statement by material.
+fn group(rows: Vec<FoundRow>, text: Option<&str>) -> Vec<Found> {
+    let mut by_id: HashMap<String, Found> = HashMap::new();
+    for r in rows {
+        let score = text.map_or(0.0, |t| relevance(t, &r.text));
+        let f = by_id.entry(r.material_id.clone()).or_insert_with(|| Found {
+            id: r.material_id.clone(),
+            class: r.material_class.clone(),
+            designation: r.designation.clone(),
+            producer: r.producer.clone(),
+            country: r.producer_country.clone(),
+            rare_earth_free: r.rare_earth_free,
+            supply_hhi: r.supply_hhi,
+            newest_at: r.registered_at,
+            newest_digest: r.digest.clone(),
+            labs: BTreeSet::new(),
+            packages: Vec::new(),
+            countersigned: false,
+            relevance: 0.0,
+            best: None,
+        });
+        if (r.registered_at, &r.digest) > (f.newest_at, &f.newest_digest) {
+            f.newest_at = r.registered_at;
+            f.newest_digest = r.digest.clone();
+            f.designation = r.designation.clone();
+            f.producer = r.producer.clone();
+            f.country = r.producer_country.clone();
+            f.rare_earth_free = r.rare_earth_free;
+            f.supply_hhi = r.supply_hhi;
+        }
+        f.relevance = f.relevance.max(score);
+        f.countersigned |= r.countersigned;
+        if !f.labs.contains(&r.organisation_id) {
+            f.labs.insert(r.organisation_id.clone());
+        }
+        if !f.packages.iter().any(|(_, d)| *d == r.digest) {
+            f.packages.push((r.registered_at, r.digest.clone()));
+        }
+        if let (Some(value), Some(dataset)) = (r.value, r.dataset_id) {
+            if f.best.as_ref().is_none_or(|(v, _)| value > *v) {
+                f.best = Some((
+                    value,
+                    PointHit {
+                        temperature_c: r.temperature_c,
+                        digest: r.digest,
+                        dataset,
+                        measurements: usize::try_from(r.measurements.unwrap_or(0)).unwrap_or(0),
+                        batches: usize::try_from(r.batches.unwrap_or(0)).unwrap_or(0),
+                    },
+                ));
+            }
+        }
+    }
+    let mut found: Vec<Found> = by_id.into_values().collect();
+    for f in &mut found {
+        f.packages.sort_by(|a, b| b.cmp(a));
+    }
+    found
 }
 
 fn facet(counts: BTreeMap<String, usize>) -> Vec<FacetCount> {
@@ -489,177 +661,44 @@ impl Registry {
                 other => other,
             })?),
         };
-        let mut conn = self.store.conn()?;
-
-        // Packages the reader may see, narrowed in the database where a column says enough.
-        let mut q = visible(reader);
-        if let Some(c) = req.class {
-            q = q.filter(packages::material_class.eq(c.as_str().to_owned()));
-        }
-        if let Some(lab) = &req.lab {
-            q = q.filter(packages::organisation_id.eq(lab.clone()));
-        }
-        let rows: Vec<PackageRow> =
-            q.order(packages::registered_at.desc()).select(PackageRow::as_select()).load(&mut conn)?;
-        let sigs = load_signatures(&mut conn, rows.iter().map(|r| r.digest.clone()).collect())?;
-        let mut materials_of: HashMap<String, PackageMaterialRow> = HashMap::new();
-        let digests: Vec<String> = rows.iter().map(|r| r.digest.clone()).collect();
-        for chunk in digests.chunks(2000) {
-            let found: Vec<PackageMaterialRow> = package_materials::table
-                .filter(package_materials::digest.eq_any(chunk))
-                .select(PackageMaterialRow::as_select())
-                .load(&mut conn)?;
-            materials_of.extend(found.into_iter().map(|m| (m.digest.clone(), m)));
+        let rows: Vec<FoundRow> = {
+            let mut conn = self.store.conn()?;
+            statement(reader, req)?.query().load(&mut conn)?
+        };
+        let mut found = group(rows, req.text.as_deref());
+        if req.text.is_some() {
+            found.retain(|f| f.relevance > 0.0);
         }
 
-        // Group by material the packages that count as evidence and pass the package filters.
-        let mut candidates: BTreeMap<String, Candidate> = BTreeMap::new();
-        for row in rows {
-            let s = summary(row.clone(), &sigs);
-            if !s.counts_as_evidence || (req.countersigned_only && !s.countersigned) {
-                continue;
-            }
-            let facts = materials_of.get(&row.digest);
-            let country = facts.map(|f| f.producer_country.clone()).unwrap_or_default();
-            if req.country.as_ref().is_some_and(|c| *c != country) {
-                continue;
-            }
-            let c = candidates.entry(row.material_id.clone()).or_insert_with(|| Candidate {
-                id: row.material_id.clone(),
-                designation: row.designation.clone(),
-                producer: row.producer.clone(),
-                country,
-                class: row.material_class.clone(),
-                packages: Vec::new(),
-                countersigned: false,
-                // Rows come newest first: the newest package's composition describes the material.
-                composition: facts
-                    .and_then(|f| serde_json::from_str::<Vec<ElementFraction>>(&f.composition).ok())
-                    .unwrap_or_default(),
-            });
-            c.countersigned |= s.countersigned;
-            c.packages.push(row);
-        }
-
-        let mut hits: Vec<SearchHit> = Vec::new();
-        let mut kept: Vec<Candidate> = Vec::new();
-        for c in candidates.into_values() {
-            let relevance = match &req.text {
-                Some(t) => relevance(t, &c),
-                None => 0.0,
-            };
-            if req.text.is_some() && relevance <= 0.0 {
-                continue;
-            }
-            let content = content_of(table, &c.composition);
-            if req.rare_earth_free.is_some_and(|want| content.rare_earth_free != Some(want))
-                || req.cobalt_free.is_some_and(|want| content.cobalt_free != Some(want))
-                || req.max_dy_tb.is_some_and(|max| !content.dy_tb_mass_fraction.is_some_and(|x| x <= max + 1e-12))
-                || req.max_supply_hhi.is_some_and(|max| !content.supply_hhi.is_some_and(|x| x <= max))
-            {
-                continue;
-            }
-            hits.push(SearchHit {
-                id: c.id.clone(),
-                designation: c.designation.clone(),
-                producer: c.producer.clone(),
-                producer_country: c.country.clone(),
-                material_class: c.class.clone(),
-                labs: c
-                    .packages
-                    .iter()
-                    .map(|p| p.organisation_id.clone())
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect(),
-                packages: c.packages.iter().map(|p| p.digest.clone()).collect(),
-                countersigned: c.countersigned,
-                content,
-                property: None,
-                fit: None,
-                relevance,
-            });
-            kept.push(c);
-        }
-
-        if let Some(range) = &req.range {
-            let digests: Vec<String> = kept.iter().flat_map(|c| c.packages.iter().map(|p| p.digest.clone())).collect();
-            let mut found: Vec<(String, String, String, String)> = Vec::new();
-            for chunk in digests.chunks(2000) {
-                found.extend(
-                    datasets::table
-                        .filter(datasets::digest.eq_any(chunk))
-                        .filter(datasets::property.eq(range.property.name))
-                        .select((datasets::digest, datasets::dataset_id, datasets::unit, datasets::rows))
-                        .load::<(String, String, String, String)>(&mut conn)?,
-                );
-            }
-            let mut best: HashMap<String, PropertyMatch> = HashMap::new();
-            let material_of: HashMap<&str, &str> =
-                kept.iter().flat_map(|c| c.packages.iter().map(move |p| (p.digest.as_str(), c.id.as_str()))).collect();
-            for (digest, dataset, unit, rows) in &found {
-                let decoded = fit::decode_rows(rows, range.window_c.as_slice()).map_err(RegistryError::Internal)?;
-                let Some((value, t, n, batches)) = best_group(range, unit, &decoded) else { continue };
-                let Some(material) = material_of.get(digest.as_str()) else { continue };
-                let better = best.get(*material).is_none_or(|m| value > m.value);
-                if better {
-                    best.insert(
-                        (*material).to_owned(),
-                        PropertyMatch {
-                            property: range.property.name.to_owned(),
-                            value,
-                            unit: range.unit.code().to_owned(),
-                            temperature_c: t,
-                            measurements: n,
-                            batches,
-                            digest: digest.clone(),
-                            dataset: dataset.clone(),
+        let mut verdicts: HashMap<String, FitSummary> = HashMap::new();
+        if let Some(profile) = &profile {
+            let class = profile.material_class.as_str();
+            let wanted: BTreeSet<&str> = found.iter().filter(|f| f.class == class).map(|f| f.id.as_str()).collect();
+            if !wanted.is_empty() {
+                let filters = profile_filters(profile);
+                for (m, ev) in self.evidence(reader, Some(class), None, Some(&filters))? {
+                    if !wanted.contains(m.id.as_str()) {
+                        continue;
+                    }
+                    let id = m.id.clone();
+                    let report = fit::fit(profile, m, &ev);
+                    let met = report.requirements.iter().filter(|r| r.status == Status::Met).count();
+                    let not_met = report.requirements.iter().filter(|r| r.status == Status::NotMet).count();
+                    verdicts.insert(
+                        id,
+                        FitSummary {
+                            profile: profile.id.clone(),
+                            verdict: report.verdict,
+                            met,
+                            not_met,
+                            total: report.requirements.len(),
                         },
                     );
                 }
             }
-            hits.retain_mut(|h| match best.remove(&h.id) {
-                Some(m) => {
-                    h.property = Some(m);
-                    true
-                }
-                None => false,
-            });
-        }
-        drop(conn);
-
-        if let Some(profile) = &profile {
-            let class = profile.material_class.as_str();
-            let wanted: BTreeSet<String> =
-                hits.iter().filter(|h| h.material_class == class).map(|h| h.id.clone()).collect();
-            let filters = profile_filters(profile);
-            let evidence = self.evidence(reader, Some(class), None, Some(&filters))?;
-            let mut verdicts: HashMap<String, FitSummary> = HashMap::new();
-            for (m, ev) in evidence {
-                if !wanted.contains(&m.id) {
-                    continue;
-                }
-                let id = m.id.clone();
-                let report = fit::fit(profile, m, &ev);
-                let met = report.requirements.iter().filter(|r| r.status == Status::Met).count();
-                let not_met = report.requirements.iter().filter(|r| r.status == Status::NotMet).count();
-                verdicts.insert(
-                    id,
-                    FitSummary {
-                        profile: profile.id.clone(),
-                        verdict: report.verdict,
-                        met,
-                        not_met,
-                        total: report.requirements.len(),
-                    },
-                );
-            }
-            for h in &mut hits {
-                h.fit = verdicts.remove(&h.id);
-            }
-            if let Some(f) = req.fit {
-                hits.retain(|h| {
-                    h.fit.as_ref().is_some_and(|s| match f {
+            if let Some(want) = req.fit {
+                found.retain(|f| {
+                    verdicts.get(&f.id).is_some_and(|s| match want {
                         FitFilter::Met => s.verdict == Verdict::Qualified,
                         FitFilter::Partly => s.met > 0 && s.not_met == 0,
                     })
@@ -668,13 +707,13 @@ impl Registry {
         }
 
         let mut facets: [BTreeMap<String, usize>; 4] = Default::default();
-        for h in &hits {
-            *facets[0].entry(h.material_class.clone()).or_default() += 1;
-            *facets[1].entry(h.producer_country.clone()).or_default() += 1;
-            for lab in &h.labs {
+        for f in &found {
+            *facets[0].entry(f.class.clone()).or_default() += 1;
+            *facets[1].entry(f.country.clone()).or_default() += 1;
+            for lab in &f.labs {
                 *facets[2].entry(lab.clone()).or_default() += 1;
             }
-            let ref_free = match h.content.rare_earth_free {
+            let ref_free = match f.rare_earth_free {
                 Some(true) => "true",
                 Some(false) => "false",
                 None => "unknown",
@@ -683,30 +722,81 @@ impl Registry {
         }
         let [class_f, country_f, lab_f, ref_f] = facets;
 
-        let by_name = |a: &SearchHit, b: &SearchHit| {
-            a.designation.to_lowercase().cmp(&b.designation.to_lowercase()).then(a.id.cmp(&b.id))
-        };
         let sort = req.sort.unwrap_or(if req.text.is_some() { SortKey::Relevance } else { SortKey::Name });
+        let mut keyed: Vec<(String, Found)> = found.into_iter().map(|f| (f.designation.to_lowercase(), f)).collect();
+        let by_name = |a: &(String, Found), b: &(String, Found)| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id));
         match sort {
-            SortKey::Relevance => hits.sort_by(|a, b| b.relevance.total_cmp(&a.relevance).then_with(|| by_name(a, b))),
-            SortKey::Name => hits.sort_by(by_name),
-            SortKey::Hhi => hits.sort_by(|a, b| {
-                let k = |h: &SearchHit| h.content.supply_hhi.unwrap_or(f64::INFINITY);
-                k(a).total_cmp(&k(b)).then_with(|| by_name(a, b))
+            SortKey::Relevance => {
+                keyed.sort_by(|a, b| b.1.relevance.total_cmp(&a.1.relevance).then_with(|| by_name(a, b)))
+            }
+            SortKey::Name => keyed.sort_by(by_name),
+            SortKey::Hhi => keyed.sort_by(|a, b| {
+                let k = |f: &Found| f.supply_hhi.unwrap_or(f64::INFINITY);
+                k(&a.1).total_cmp(&k(&b.1)).then_with(|| by_name(a, b))
             }),
-            SortKey::Value => hits.sort_by(|a, b| {
-                let k = |h: &SearchHit| h.property.as_ref().map_or(f64::NEG_INFINITY, |m| m.value);
-                k(b).total_cmp(&k(a)).then_with(|| by_name(a, b))
+            SortKey::Value => keyed.sort_by(|a, b| {
+                let k = |f: &Found| f.best.as_ref().map_or(f64::NEG_INFINITY, |(v, _)| *v);
+                k(&b.1).total_cmp(&k(&a.1)).then_with(|| by_name(a, b))
             }),
         }
-        let total = hits.len();
+        let total = keyed.len();
         let start = (req.page - 1).saturating_mul(req.per_page).min(total);
-        let page: Vec<SearchHit> = hits.into_iter().skip(start).take(req.per_page).collect();
+        let page: Vec<Found> = keyed.into_iter().skip(start).take(req.per_page).map(|(_, f)| f).collect();
+
+        // The page's compositions, from each material's newest matching package.
+        let newest: Vec<&str> = page.iter().map(|f| f.newest_digest.as_str()).collect();
+        let compositions: HashMap<String, String> = if newest.is_empty() {
+            HashMap::new()
+        } else {
+            let mut conn = self.store.conn()?;
+            package_materials::table
+                .filter(package_materials::digest.eq_any(newest))
+                .select((package_materials::digest, package_materials::composition))
+                .load::<(String, String)>(&mut conn)?
+                .into_iter()
+                .collect()
+        };
+        let mut hits = Vec::with_capacity(page.len());
+        for f in page {
+            let composition: Vec<ElementFraction> =
+                compositions.get(&f.newest_digest).and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default();
+            let property = match (&req.range, f.best) {
+                (Some(range), Some((value, p))) => {
+                    let canonical = Unit::parse(range.property.canonical_unit)
+                        .map_err(|e| RegistryError::Internal(format!("vocabulary: {e}")))?;
+                    Some(PropertyMatch {
+                        property: range.property.name.to_owned(),
+                        value: canonical.convert(value, &range.unit).map_err(|e| bad("unit", e))?,
+                        unit: range.unit.code().to_owned(),
+                        temperature_c: p.temperature_c,
+                        measurements: p.measurements,
+                        batches: p.batches,
+                        digest: p.digest,
+                        dataset: p.dataset,
+                    })
+                }
+                _ => None,
+            };
+            hits.push(SearchHit {
+                fit: verdicts.remove(&f.id),
+                id: f.id,
+                designation: f.designation,
+                producer: f.producer,
+                producer_country: f.country,
+                material_class: f.class,
+                labs: f.labs.into_iter().collect(),
+                packages: f.packages.into_iter().map(|(_, d)| d).collect(),
+                countersigned: f.countersigned,
+                content: content_of(table, &composition),
+                property,
+                relevance: f.relevance,
+            });
+        }
         Ok(SearchResults {
             total,
             page: req.page,
             per_page: req.per_page,
-            hits: page,
+            hits,
             facets: Facets {
                 material_class: facet(class_f),
                 country: facet(country_f),

@@ -3,8 +3,8 @@
 use diesel::prelude::*;
 
 use super::schema::{
-    api_tokens, datasets, organisations, package_documents, package_materials, package_readers, packages, profiles,
-    signatures, signing_keys,
+    api_tokens, dataset_points, datasets, organisations, package_documents, package_materials, package_readers,
+    packages, profiles, search_index, signatures, signing_keys,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -132,4 +132,41 @@ pub struct PackageMaterialRow {
     pub producer_country: String,
     /// `material.composition` of the manifest, as JSON.
     pub composition: String,
+}
+
+/// A package as search sees it (derived; see `registry::search_index`).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = search_index)]
+pub struct SearchIndexRow {
+    pub digest: String,
+    pub material_id: String,
+    pub material_class: String,
+    pub organisation_id: String,
+    pub releasability: String,
+    pub producer_country: String,
+    pub designation: String,
+    pub producer: String,
+    /// Lowercase designation, producer, package name and title, one per line.
+    pub text: String,
+    pub evidence: bool,
+    pub countersigned: bool,
+    pub rare_earth_free: Option<bool>,
+    pub cobalt_free: Option<bool>,
+    pub dy_tb: Option<f64>,
+    pub supply_hhi: Option<f64>,
+    pub registered_at: i64,
+}
+
+/// The mean of one dataset's rows at one tested temperature, in the property's canonical unit.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = dataset_points)]
+pub struct DatasetPointRow {
+    pub digest: String,
+    pub dataset_id: String,
+    pub point: i32,
+    pub property: String,
+    pub temperature_c: Option<f64>,
+    pub value: f64,
+    pub measurements: i32,
+    pub batches: i32,
 }

@@ -115,6 +115,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    search_index (digest) {
+        digest -> Text,
+        material_id -> Text,
+        material_class -> Text,
+        organisation_id -> Text,
+        releasability -> Text,
+        producer_country -> Text,
+        designation -> Text,
+        producer -> Text,
+        text -> Text,
+        evidence -> Bool,
+        countersigned -> Bool,
+        rare_earth_free -> Nullable<Bool>,
+        cobalt_free -> Nullable<Bool>,
+        dy_tb -> Nullable<Double>,
+        supply_hhi -> Nullable<Double>,
+        registered_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    dataset_points (digest, dataset_id, point) {
+        digest -> Text,
+        dataset_id -> Text,
+        point -> Integer,
+        property -> Text,
+        temperature_c -> Nullable<Double>,
+        value -> Double,
+        measurements -> Integer,
+        batches -> Integer,
+    }
+}
+
 diesel::joinable!(signing_keys -> organisations (organisation_id));
 diesel::joinable!(api_tokens -> organisations (organisation_id));
 diesel::joinable!(packages -> organisations (organisation_id));
@@ -144,4 +178,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     profiles,
     signatures,
     package_materials,
+    search_index,
+    dataset_points,
 );

@@ -1,0 +1,2 @@
+DROP TABLE dataset_points;
+DROP TABLE search_index;

@@ -1,0 +1,194 @@
+//! What search reads: one `search_index` row per package and one `dataset_points` row per
+//! dataset and tested temperature (see the migration `2026-11-30-000001_search_index`).
+//!
+//! Both are derived from the tables of record. `search_index` rows are recomputed with
+//! [`refresh`] in the same transaction as every change of a package's standing, with the same
+//! rule as the package summary ([`summary`]), so search and the read API cannot disagree about
+//! what counts as evidence. Points depend only on a dataset's rows, which never change, and are
+//! written once at publish time. Packages published before the index existed are indexed at
+//! start-up by [`Registry::reindex`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+
+use super::packages::{load_signatures, summary};
+use super::search::content_of;
+use super::supply::SupplyTable;
+use super::{Registry, RegistryError, Result};
+use crate::package::manifest::ElementFraction;
+use crate::store::AnyConnection;
+use crate::store::models::{DatasetPointRow, DatasetRow, PackageMaterialRow, PackageRow, SearchIndexRow};
+use crate::store::schema::{dataset_points, datasets, package_materials, packages, search_index};
+use crate::units::Unit;
+
+/// Packages indexed per transaction by [`Registry::reindex`].
+const REINDEX_BATCH: usize = 500;
+
+/// The per-temperature means of a stored dataset. Properties outside the vocabulary (extensions)
+/// and rows that cannot be converted to the canonical unit give no points.
+pub fn points_of(dataset: &DatasetRow) -> Result<Vec<DatasetPointRow>> {
+    let Some(def) = crate::package::vocabulary::PROPERTIES.iter().find(|p| p.name == dataset.property) else {
+        return Ok(Vec::new());
+    };
+    let (Ok(from), Ok(canonical)) = (Unit::parse(&dataset.unit), Unit::parse(def.canonical_unit)) else {
+        return Ok(Vec::new());
+    };
+    let rows = crate::fit::decode_rows(&dataset.rows, &[]).map_err(RegistryError::Internal)?;
+    // Rows at the same temperature (to the hundredth of a degree) form one point; rows without
+    // a temperature form one point of their own.
+    let mut groups: BTreeMap<Option<i64>, Vec<&crate::fit::EvidenceRow>> = BTreeMap::new();
+    for r in &rows {
+        let t = r.conditions.get("temperature").map(|(t, _)| (t * 100.0).round() as i64);
+        groups.entry(t).or_default().push(r);
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for (i, group) in groups.into_values().enumerate() {
+        let n = group.len() as f64;
+        let Ok(value) = from.convert(group.iter().map(|r| r.value).sum::<f64>() / n, &canonical) else {
+            return Ok(Vec::new());
+        };
+        let temps: Vec<f64> = group.iter().filter_map(|r| r.conditions.get("temperature").map(|(t, _)| *t)).collect();
+        out.push(DatasetPointRow {
+            digest: dataset.digest.clone(),
+            dataset_id: dataset.dataset_id.clone(),
+            point: i32::try_from(i).unwrap_or(i32::MAX),
+            property: dataset.property.clone(),
+            temperature_c: (!temps.is_empty()).then(|| temps.iter().sum::<f64>() / temps.len() as f64),
+            value,
+            measurements: i32::try_from(group.len()).unwrap_or(i32::MAX),
+            batches: i32::try_from(group.iter().map(|r| &*r.batch).collect::<BTreeSet<&str>>().len())
+                .unwrap_or(i32::MAX),
+        });
+    }
+    Ok(out)
+}
+
+/// Writes the points of `datasets` (replacing any already there).
+pub(super) fn write_points(conn: &mut AnyConnection, rows: &[DatasetRow]) -> Result<()> {
+    for d in rows {
+        diesel::delete(
+            dataset_points::table
+                .filter(dataset_points::digest.eq(&d.digest))
+                .filter(dataset_points::dataset_id.eq(&d.dataset_id)),
+        )
+        .execute(conn)?;
+        // One row per statement: multi-row inserts do not compile through MultiConnection.
+        for p in points_of(d)? {
+            diesel::insert_into(dataset_points::table).values(&p).execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Recomputes the `search_index` rows of `digests` from the tables of record.
+pub(super) fn refresh(conn: &mut AnyConnection, digests: &[String]) -> Result<()> {
+    let table = SupplyTable::builtin().map_err(RegistryError::Internal)?;
+    for chunk in digests.chunks(REINDEX_BATCH) {
+        let rows: Vec<PackageRow> =
+            packages::table.filter(packages::digest.eq_any(chunk)).select(PackageRow::as_select()).load(conn)?;
+        let sigs = load_signatures(conn, chunk.to_vec())?;
+        let facts: HashMap<String, PackageMaterialRow> = package_materials::table
+            .filter(package_materials::digest.eq_any(chunk))
+            .select(PackageMaterialRow::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(|m| (m.digest.clone(), m))
+            .collect();
+        diesel::delete(search_index::table.filter(search_index::digest.eq_any(chunk))).execute(conn)?;
+        for row in rows {
+            let s = summary(row.clone(), &sigs);
+            let fact = facts.get(&row.digest);
+            let composition: Vec<ElementFraction> =
+                fact.and_then(|f| serde_json::from_str(&f.composition).ok()).unwrap_or_default();
+            let content = content_of(table, &composition);
+            let text = [&row.designation, &row.producer, &row.name, &row.title]
+                .iter()
+                .map(|s| s.to_lowercase().replace('\n', " "))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let index = SearchIndexRow {
+                digest: row.digest,
+                material_id: row.material_id,
+                material_class: row.material_class,
+                organisation_id: row.organisation_id,
+                releasability: row.releasability,
+                producer_country: fact.map(|f| f.producer_country.clone()).unwrap_or_default(),
+                designation: row.designation,
+                producer: row.producer,
+                text,
+                evidence: s.counts_as_evidence,
+                countersigned: s.countersigned,
+                rare_earth_free: content.rare_earth_free,
+                cobalt_free: content.cobalt_free,
+                dy_tb: content.dy_tb_mass_fraction,
+                supply_hhi: content.supply_hhi,
+                registered_at: row.registered_at,
+            };
+            diesel::insert_into(search_index::table).values(&index).execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Recomputes the `search_index` rows of every version of package `name` (their supersession
+/// may just have changed).
+pub(super) fn refresh_name(conn: &mut AnyConnection, name: &str) -> Result<()> {
+    let digests: Vec<String> = packages::table.filter(packages::name.eq(name)).select(packages::digest).load(conn)?;
+    refresh(conn, &digests)
+}
+
+#[derive(QueryableByName)]
+struct Unindexed {
+    #[diesel(sql_type = Text)]
+    digest: String,
+}
+
+/// What [`Registry::reindex`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reindexed {
+    pub packages: usize,
+    pub points: usize,
+}
+
+impl Registry {
+    /// Indexes for search every package that has no `search_index` row yet (those published
+    /// before the index existed), oldest first, in transactions of a few hundred packages, so an
+    /// interrupted run resumes where it stopped. `progress` hears the running total.
+    pub fn reindex(&self, mut progress: impl FnMut(usize)) -> Result<Reindexed> {
+        let mut done = Reindexed::default();
+        loop {
+            let batch = self.store.write(|conn| -> Result<Reindexed> {
+                let digests: Vec<String> = diesel::sql_query(format!(
+                    "SELECT digest FROM packages WHERE digest NOT IN (SELECT digest FROM search_index) \
+                     ORDER BY registered_at, digest LIMIT {REINDEX_BATCH}"
+                ))
+                .load::<Unindexed>(conn)?
+                .into_iter()
+                .map(|u| u.digest)
+                .collect();
+                if digests.is_empty() {
+                    return Ok(Reindexed::default());
+                }
+                let sets: Vec<DatasetRow> = datasets::table
+                    .filter(datasets::digest.eq_any(&digests))
+                    .select(DatasetRow::as_select())
+                    .load(conn)?;
+                write_points(conn, &sets)?;
+                let points = dataset_points::table
+                    .filter(dataset_points::digest.eq_any(&digests))
+                    .count()
+                    .get_result::<i64>(conn)?;
+                refresh(conn, &digests)?;
+                Ok(Reindexed { packages: digests.len(), points: usize::try_from(points).unwrap_or(0) })
+            })?;
+            if batch.packages == 0 {
+                return Ok(done);
+            }
+            done.packages += batch.packages;
+            done.points += batch.points;
+            progress(done.packages);
+        }
+    }
+}
