@@ -208,7 +208,7 @@ fn run_backend(backend: &str, url: &str, data: &Path, n: usize, seconds: u64) {
         ("OEM (DE)", "property=HcJ&min=800&unit=kA/m&temperature=150&tolerance=5"),
         (
             "anonymous",
-            "property=HcJ&min=10&unit=kOe&temperature=180&tolerance=5&material_class=permanent_magnet&sort=value",
+            "property=HcJ&min=7&unit=kOe&temperature=180&tolerance=5&material_class=permanent_magnet&sort=value",
         ),
         ("anonymous", "material_class=permanent_magnet&rare_earth_free=true&sort=hhi"),
         ("OEM (DE)", "material_class=permanent_magnet&rare_earth_free=true&sort=hhi"),

@@ -86,6 +86,10 @@ fn search_materials_over_http(backend: Backend) {
     assert_eq!(designations(&search("lab=kestrel-test-centre", None)), ["40UH-GBD"]);
     assert_eq!(designations(&search("countersigned=true", None)), ["40UH-GBD", "EPC-LFP280-P", "N42SH"]);
     assert_eq!(designations(&search("q=y30", None)), ["Y30BH"]);
+    // Pattern characters and quotes are text, never patterns or SQL.
+    for q in ["%25", "_", "%27%20OR%201%3D1%20--", "%5C"] {
+        assert_eq!(search(&format!("q={q}"), None)["total"], 0, "q={q}");
+    }
     assert_eq!(designations(&search("q=sodium", None)), ["ESC-NA33140"], "the package name matches");
 
     // Fit to a profile: GBD meets some requirements of the 180 °C profile and fails none; N42SH fails HcJ.

@@ -527,8 +527,10 @@ fn statement(reader: &Reader, req: &SearchRequest) -> Result<Sql> {
     sql.push(if req.text.is_some() { "s.text, " } else { "'' AS text, " });
     match &req.range {
         Some(_) => sql.push(
+            // CROSS JOIN keeps SQLite walking the points index first (the property filter is
+            // the selective one); PostgreSQL plans it as any inner join.
             "p.value, p.temperature_c, p.dataset_id, p.measurements, p.batches \
-             FROM search_index s JOIN dataset_points p ON p.digest = s.digest WHERE s.evidence",
+             FROM dataset_points p CROSS JOIN search_index s WHERE p.digest = s.digest AND s.evidence",
         ),
         None => sql.push(
             "CAST(NULL AS DOUBLE PRECISION) AS value, CAST(NULL AS DOUBLE PRECISION) AS temperature_c, \
@@ -589,22 +591,28 @@ fn group(rows: Vec<FoundRow>, text: Option<&str>) -> Vec<Found> {
     let mut by_id: HashMap<String, Found> = HashMap::new();
     for r in rows {
         let score = text.map_or(0.0, |t| relevance(t, &r.text));
-        let f = by_id.entry(r.material_id.clone()).or_insert_with(|| Found {
-            id: r.material_id.clone(),
-            class: r.material_class.clone(),
-            designation: r.designation.clone(),
-            producer: r.producer.clone(),
-            country: r.producer_country.clone(),
-            rare_earth_free: r.rare_earth_free,
-            supply_hhi: r.supply_hhi,
-            newest_at: r.registered_at,
-            newest_digest: r.digest.clone(),
-            labs: BTreeSet::new(),
-            packages: Vec::new(),
-            countersigned: false,
-            relevance: 0.0,
-            best: None,
-        });
+        if !by_id.contains_key(&r.material_id) {
+            by_id.insert(
+                r.material_id.clone(),
+                Found {
+                    id: r.material_id.clone(),
+                    class: r.material_class.clone(),
+                    designation: r.designation.clone(),
+                    producer: r.producer.clone(),
+                    country: r.producer_country.clone(),
+                    rare_earth_free: r.rare_earth_free,
+                    supply_hhi: r.supply_hhi,
+                    newest_at: r.registered_at,
+                    newest_digest: r.digest.clone(),
+                    labs: BTreeSet::new(),
+                    packages: Vec::new(),
+                    countersigned: false,
+                    relevance: 0.0,
+                    best: None,
+                },
+            );
+        }
+        let Some(f) = by_id.get_mut(&r.material_id) else { continue };
         if (r.registered_at, &r.digest) > (f.newest_at, &f.newest_digest) {
             f.newest_at = r.registered_at;
             f.newest_digest = r.digest.clone();
@@ -839,6 +847,17 @@ mod tests {
         let (lo, hi) = range.window_c.unwrap();
         assert!((lo - 145.0).abs() < 1e-6 && (hi - 155.0).abs() < 1e-6, "{lo} {hi}");
         assert_eq!(r.per_page, DEFAULT_PER_PAGE);
+    }
+
+    #[test]
+    fn text_is_matched_literally_and_scored() {
+        assert_eq!(like_anywhere("50%_a\\b"), "%50\\%\\_a\\\\b%");
+        let indexed = "n42sh\nningbo magnet works\nndfeb-n42sh\nsintered ndfeb n42sh";
+        assert_eq!(relevance("n42sh", indexed), 4.0 + 1.0);
+        assert_eq!(relevance("42", indexed), 2.0 + 1.0);
+        assert_eq!(relevance("ningbo", indexed), 1.0);
+        assert_eq!(relevance("sintered", indexed), 1.0);
+        assert_eq!(relevance("ferrite", indexed), 0.0);
     }
 
     #[test]

@@ -192,3 +192,79 @@ impl Registry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fit::{EvidenceRow, encode_rows};
+
+    fn dataset(property: &str, unit: &str, rows: &[(f64, &str, Option<(f64, &str)>)]) -> DatasetRow {
+        let rows: Vec<EvidenceRow> = rows
+            .iter()
+            .map(|(value, batch, t)| EvidenceRow {
+                specimen: "s".into(),
+                batch: (*batch).into(),
+                value: *value,
+                conditions: std::sync::Arc::new(
+                    t.iter().map(|(t, u)| ("temperature".to_owned(), (*t, (*u).to_owned()))).collect(),
+                ),
+            })
+            .collect();
+        DatasetRow {
+            digest: "sha256:00".into(),
+            dataset_id: "d".into(),
+            property: property.into(),
+            unit: unit.into(),
+            file: "datasets/d.csv".into(),
+            measurements: 0,
+            specimens: 0,
+            batches: 0,
+            min_value: 0.0,
+            max_value: 0.0,
+            mean_value: 0.0,
+            conditions: "{}".into(),
+            standard: String::new(),
+            rows: encode_rows(&rows),
+        }
+    }
+
+    #[test]
+    fn one_point_per_temperature_in_the_canonical_unit() {
+        // kOe to kA/m: 1 kOe = 1000/(4π) kA/m.
+        let d = dataset(
+            "intrinsic_coercivity",
+            "kOe",
+            &[
+                (20.0, "L1", Some((20.0, "Cel"))),
+                (22.0, "L2", Some((20.0, "Cel"))),
+                (10.0, "L1", Some((423.15, "K"))),
+                (12.0, "L1", None),
+            ],
+        );
+        let points = points_of(&d).unwrap();
+        let kam = 1000.0 / (4.0 * std::f64::consts::PI);
+        assert_eq!(points.len(), 3, "{points:?}");
+        let at = |t: Option<f64>| {
+            points
+                .iter()
+                .find(|p| match (p.temperature_c, t) {
+                    (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+                    (None, None) => true,
+                    _ => false,
+                })
+                .unwrap_or_else(|| panic!("no point at {t:?}: {points:?}"))
+        };
+        let room = at(Some(20.0));
+        assert!((room.value - 21.0 * kam).abs() < 1e-9, "{room:?}");
+        assert_eq!((room.measurements, room.batches), (2, 2));
+        let hot = at(Some(150.0));
+        assert!((hot.value - 10.0 * kam).abs() < 1e-9, "{hot:?}");
+        assert_eq!((hot.measurements, hot.batches), (1, 1));
+        assert!((at(None).value - 12.0 * kam).abs() < 1e-9);
+    }
+
+    #[test]
+    fn extension_properties_give_no_points() {
+        assert!(points_of(&dataset("x-acme.hardness", "1", &[(1.0, "L1", None)])).unwrap().is_empty());
+    }
+}
