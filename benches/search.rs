@@ -267,10 +267,16 @@ fn main() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/prequal").exists(),
         "build the server first: cargo build --release --bin prequal"
     );
+    // PREQUAL_BENCH_KEEP: keep the filled registries (printed) to inspect them afterwards.
+    let keep = std::env::var_os("PREQUAL_BENCH_KEEP").is_some();
     if std::env::var_os("PREQUAL_BENCH_SKIP_SQLITE").is_none() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("registry.db").display());
         run_backend("sqlite", &url, &dir.path().join("data"), n, seconds);
+        if keep {
+            println!("kept {url}");
+            let _ = dir.keep();
+        }
     }
     if let Ok(admin) = std::env::var("PREQUAL_BENCH_POSTGRES") {
         use diesel::Connection;
@@ -281,6 +287,10 @@ fn main() {
         let url = format!("{}/{db}", admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b));
         let dir = tempfile::tempdir().unwrap();
         run_backend("postgres", &url, &dir.path().join("data"), n, seconds);
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut conn).unwrap();
+        if keep {
+            println!("kept {url}");
+        } else {
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut conn).unwrap();
+        }
     }
 }

@@ -9,13 +9,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Principal, Reader, Role};
 use super::error::RegistryError;
-use super::packages::{Db, SignatureMap, load_signatures, summary, visible};
+use super::packages::{Db, SignatureMap, Sql, SqlValue, load_signatures, summary, visible, visible_sql};
 use super::{Registry, Result};
 use crate::fit::{self, Evidence, EvidenceDataset, FitReport, MaterialRef, RankEntry, Signer};
 use crate::profile::Profile;
 use crate::store::models::{PackageRow, ProfileRow};
 use crate::store::now_ms;
-use crate::store::schema::{datasets, packages, profiles};
+use crate::store::schema::{datasets, packages, profiles, signatures};
 
 /// Which measurements a fit needs: a property, and a temperature window in °C unless a
 /// requirement on it accepts interpolation or names no temperature.
@@ -289,37 +289,70 @@ impl Registry {
         material: Option<&str>,
         properties: Option<&[PropertyFilter]>,
     ) -> Result<Vec<StoredMaterial>> {
-        let mut conn = self.store.conn()?;
-        // Withdrawn and superseded packages never count, so the database leaves them out; a
-        // suspect package (signed with a key reported compromised) is dropped below.
-        let rows: Vec<PackageRow> = visible_of(reader, class, material)
-            .filter(packages::withdrawn_at.is_null())
-            .filter(packages::superseded_by.is_null())
-            .order(packages::registered_at)
-            .select(PackageRow::as_select())
-            .load(&mut conn)?;
-        let sigs = load_signatures(&mut conn, rows.iter().map(|r| r.digest.clone()).collect())?;
-        let counted: Vec<PackageRow> =
-            rows.into_iter().filter(|r| summary(r.clone(), &sigs).counts_as_evidence).collect();
         let names: Option<Vec<String>> = properties.map(|props| {
             let mut names: Vec<String> = props.iter().map(|p| p.property.clone()).collect();
             names.sort();
             names.dedup();
             names
         });
-        let mut dataset_rows: Vec<EvidenceDatasetRow> = Vec::new();
-        // Chunked so that very large registries stay under the backends' parameter limits.
-        for chunk in counted.chunks(2000) {
-            let mut dq = datasets::table
-                .filter(datasets::digest.eq_any(chunk.iter().map(|r| r.digest.as_str()).collect::<Vec<_>>()))
-                .into_boxed::<Db>();
-            if let Some(names) = &names {
-                dq = dq.filter(datasets::property.eq_any(names.clone()));
+        // The counting packages are those whose search_index row says so (kept current with
+        // the rule of the package summary); each read below is one statement joined to it.
+        let counting = |sql: &mut Sql| {
+            sql.push(" WHERE s.evidence");
+            if let Some(c) = class {
+                sql.push(" AND s.material_class = ").bind(SqlValue::Text(c.to_owned()));
             }
-            dataset_rows.extend(dq.select(EvidenceDatasetRow::as_select()).load(&mut conn)?);
+            if let Some(m) = material {
+                sql.push(" AND s.material_id = ").bind(SqlValue::Text(m.to_owned()));
+            }
+            visible_sql(reader, "s", sql);
+        };
+        let mut conn = self.store.conn()?;
+        let mut q = Sql::default();
+        q.push(
+            "SELECT p.digest, p.name, p.version, p.organisation_id, p.material_id, p.designation, p.producer, \
+             p.material_class FROM search_index s JOIN packages p ON p.digest = s.digest",
+        );
+        counting(&mut q);
+        q.push(" ORDER BY p.registered_at, p.digest");
+        let counted: Vec<CountedPackage> = q.query().load(&mut conn)?;
+
+        let mut q = Sql::default();
+        q.push("SELECT g.digest, g.key_id, g.organisation_id, g.kind FROM search_index s JOIN signatures g ON g.digest = s.digest");
+        counting(&mut q);
+        q.push(" ORDER BY g.digest, g.added_at, g.key_id");
+        let mut signers: HashMap<String, Vec<Signer>> = HashMap::new();
+        for g in q.query().load::<CountedSignature>(&mut conn)? {
+            signers.entry(g.digest).or_default().push(Signer {
+                key_id: g.key_id,
+                organisation: Some(g.organisation_id),
+                kind: g.kind,
+            });
         }
+
+        let mut q = Sql::default();
+        q.push(
+            "SELECT d.digest, d.dataset_id, d.property, d.unit, d.standard, d.rows \
+             FROM search_index s JOIN datasets d ON d.digest = s.digest",
+        );
+        counting(&mut q);
+        if let Some(names) = names {
+            if names.is_empty() {
+                q.push(" AND 1 = 0");
+            } else {
+                q.push(" AND d.property IN (");
+                for (i, n) in names.into_iter().enumerate() {
+                    if i > 0 {
+                        q.push(", ");
+                    }
+                    q.bind(SqlValue::Text(n));
+                }
+                q.push(")");
+            }
+        }
+        let dataset_rows: Vec<EvidenceDatasetRow> = q.query().load(&mut conn)?;
         drop(conn);
-        Ok(group_evidence(counted, &sigs, dataset_rows))
+        Ok(group_evidence(counted, signers, dataset_rows))
     }
 
     /// The fit report of one material against a profile.
@@ -401,7 +434,27 @@ impl Registry {
             .filter(datasets::digest.eq(digest.clone()))
             .select(EvidenceDatasetRow::as_select())
             .load(&mut conn)?;
-        let sample = group_evidence(vec![sample_row], &sample_sigs, sample_datasets)
+        let signers: HashMap<String, Vec<Signer>> = sample_sigs
+            .into_iter()
+            .map(|(d, list)| {
+                let list = list
+                    .into_iter()
+                    .map(|(s, _)| Signer { key_id: s.key_id, organisation: Some(s.organisation_id), kind: s.kind })
+                    .collect();
+                (d, list)
+            })
+            .collect();
+        let sample_row = CountedPackage {
+            digest: sample_row.digest,
+            name: sample_row.name,
+            version: sample_row.version,
+            organisation_id: sample_row.organisation_id,
+            material_id: sample_row.material_id,
+            designation: sample_row.designation,
+            producer: sample_row.producer,
+            material_class: sample_row.material_class,
+        };
+        let sample = group_evidence(vec![sample_row], signers, sample_datasets)
             .pop()
             .map(|m| m.decode(None))
             .transpose()?
@@ -436,8 +489,32 @@ fn visible_of(reader: &Reader, class: Option<&str>, material: Option<&str>) -> p
     q
 }
 
+/// A package that counts as evidence: the columns a fit report cites.
+#[derive(Debug, QueryableByName)]
+#[diesel(table_name = packages)]
+struct CountedPackage {
+    digest: String,
+    name: String,
+    version: String,
+    organisation_id: String,
+    material_id: String,
+    designation: String,
+    producer: String,
+    material_class: String,
+}
+
+/// Who signed a counting package.
+#[derive(Debug, QueryableByName)]
+#[diesel(table_name = signatures)]
+struct CountedSignature {
+    digest: String,
+    key_id: String,
+    organisation_id: String,
+    kind: String,
+}
+
 /// The columns of a dataset that the fit engine reads.
-#[derive(Debug, Queryable, Selectable)]
+#[derive(Debug, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = datasets)]
 struct EvidenceDatasetRow {
     digest: String,
@@ -484,8 +561,8 @@ impl StoredMaterial {
 
 /// The `counted` packages with their signers and stored datasets, grouped by material.
 fn group_evidence(
-    counted: Vec<PackageRow>,
-    sigs: &SignatureMap,
+    counted: Vec<CountedPackage>,
+    mut signers: HashMap<String, Vec<Signer>>,
     dataset_rows: Vec<EvidenceDatasetRow>,
 ) -> Vec<StoredMaterial> {
     let mut datasets_by_digest: HashMap<String, Vec<EvidenceDatasetRow>> = HashMap::new();
@@ -494,18 +571,7 @@ fn group_evidence(
     }
     let mut by_material: BTreeMap<String, StoredMaterial> = BTreeMap::new();
     for r in counted {
-        let signers = sigs
-            .get(&r.digest)
-            .map(|list| {
-                list.iter()
-                    .map(|(s, _)| Signer {
-                        key_id: s.key_id.clone(),
-                        organisation: Some(s.organisation_id.clone()),
-                        kind: s.kind.clone(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let signers = signers.remove(&r.digest).unwrap_or_default();
         let entry = by_material.entry(r.material_id.clone()).or_insert_with(|| StoredMaterial {
             material: MaterialRef {
                 id: r.material_id.clone(),

@@ -630,19 +630,19 @@ fn group(rows: Vec<FoundRow>, text: Option<&str>) -> Vec<Found> {
         if !f.packages.iter().any(|(_, d)| *d == r.digest) {
             f.packages.push((r.registered_at, r.digest.clone()));
         }
-        if let (Some(value), Some(dataset)) = (r.value, r.dataset_id) {
-            if f.best.as_ref().is_none_or(|(v, _)| value > *v) {
-                f.best = Some((
-                    value,
-                    PointHit {
-                        temperature_c: r.temperature_c,
-                        digest: r.digest,
-                        dataset,
-                        measurements: usize::try_from(r.measurements.unwrap_or(0)).unwrap_or(0),
-                        batches: usize::try_from(r.batches.unwrap_or(0)).unwrap_or(0),
-                    },
-                ));
-            }
+        if let (Some(value), Some(dataset)) = (r.value, r.dataset_id)
+            && f.best.as_ref().is_none_or(|(v, _)| value > *v)
+        {
+            f.best = Some((
+                value,
+                PointHit {
+                    temperature_c: r.temperature_c,
+                    digest: r.digest,
+                    dataset,
+                    measurements: usize::try_from(r.measurements.unwrap_or(0)).unwrap_or(0),
+                    batches: usize::try_from(r.batches.unwrap_or(0)).unwrap_or(0),
+                },
+            ));
         }
     }
     let mut found: Vec<Found> = by_id.into_values().collect();

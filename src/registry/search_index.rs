@@ -198,7 +198,10 @@ mod tests {
     use super::*;
     use crate::fit::{EvidenceRow, encode_rows};
 
-    fn dataset(property: &str, unit: &str, rows: &[(f64, &str, Option<(f64, &str)>)]) -> DatasetRow {
+    /// (value, batch, temperature with its unit)
+    type Row<'a> = (f64, &'a str, Option<(f64, &'a str)>);
+
+    fn dataset(property: &str, unit: &str, rows: &[Row<'_>]) -> DatasetRow {
         let rows: Vec<EvidenceRow> = rows
             .iter()
             .map(|(value, batch, t)| EvidenceRow {

@@ -25,7 +25,6 @@ CREATE TABLE search_index (
     supply_hhi DOUBLE PRECISION,
     registered_at BIGINT NOT NULL
 );
-CREATE INDEX search_index_class ON search_index (evidence, material_class);
 CREATE INDEX search_index_material ON search_index (material_id);
 
 -- One row per dataset and tested temperature: the mean of that temperature's rows in the
@@ -41,4 +40,6 @@ CREATE TABLE dataset_points (
     batches INTEGER NOT NULL,
     PRIMARY KEY (digest, dataset_id, point)
 );
-CREATE INDEX dataset_points_value ON dataset_points (property, temperature_c, value);
+-- Covering, so that a property search can be answered from the index alone.
+CREATE INDEX dataset_points_value ON dataset_points (property, temperature_c, value)
+    INCLUDE (digest, dataset_id, measurements, batches);
