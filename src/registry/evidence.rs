@@ -13,9 +13,9 @@ use super::packages::{Db, SignatureMap, Sql, SqlValue, load_signatures, summary,
 use super::{Registry, Result};
 use crate::fit::{self, Evidence, EvidenceDataset, FitReport, MaterialRef, RankEntry, Signer};
 use crate::profile::Profile;
-use crate::store::models::{PackageRow, ProfileRow};
+use crate::store::models::{PackageRow, ProfileRow, SignatureRow};
 use crate::store::now_ms;
-use crate::store::schema::{datasets, packages, profiles, signatures};
+use crate::store::schema::{datasets, packages, profiles};
 
 /// Which measurements a fit needs: a property, and a temperature window in °C unless a
 /// requirement on it accepts interpolation or names no temperature.
@@ -318,16 +318,13 @@ impl Registry {
         let counted: Vec<CountedPackage> = q.query().load(&mut conn)?;
 
         let mut q = Sql::default();
-        q.push("SELECT g.digest, g.key_id, g.organisation_id, g.kind FROM search_index s JOIN signatures g ON g.digest = s.digest");
+        q.push("SELECT g.* FROM search_index s JOIN signatures g ON g.digest = s.digest");
         counting(&mut q);
         q.push(" ORDER BY g.digest, g.added_at, g.key_id");
         let mut signers: HashMap<String, Vec<Signer>> = HashMap::new();
-        for g in q.query().load::<CountedSignature>(&mut conn)? {
-            signers.entry(g.digest).or_default().push(Signer {
-                key_id: g.key_id,
-                organisation: Some(g.organisation_id),
-                kind: g.kind,
-            });
+        for g in q.query().load::<SignatureRow>(&mut conn)? {
+            let digest = g.digest.clone();
+            signers.entry(digest).or_default().push(g.into());
         }
 
         let mut q = Sql::default();
@@ -434,27 +431,9 @@ impl Registry {
             .filter(datasets::digest.eq(digest.clone()))
             .select(EvidenceDatasetRow::as_select())
             .load(&mut conn)?;
-        let signers: HashMap<String, Vec<Signer>> = sample_sigs
-            .into_iter()
-            .map(|(d, list)| {
-                let list = list
-                    .into_iter()
-                    .map(|(s, _)| Signer { key_id: s.key_id, organisation: Some(s.organisation_id), kind: s.kind })
-                    .collect();
-                (d, list)
-            })
-            .collect();
-        let sample_row = CountedPackage {
-            digest: sample_row.digest,
-            name: sample_row.name,
-            version: sample_row.version,
-            organisation_id: sample_row.organisation_id,
-            material_id: sample_row.material_id,
-            designation: sample_row.designation,
-            producer: sample_row.producer,
-            material_class: sample_row.material_class,
-        };
-        let sample = group_evidence(vec![sample_row], signers, sample_datasets)
+        let signers: HashMap<String, Vec<Signer>> =
+            sample_sigs.into_iter().map(|(d, list)| (d, list.into_iter().map(|(s, _)| s.into()).collect())).collect();
+        let sample = group_evidence(vec![sample_row.into()], signers, sample_datasets)
             .pop()
             .map(|m| m.decode(None))
             .transpose()?
@@ -503,14 +482,25 @@ struct CountedPackage {
     material_class: String,
 }
 
-/// Who signed a counting package.
-#[derive(Debug, QueryableByName)]
-#[diesel(table_name = signatures)]
-struct CountedSignature {
-    digest: String,
-    key_id: String,
-    organisation_id: String,
-    kind: String,
+impl From<PackageRow> for CountedPackage {
+    fn from(r: PackageRow) -> Self {
+        CountedPackage {
+            digest: r.digest,
+            name: r.name,
+            version: r.version,
+            organisation_id: r.organisation_id,
+            material_id: r.material_id,
+            designation: r.designation,
+            producer: r.producer,
+            material_class: r.material_class,
+        }
+    }
+}
+
+impl From<SignatureRow> for Signer {
+    fn from(s: SignatureRow) -> Self {
+        Signer { key_id: s.key_id, organisation: Some(s.organisation_id), kind: s.kind }
+    }
 }
 
 /// The columns of a dataset that the fit engine reads.

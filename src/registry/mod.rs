@@ -20,13 +20,13 @@ use diesel::prelude::*;
 use crate::package::Limits;
 use crate::package::signing::{KeyId, decode_public_key};
 use crate::store::models::{KeyRow, OrganisationRow, TokenRow};
-use crate::store::schema::{api_tokens, organisations, signing_keys};
+use crate::store::schema::{api_tokens, organisations, signatures, signing_keys};
 use crate::store::{Store, format_time, now_ms, parse_time};
 
 pub use auth::{OrgKind, Principal, Reader, Role};
 pub use error::RegistryError;
 pub use packages::Upload;
-pub use search_index::{Reindexed, points_of};
+pub use search_index::Reindexed;
 use views::*;
 
 /// Registry settings that are not storage.
@@ -258,10 +258,8 @@ impl Registry {
                 ))
                 .execute(conn)?;
             // Packages signed with a key reported compromised may have become suspect.
-            let signed: Vec<String> = crate::store::schema::signatures::table
-                .filter(crate::store::schema::signatures::key_id.eq(key_id))
-                .select(crate::store::schema::signatures::digest)
-                .load(conn)?;
+            let signed: Vec<String> =
+                signatures::table.filter(signatures::key_id.eq(key_id)).select(signatures::digest).load(conn)?;
             search_index::refresh(conn, &signed)?;
             Ok(row)
         })?;

@@ -76,8 +76,8 @@ pub(super) fn visible(reader: &Reader) -> packages::BoxedQuery<'static, Db> {
 /// once and in order, which SQLite and PostgreSQL both read the same way).
 #[derive(Debug, Default)]
 pub(super) struct Sql {
-    pub text: String,
-    pub binds: Vec<SqlValue>,
+    text: String,
+    binds: Vec<SqlValue>,
 }
 
 #[derive(Debug, Clone)]
@@ -368,9 +368,13 @@ impl Registry {
             for s in &signature_rows {
                 diesel::insert_into(signatures::table).values(s).execute(conn)?;
             }
-            update_supersession(conn, &row.name)?;
+            // The new package and the versions whose supersession changed.
+            let mut changed = update_supersession(conn, &row.name)?;
+            if !changed.contains(&row.digest) {
+                changed.push(row.digest.clone());
+            }
             super::search_index::write_points(conn, &dataset_rows)?;
-            super::search_index::refresh_name(conn, &row.name)?;
+            super::search_index::refresh(conn, &changed)?;
             Ok(())
         });
         match committed {
@@ -652,7 +656,7 @@ impl Registry {
                 diesel::update(packages::table.find(&digest))
                     .set((packages::withdrawn_at.eq(now_ms()), packages::withdrawn_reason.eq(reason.trim())))
                     .execute(conn)?;
-                super::search_index::refresh_name(conn, &row.name)?;
+                super::search_index::refresh(conn, std::slice::from_ref(&digest))?;
             }
             Ok(())
         })?;
@@ -685,23 +689,26 @@ impl Registry {
 
 /// Within one package name, each version is superseded by the next higher version that is not
 /// withdrawn; the highest is current. Only rows whose successor changed are written, so
-/// publishing a new latest version touches one older row, not every version.
-fn update_supersession(conn: &mut AnyConnection, name: &str) -> Result<()> {
+/// publishing a new latest version touches one older row, not every version. Returns the
+/// digests of the rows written.
+fn update_supersession(conn: &mut AnyConnection, name: &str) -> Result<Vec<String>> {
     let mut versions: Vec<(String, String, Option<i64>, Option<String>)> = packages::table
         .filter(packages::name.eq(name))
         .select((packages::version, packages::digest, packages::withdrawn_at, packages::superseded_by))
         .load(conn)?;
     versions.sort_by_key(|(v, ..)| version_key(v));
     let mut successor: Option<String> = None;
+    let mut changed = Vec::new();
     for (_, digest, withdrawn, current) in versions.iter().rev() {
         if *current != successor {
             diesel::update(packages::table.find(digest)).set(packages::superseded_by.eq(&successor)).execute(conn)?;
+            changed.push(digest.clone());
         }
         if withdrawn.is_none() {
             successor = Some(digest.clone());
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
 pub(super) type SignatureMap = HashMap<String, Vec<(SignatureRow, KeyRow)>>;

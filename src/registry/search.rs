@@ -107,6 +107,8 @@ pub enum SortKey {
 pub struct PropertyRange {
     pub property: &'static PropertyDef,
     pub unit: Unit,
+    /// The property's canonical unit, in which `dataset_points` hold their means.
+    pub canonical: Unit,
     pub min: Option<f64>,
     pub max: Option<f64>,
     /// Inclusive window in °C.
@@ -237,7 +239,7 @@ impl SearchRequest {
                         Some((t_c - tol_c - 1e-9, t_c + tol_c + 1e-9))
                     }
                 };
-                Some(PropertyRange { property, unit, min, max, window_c })
+                Some(PropertyRange { property, unit, canonical, min, max, window_c })
             }
         };
         let class = match present(&p.material_class) {
@@ -567,9 +569,7 @@ fn statement(reader: &Reader, req: &SearchRequest) -> Result<Sql> {
     }
     visible_sql(reader, "s", &mut sql);
     if let Some(range) = &req.range {
-        let canonical = Unit::parse(range.property.canonical_unit)
-            .map_err(|e| RegistryError::Internal(format!("vocabulary: {e}")))?;
-        let to_canonical = |x: f64| range.unit.convert(x, &canonical).map_err(|e| bad("unit", e));
+        let to_canonical = |x: f64| range.unit.convert(x, &range.canonical).map_err(|e| bad("unit", e));
         sql.push(" AND p.property = ").bind(SqlValue::Text(range.property.name.to_owned()));
         if let Some((lo, hi)) = range.window_c {
             sql.push(" AND p.temperature_c >= ").bind(SqlValue::Double(lo));
@@ -769,20 +769,16 @@ impl Registry {
             let composition: Vec<ElementFraction> =
                 compositions.get(&f.newest_digest).and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default();
             let property = match (&req.range, f.best) {
-                (Some(range), Some((value, p))) => {
-                    let canonical = Unit::parse(range.property.canonical_unit)
-                        .map_err(|e| RegistryError::Internal(format!("vocabulary: {e}")))?;
-                    Some(PropertyMatch {
-                        property: range.property.name.to_owned(),
-                        value: canonical.convert(value, &range.unit).map_err(|e| bad("unit", e))?,
-                        unit: range.unit.code().to_owned(),
-                        temperature_c: p.temperature_c,
-                        measurements: p.measurements,
-                        batches: p.batches,
-                        digest: p.digest,
-                        dataset: p.dataset,
-                    })
-                }
+                (Some(range), Some((value, p))) => Some(PropertyMatch {
+                    property: range.property.name.to_owned(),
+                    value: range.canonical.convert(value, &range.unit).map_err(|e| bad("unit", e))?,
+                    unit: range.unit.code().to_owned(),
+                    temperature_c: p.temperature_c,
+                    measurements: p.measurements,
+                    batches: p.batches,
+                    digest: p.digest,
+                    dataset: p.dataset,
+                }),
                 _ => None,
             };
             hits.push(SearchHit {

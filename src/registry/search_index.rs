@@ -65,8 +65,9 @@ pub fn points_of(dataset: &DatasetRow) -> Result<Vec<DatasetPointRow>> {
     Ok(out)
 }
 
-/// Writes the points of `datasets` (replacing any already there).
-pub(super) fn write_points(conn: &mut AnyConnection, rows: &[DatasetRow]) -> Result<()> {
+/// Writes the points of `datasets` (replacing any already there); returns how many.
+pub(super) fn write_points(conn: &mut AnyConnection, rows: &[DatasetRow]) -> Result<usize> {
+    let mut written = 0;
     for d in rows {
         diesel::delete(
             dataset_points::table
@@ -76,13 +77,13 @@ pub(super) fn write_points(conn: &mut AnyConnection, rows: &[DatasetRow]) -> Res
         .execute(conn)?;
         // One row per statement: multi-row inserts do not compile through MultiConnection.
         for p in points_of(d)? {
-            diesel::insert_into(dataset_points::table).values(&p).execute(conn)?;
+            written += diesel::insert_into(dataset_points::table).values(&p).execute(conn)?;
         }
     }
-    Ok(())
+    Ok(written)
 }
 
-/// Recomputes the `search_index` rows of `digests` from the tables of record.
+/// Recomputes the `search_index` rows of `digests` (distinct) from the tables of record.
 pub(super) fn refresh(conn: &mut AnyConnection, digests: &[String]) -> Result<()> {
     let table = SupplyTable::builtin().map_err(RegistryError::Internal)?;
     for chunk in digests.chunks(REINDEX_BATCH) {
@@ -132,13 +133,6 @@ pub(super) fn refresh(conn: &mut AnyConnection, digests: &[String]) -> Result<()
     Ok(())
 }
 
-/// Recomputes the `search_index` rows of every version of package `name` (their supersession
-/// may just have changed).
-pub(super) fn refresh_name(conn: &mut AnyConnection, name: &str) -> Result<()> {
-    let digests: Vec<String> = packages::table.filter(packages::name.eq(name)).select(packages::digest).load(conn)?;
-    refresh(conn, &digests)
-}
-
 #[derive(QueryableByName)]
 struct Unindexed {
     #[diesel(sql_type = Text)]
@@ -175,13 +169,9 @@ impl Registry {
                     .filter(datasets::digest.eq_any(&digests))
                     .select(DatasetRow::as_select())
                     .load(conn)?;
-                write_points(conn, &sets)?;
-                let points = dataset_points::table
-                    .filter(dataset_points::digest.eq_any(&digests))
-                    .count()
-                    .get_result::<i64>(conn)?;
+                let points = write_points(conn, &sets)?;
                 refresh(conn, &digests)?;
-                Ok(Reindexed { packages: digests.len(), points: usize::try_from(points).unwrap_or(0) })
+                Ok(Reindexed { packages: digests.len(), points })
             })?;
             if batch.packages == 0 {
                 return Ok(done);

@@ -112,7 +112,7 @@ pub struct ProfileRow {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = signatures)]
 pub struct SignatureRow {
     pub digest: String,
