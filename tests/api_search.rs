@@ -130,6 +130,22 @@ fn search_materials_over_http(backend: Backend) {
         assert!(message.starts_with(&format!("parameter '{parameter}'")), "{query}: {message}");
     }
 
+    // A second registry process on the same database (this test process, with its own search
+    // mirror) sees what the server changes, and the server what it changes.
+    let other = reg.library();
+    let other_search = |min_hcj_150: &str| {
+        let params = prequal::registry::search::SearchParams {
+            property: Some("HcJ".into()),
+            min: Some(min_hcj_150.into()),
+            temperature: Some("150".into()),
+            ..Default::default()
+        };
+        let req = prequal::registry::search::SearchRequest::parse(&params).unwrap();
+        let found = other.search(&prequal::registry::Reader::Anonymous, &req).unwrap();
+        found.hits.iter().map(|h| h.designation.split(' ').next().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(other_search("1000"), ["40UH-GBD"]);
+
     // A withdrawn package stops counting, in search as in fit reports.
     let digest =
         reg.get("/v1/packages?name=ndfeb-gbd-dy-uh", None).json()["packages"][0]["digest"].as_str().unwrap().to_owned();
@@ -140,4 +156,14 @@ fn search_materials_over_http(backend: Backend) {
     );
     assert_eq!(res.status, 200);
     assert_eq!(search("property=HcJ&min=1000&temperature=150", None)["total"], 0);
+    assert!(other_search("1000").is_empty(), "the other process saw the withdrawal");
+    // And the other way: a withdrawal through the second process reaches the server's search.
+    assert_eq!(designations(&search("q=y30", None)), ["Y30BH"]);
+    let y30 = reg.get("/v1/packages?name=ferrite-sr-y30bh", None).json()["packages"][0]["digest"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no Y30BH package"))
+        .to_owned();
+    let operator = other.authenticate(&reg.operator_token).unwrap();
+    other.withdraw(&operator, &y30, "test from a second process").unwrap();
+    assert_eq!(search("q=y30", None)["total"], 0, "the server saw the other process's withdrawal");
 }

@@ -104,6 +104,13 @@ pub(super) fn serve(args: ServeArgs) -> Outcome {
         Ok(_) => {}
         Err(e) => return fail(format!("indexing packages for search: {e}")),
     }
+    let started = std::time::Instant::now();
+    match registry.warm_search() {
+        Ok(n) => {
+            log::info!("search holds {n} package(s) in memory (loaded in {:.1} s)", started.elapsed().as_secs_f64())
+        }
+        Err(e) => return fail(format!("loading the search index: {e}")),
+    }
     match registry.load_builtin_profiles() {
         Ok(n) if n > 0 => log::info!("loaded {n} built-in requirement profile(s)"),
         Ok(_) => {}

@@ -47,6 +47,8 @@ impl Default for Policy {
 pub struct Registry {
     pub store: Store,
     pub policy: Policy,
+    /// What search filters on, in memory (see [`search_index::Mirror`]).
+    mirror: search_index::Mirror,
 }
 
 type Result<T, E = RegistryError> = std::result::Result<T, E>;
@@ -107,7 +109,7 @@ fn token_view(row: TokenRow) -> Result<TokenInfo> {
 
 impl Registry {
     pub fn new(store: Store, policy: Policy) -> Registry {
-        Registry { store, policy }
+        Registry { store, policy, mirror: search_index::Mirror::default() }
     }
 
     /// The caller behind a bearer token.

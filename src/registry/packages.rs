@@ -84,7 +84,6 @@ pub(super) struct Sql {
 pub(super) enum SqlValue {
     Text(String),
     Double(f64),
-    Bool(bool),
 }
 
 impl Sql {
@@ -105,7 +104,6 @@ impl Sql {
             q = match v {
                 SqlValue::Text(s) => q.bind::<diesel::sql_types::Text, _>(s),
                 SqlValue::Double(x) => q.bind::<diesel::sql_types::Double, _>(x),
-                SqlValue::Bool(b) => q.bind::<diesel::sql_types::Bool, _>(b),
             };
         }
         q
@@ -373,8 +371,8 @@ impl Registry {
             if !changed.contains(&row.digest) {
                 changed.push(row.digest.clone());
             }
-            super::search_index::write_points(conn, &dataset_rows)?;
             super::search_index::refresh(conn, &changed)?;
+            super::search_index::write_points(conn, &dataset_rows)?;
             Ok(())
         });
         match committed {

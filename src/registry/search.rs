@@ -4,10 +4,11 @@
 //! What is searched: the packages the reader may see ([`visible_sql`], the same rule as every
 //! read path) that count as evidence (active, not withdrawn, not superseded, not suspect: the
 //! rule of the package summary), grouped by material. Every filter except `profile`/`fit` is a
-//! condition on a package, so the whole search is one indexed statement over `search_index`
-//! (and `dataset_points` for a property): a material is a hit when at least one of its packages
-//! passes every filter, and the hit lists those packages. Its designation, country, composition
-//! and supply index are those of the newest of them.
+//! condition on a package, checked against this process's in-memory copy of `search_index`
+//! (see [`super::search_index::Mirror`]); a property filter first reads the matching points
+//! with one range over the `dataset_points` index. A material is a hit when at least one of its
+//! packages passes every filter, and the hit lists those packages. Its designation, country,
+//! composition and supply index are those of the newest of them.
 //!
 //! The property filter, precisely: the request names a property (name or symbol), a range
 //! `[min, max]` in `unit` (either bound may be absent) and optionally a temperature `T ± tol`.
@@ -17,17 +18,18 @@
 //! without `temperature`) with its mean, converted to `unit`, inside the range; the hit reports
 //! the highest such mean with the dataset and temperature it came from.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Double, Integer, Nullable, Text};
+use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Reader;
 use super::error::RegistryError;
 use super::evidence::profile_filters;
-use super::packages::{Sql, SqlValue, visible_sql};
+use super::packages::{Sql, SqlValue};
+use super::search_index::Indexed;
 use super::supply::{CriticalElement, RARE_EARTHS, SupplyTable, supply_index};
 use super::{Registry, Result};
 use crate::fit::{self, Status, Verdict};
@@ -416,73 +418,38 @@ pub fn content_of(table: &SupplyTable, composition: &[ElementFraction]) -> Criti
     }
 }
 
-/// One row of the search statement: a package that passed every package filter, with the
-/// dataset point that passed the property filter when there is one.
+/// A dataset point that passed the property filter.
 #[derive(QueryableByName)]
-struct FoundRow {
-    #[diesel(sql_type = Text)]
-    material_id: String,
-    #[diesel(sql_type = Text)]
-    material_class: String,
-    #[diesel(sql_type = Text)]
-    organisation_id: String,
-    #[diesel(sql_type = Text)]
-    producer_country: String,
-    #[diesel(sql_type = Text)]
-    designation: String,
-    #[diesel(sql_type = Text)]
-    producer: String,
-    #[diesel(sql_type = Bool)]
-    countersigned: bool,
-    #[diesel(sql_type = Nullable<Bool>)]
-    rare_earth_free: Option<bool>,
-    #[diesel(sql_type = Nullable<Double>)]
-    supply_hhi: Option<f64>,
+struct PointRow {
     #[diesel(sql_type = BigInt)]
-    registered_at: i64,
-    #[diesel(sql_type = Text)]
-    digest: String,
-    #[diesel(sql_type = Text)]
-    text: String,
-    #[diesel(sql_type = Nullable<Double>)]
-    value: Option<f64>,
+    package_key: i64,
+    #[diesel(sql_type = Double)]
+    value: f64,
     #[diesel(sql_type = Nullable<Double>)]
     temperature_c: Option<f64>,
-    #[diesel(sql_type = Nullable<Text>)]
-    dataset_id: Option<String>,
-    #[diesel(sql_type = Nullable<Integer>)]
-    measurements: Option<i32>,
-    #[diesel(sql_type = Nullable<Integer>)]
-    batches: Option<i32>,
+    #[diesel(sql_type = Text)]
+    dataset_id: String,
+    #[diesel(sql_type = Integer)]
+    measurements: i32,
+    #[diesel(sql_type = Integer)]
+    batches: i32,
 }
 
-/// A material found, before paging.
-struct Found {
-    id: String,
-    class: String,
-    designation: String,
-    producer: String,
-    /// Of the newest matching package.
-    country: String,
-    rare_earth_free: Option<bool>,
-    supply_hhi: Option<f64>,
-    newest_at: i64,
-    newest_digest: String,
-    labs: BTreeSet<String>,
-    /// Newest first once collected.
-    packages: Vec<(i64, String)>,
+/// A material found, before paging; borrows from the search mirror.
+struct Found<'a> {
+    id: &'a str,
+    class: &'a str,
+    /// The newest matching package (its designation, country, composition and supply index
+    /// are the material's).
+    newest: &'a Indexed,
+    /// Distinct, in the order met; sorted for the page.
+    labs: Vec<&'a str>,
+    /// Every matching package; newest first once on the page.
+    packages: Vec<&'a Indexed>,
     countersigned: bool,
     relevance: f64,
-    /// (value in the canonical unit, row) of the best point.
-    best: Option<(f64, PointHit)>,
-}
-
-struct PointHit {
-    temperature_c: Option<f64>,
-    digest: String,
-    dataset: String,
-    measurements: usize,
-    batches: usize,
+    /// (value in the canonical unit, point) of the best point.
+    best: Option<(f64, PointRow)>,
 }
 
 /// Text relevance of one package: 4 when the designation is the text, 2 when it contains it;
@@ -505,155 +472,98 @@ fn relevance(text: &str, indexed: &str) -> f64 {
     score
 }
 
-/// `text` as a LIKE pattern matching it anywhere (`\` escapes the pattern characters).
-fn like_anywhere(text: &str) -> String {
-    let mut p = String::with_capacity(text.len() + 2);
-    p.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
+/// Whether a package passes every package filter of `req` (property aside) for `reader`, who
+/// holds `grants`.
+fn passes(req: &SearchRequest, reader: &Reader, grants: &[String], p: &Indexed) -> bool {
+    let r = &p.row;
+    r.evidence
+        && req.class.is_none_or(|c| r.material_class == c.as_str())
+        && req.lab.as_ref().is_none_or(|lab| r.organisation_id == *lab)
+        && (!req.countersigned_only || r.countersigned)
+        && req.country.as_ref().is_none_or(|c| r.producer_country == *c)
+        && req.rare_earth_free.is_none_or(|want| r.rare_earth_free == Some(want))
+        && req.cobalt_free.is_none_or(|want| r.cobalt_free == Some(want))
+        && req.max_dy_tb.is_none_or(|max| r.dy_tb.is_some_and(|x| x <= max + 1e-12))
+        && req.max_supply_hhi.is_none_or(|max| r.supply_hhi.is_some_and(|x| x <= max))
+        && req.text.as_ref().is_none_or(|t| r.text.contains(t.as_str()))
+        && p.visible_to(reader, grants)
 }
 
-/// The search statement for `req` (see the module docs).
-fn statement(reader: &Reader, req: &SearchRequest) -> Result<Sql> {
+/// The points statement of a property filter: one index range over `dataset_points`.
+fn points_statement(range: &PropertyRange) -> Result<Sql> {
+    let to_canonical = |x: f64| range.unit.convert(x, &range.canonical).map_err(|e| bad("unit", e));
     let mut sql = Sql::default();
     sql.push(
-        "SELECT s.material_id, s.material_class, s.organisation_id, s.producer_country, s.designation, s.producer, \
-         s.countersigned, s.rare_earth_free, s.supply_hhi, s.registered_at, s.digest, ",
-    );
-    sql.push(if req.text.is_some() { "s.text, " } else { "'' AS text, " });
-    match &req.range {
-        Some(_) => sql.push(
-            // CROSS JOIN keeps SQLite walking the points index first (the property filter is
-            // the selective one); PostgreSQL plans it as any inner join.
-            "p.value, p.temperature_c, p.dataset_id, p.measurements, p.batches \
-             FROM dataset_points p CROSS JOIN search_index s WHERE p.digest = s.digest AND s.evidence",
-        ),
-        None => sql.push(
-            "CAST(NULL AS DOUBLE PRECISION) AS value, CAST(NULL AS DOUBLE PRECISION) AS temperature_c, \
-             CAST(NULL AS TEXT) AS dataset_id, CAST(NULL AS INTEGER) AS measurements, \
-             CAST(NULL AS INTEGER) AS batches FROM search_index s WHERE s.evidence",
-        ),
-    };
-    if let Some(c) = req.class {
-        sql.push(" AND s.material_class = ").bind(SqlValue::Text(c.as_str().to_owned()));
+        "SELECT p.package_key, p.value, p.temperature_c, p.dataset_id, p.measurements, p.batches \
+         FROM dataset_points p WHERE p.property = ",
+    )
+    .bind(SqlValue::Text(range.property.name.to_owned()));
+    if let Some((lo, hi)) = range.window_c {
+        sql.push(" AND p.temperature_c >= ").bind(SqlValue::Double(lo));
+        sql.push(" AND p.temperature_c <= ").bind(SqlValue::Double(hi));
     }
-    if let Some(lab) = &req.lab {
-        sql.push(" AND s.organisation_id = ").bind(SqlValue::Text(lab.clone()));
+    // Conversions between the units of one property keep order (positive factors).
+    if let Some(min) = range.min {
+        sql.push(" AND p.value >= ").bind(SqlValue::Double(to_canonical(min)? - 1e-9 * min.abs().max(1.0)));
     }
-    if req.countersigned_only {
-        sql.push(" AND s.countersigned");
-    }
-    if let Some(country) = &req.country {
-        sql.push(" AND s.producer_country = ").bind(SqlValue::Text(country.clone()));
-    }
-    if let Some(want) = req.rare_earth_free {
-        sql.push(" AND s.rare_earth_free = ").bind(SqlValue::Bool(want));
-    }
-    if let Some(want) = req.cobalt_free {
-        sql.push(" AND s.cobalt_free = ").bind(SqlValue::Bool(want));
-    }
-    if let Some(max) = req.max_dy_tb {
-        sql.push(" AND s.dy_tb <= ").bind(SqlValue::Double(max + 1e-12));
-    }
-    if let Some(max) = req.max_supply_hhi {
-        sql.push(" AND s.supply_hhi <= ").bind(SqlValue::Double(max));
-    }
-    if let Some(text) = &req.text {
-        sql.push(" AND s.text LIKE ").bind(SqlValue::Text(like_anywhere(text))).push(" ESCAPE '\\'");
-    }
-    visible_sql(reader, "s", &mut sql);
-    if let Some(range) = &req.range {
-        let to_canonical = |x: f64| range.unit.convert(x, &range.canonical).map_err(|e| bad("unit", e));
-        sql.push(" AND p.property = ").bind(SqlValue::Text(range.property.name.to_owned()));
-        if let Some((lo, hi)) = range.window_c {
-            sql.push(" AND p.temperature_c >= ").bind(SqlValue::Double(lo));
-            sql.push(" AND p.temperature_c <= ").bind(SqlValue::Double(hi));
-        }
-        // Conversions between the units of one property keep order (positive factors).
-        if let Some(min) = range.min {
-            sql.push(" AND p.value >= ").bind(SqlValue::Double(to_canonical(min)? - 1e-9 * min.abs().max(1.0)));
-        }
-        if let Some(max) = range.max {
-            sql.push(" AND p.value <= ").bind(SqlValue::Double(to_canonical(max)? + 1e-9 * max.abs().max(1.0)));
-        }
+    if let Some(max) = range.max {
+        sql.push(" AND p.value <= ").bind(SqlValue::Double(to_canonical(max)? + 1e-9 * max.abs().max(1.0)));
     }
     Ok(sql)
 }
 
-/// Groups the rows of the search statement by material.
-fn group(rows: Vec<FoundRow>, text: Option<&str>) -> Vec<Found> {
-    let mut by_id: HashMap<String, Found> = HashMap::new();
-    for r in rows {
-        let score = text.map_or(0.0, |t| relevance(t, &r.text));
-        if !by_id.contains_key(&r.material_id) {
-            by_id.insert(
-                r.material_id.clone(),
-                Found {
-                    id: r.material_id.clone(),
-                    class: r.material_class.clone(),
-                    designation: r.designation.clone(),
-                    producer: r.producer.clone(),
-                    country: r.producer_country.clone(),
-                    rare_earth_free: r.rare_earth_free,
-                    supply_hhi: r.supply_hhi,
-                    newest_at: r.registered_at,
-                    newest_digest: r.digest.clone(),
-                    labs: BTreeSet::new(),
-                    packages: Vec::new(),
-                    countersigned: false,
-                    relevance: 0.0,
-                    best: None,
-                },
-            );
+/// Groups the matching packages (with their matching point, if any) by material.
+fn group<'a>(
+    materials: usize,
+    matches: impl Iterator<Item = (&'a Indexed, Option<PointRow>)>,
+    text: Option<&str>,
+) -> Vec<Found<'a>> {
+    // Material number to its place in `found`.
+    let mut at: Vec<usize> = vec![usize::MAX; materials];
+    let mut found: Vec<Found<'a>> = Vec::new();
+    let order = |p: &Indexed| (p.row.registered_at, p.key);
+    for (p, point) in matches {
+        let r = &p.row;
+        let Some(slot) = at.get_mut(p.material) else { continue };
+        if *slot == usize::MAX {
+            *slot = found.len();
+            found.push(Found {
+                id: &r.material_id,
+                class: &r.material_class,
+                newest: p,
+                labs: Vec::new(),
+                packages: Vec::new(),
+                countersigned: false,
+                relevance: 0.0,
+                best: None,
+            });
         }
-        let Some(f) = by_id.get_mut(&r.material_id) else { continue };
-        if (r.registered_at, &r.digest) > (f.newest_at, &f.newest_digest) {
-            f.newest_at = r.registered_at;
-            f.newest_digest = r.digest.clone();
-            f.designation = r.designation.clone();
-            f.producer = r.producer.clone();
-            f.country = r.producer_country.clone();
-            f.rare_earth_free = r.rare_earth_free;
-            f.supply_hhi = r.supply_hhi;
+        let f = &mut found[*slot];
+        if order(p) > order(f.newest) {
+            f.newest = p;
         }
-        f.relevance = f.relevance.max(score);
+        if let Some(t) = text {
+            f.relevance = f.relevance.max(relevance(t, &r.text));
+        }
         f.countersigned |= r.countersigned;
-        if !f.labs.contains(&r.organisation_id) {
-            f.labs.insert(r.organisation_id.clone());
+        if !f.labs.contains(&r.organisation_id.as_str()) {
+            f.labs.push(&r.organisation_id);
         }
-        if !f.packages.iter().any(|(_, d)| *d == r.digest) {
-            f.packages.push((r.registered_at, r.digest.clone()));
+        if !f.packages.iter().any(|q| q.key == p.key) {
+            f.packages.push(p);
         }
-        if let (Some(value), Some(dataset)) = (r.value, r.dataset_id)
-            && f.best.as_ref().is_none_or(|(v, _)| value > *v)
+        if let Some(point) = point
+            && f.best.as_ref().is_none_or(|(v, _)| point.value > *v)
         {
-            f.best = Some((
-                value,
-                PointHit {
-                    temperature_c: r.temperature_c,
-                    digest: r.digest,
-                    dataset,
-                    measurements: usize::try_from(r.measurements.unwrap_or(0)).unwrap_or(0),
-                    batches: usize::try_from(r.batches.unwrap_or(0)).unwrap_or(0),
-                },
-            ));
+            f.best = Some((point.value, point));
         }
-    }
-    let mut found: Vec<Found> = by_id.into_values().collect();
-    for f in &mut found {
-        f.packages.sort_by(|a, b| b.cmp(a));
     }
     found
 }
 
-fn facet(counts: BTreeMap<String, usize>) -> Vec<FacetCount> {
-    let mut v: Vec<FacetCount> = counts.into_iter().map(|(value, count)| FacetCount { value, count }).collect();
+fn facet(counts: Vec<(&str, usize)>) -> Vec<FacetCount> {
+    let mut v: Vec<FacetCount> =
+        counts.into_iter().map(|(value, count)| FacetCount { value: value.to_owned(), count }).collect();
     v.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
     v
 }
@@ -669,11 +579,31 @@ impl Registry {
                 other => other,
             })?),
         };
-        let rows: Vec<FoundRow> = {
-            let mut conn = self.store.conn()?;
-            statement(reader, req)?.query().load(&mut conn)?
+        // The points first, then the mirror: brought up to date after the points were read, it
+        // knows every package they name.
+        let points: Option<Vec<PointRow>> = match &req.range {
+            None => None,
+            Some(range) => {
+                let mut conn = self.store.conn()?;
+                Some(points_statement(range)?.query().load(&mut conn)?)
+            }
         };
-        let mut found = group(rows, req.text.as_deref());
+        let mirror = self.mirrored()?;
+        let grants = reader.grants();
+        let mut found = match points {
+            Some(points) => group(
+                mirror.materials.len(),
+                points.into_iter().filter_map(|point| {
+                    mirror.get(point.package_key).filter(|p| passes(req, reader, &grants, p)).map(|p| (p, Some(point)))
+                }),
+                req.text.as_deref(),
+            ),
+            None => group(
+                mirror.materials.len(),
+                mirror.all().filter(|p| passes(req, reader, &grants, p)).map(|p| (p, None)),
+                req.text.as_deref(),
+            ),
+        };
         if req.text.is_some() {
             found.retain(|f| f.relevance > 0.0);
         }
@@ -681,7 +611,7 @@ impl Registry {
         let mut verdicts: HashMap<String, FitSummary> = HashMap::new();
         if let Some(profile) = &profile {
             let class = profile.material_class.as_str();
-            let wanted: BTreeSet<&str> = found.iter().filter(|f| f.class == class).map(|f| f.id.as_str()).collect();
+            let wanted: BTreeSet<&str> = found.iter().filter(|f| f.class == class).map(|f| f.id).collect();
             if !wanted.is_empty() {
                 let filters = profile_filters(profile);
                 for (m, ev) in self.evidence(reader, Some(class), None, Some(&filters))? {
@@ -706,7 +636,7 @@ impl Registry {
             }
             if let Some(want) = req.fit {
                 found.retain(|f| {
-                    verdicts.get(&f.id).is_some_and(|s| match want {
+                    verdicts.get(f.id).is_some_and(|s| match want {
                         FitFilter::Met => s.verdict == Verdict::Qualified,
                         FitFilter::Partly => s.met > 0 && s.not_met == 0,
                     })
@@ -714,45 +644,53 @@ impl Registry {
             }
         }
 
-        let mut facets: [BTreeMap<String, usize>; 4] = Default::default();
-        for f in &found {
-            *facets[0].entry(f.class.clone()).or_default() += 1;
-            *facets[1].entry(f.country.clone()).or_default() += 1;
-            for lab in &f.labs {
-                *facets[2].entry(lab.clone()).or_default() += 1;
+        // Few distinct values each: counted in short lists.
+        let mut facets: [Vec<(&str, usize)>; 4] = Default::default();
+        fn count<'s>(counts: &mut Vec<(&'s str, usize)>, value: &'s str) {
+            match counts.iter_mut().find(|(v, _)| *v == value) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((value, 1)),
             }
-            let ref_free = match f.rare_earth_free {
+        }
+        for f in &found {
+            count(&mut facets[0], f.class);
+            count(&mut facets[1], &f.newest.row.producer_country);
+            for lab in &f.labs {
+                count(&mut facets[2], lab);
+            }
+            let ref_free = match f.newest.row.rare_earth_free {
                 Some(true) => "true",
                 Some(false) => "false",
                 None => "unknown",
             };
-            *facets[3].entry(ref_free.to_owned()).or_default() += 1;
+            count(&mut facets[3], ref_free);
         }
-        let [class_f, country_f, lab_f, ref_f] = facets;
+        let [class_f, country_f, lab_f, ref_f] = facets.map(facet);
 
         let sort = req.sort.unwrap_or(if req.text.is_some() { SortKey::Relevance } else { SortKey::Name });
-        let mut keyed: Vec<(String, Found)> = found.into_iter().map(|f| (f.designation.to_lowercase(), f)).collect();
-        let by_name = |a: &(String, Found), b: &(String, Found)| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id));
-        match sort {
-            SortKey::Relevance => {
-                keyed.sort_by(|a, b| b.1.relevance.total_cmp(&a.1.relevance).then_with(|| by_name(a, b)))
-            }
-            SortKey::Name => keyed.sort_by(by_name),
-            SortKey::Hhi => keyed.sort_by(|a, b| {
-                let k = |f: &Found| f.supply_hhi.unwrap_or(f64::INFINITY);
-                k(&a.1).total_cmp(&k(&b.1)).then_with(|| by_name(a, b))
-            }),
-            SortKey::Value => keyed.sort_by(|a, b| {
-                let k = |f: &Found| f.best.as_ref().map_or(f64::NEG_INFINITY, |(v, _)| *v);
-                k(&b.1).total_cmp(&k(&a.1)).then_with(|| by_name(a, b))
-            }),
-        }
-        let total = keyed.len();
+        let by_name =
+            |a: &Found<'_>, b: &Found<'_>| a.newest.sort_name.cmp(&b.newest.sort_name).then_with(|| a.id.cmp(b.id));
+        let hhi = |f: &Found<'_>| f.newest.row.supply_hhi.unwrap_or(f64::INFINITY);
+        let value = |f: &Found<'_>| f.best.as_ref().map_or(f64::NEG_INFINITY, |(v, _)| *v);
+        let order = |a: &Found<'_>, b: &Found<'_>| match sort {
+            SortKey::Relevance => b.relevance.total_cmp(&a.relevance).then_with(|| by_name(a, b)),
+            SortKey::Name => by_name(a, b),
+            SortKey::Hhi => hhi(a).total_cmp(&hhi(b)).then_with(|| by_name(a, b)),
+            SortKey::Value => value(b).total_cmp(&value(a)).then_with(|| by_name(a, b)),
+        };
+        // Only the hits up to the page's end are put in order.
+        let total = found.len();
         let start = (req.page - 1).saturating_mul(req.per_page).min(total);
-        let page: Vec<Found> = keyed.into_iter().skip(start).take(req.per_page).map(|(_, f)| f).collect();
+        let end = start.saturating_add(req.per_page).min(total);
+        if end < total {
+            found.select_nth_unstable_by(end, order);
+            found.truncate(end);
+        }
+        found.sort_by(order);
+        let page: Vec<Found> = found.into_iter().skip(start).collect();
 
-        // The page's compositions, from each material's newest matching package.
-        let newest: Vec<&str> = page.iter().map(|f| f.newest_digest.as_str()).collect();
+        // The compositions of the page's materials, from each one's newest matching package.
+        let newest: Vec<&str> = page.iter().map(|f| f.newest.row.digest.as_str()).collect();
         let compositions: HashMap<String, String> = if newest.is_empty() {
             HashMap::new()
         } else {
@@ -765,31 +703,34 @@ impl Registry {
                 .collect()
         };
         let mut hits = Vec::with_capacity(page.len());
-        for f in page {
+        for mut f in page {
+            f.packages.sort_by_key(|p| std::cmp::Reverse((p.row.registered_at, p.key)));
+            f.labs.sort_unstable();
+            let newest = &f.newest.row;
             let composition: Vec<ElementFraction> =
-                compositions.get(&f.newest_digest).and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default();
+                compositions.get(&newest.digest).and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default();
             let property = match (&req.range, f.best) {
                 (Some(range), Some((value, p))) => Some(PropertyMatch {
                     property: range.property.name.to_owned(),
                     value: range.canonical.convert(value, &range.unit).map_err(|e| bad("unit", e))?,
                     unit: range.unit.code().to_owned(),
                     temperature_c: p.temperature_c,
-                    measurements: p.measurements,
-                    batches: p.batches,
-                    digest: p.digest,
-                    dataset: p.dataset,
+                    measurements: usize::try_from(p.measurements).unwrap_or(0),
+                    batches: usize::try_from(p.batches).unwrap_or(0),
+                    digest: mirror.get(p.package_key).map(|q| q.row.digest.clone()).unwrap_or_default(),
+                    dataset: p.dataset_id,
                 }),
                 _ => None,
             };
             hits.push(SearchHit {
-                fit: verdicts.remove(&f.id),
-                id: f.id,
-                designation: f.designation,
-                producer: f.producer,
-                producer_country: f.country,
-                material_class: f.class,
-                labs: f.labs.into_iter().collect(),
-                packages: f.packages.into_iter().map(|(_, d)| d).collect(),
+                fit: verdicts.remove(f.id),
+                id: f.id.to_owned(),
+                designation: newest.designation.clone(),
+                producer: newest.producer.clone(),
+                producer_country: newest.producer_country.clone(),
+                material_class: f.class.to_owned(),
+                labs: f.labs.iter().map(|l| (*l).to_owned()).collect(),
+                packages: f.packages.iter().map(|p| p.row.digest.clone()).collect(),
                 countersigned: f.countersigned,
                 content: content_of(table, &composition),
                 property,
@@ -801,12 +742,7 @@ impl Registry {
             page: req.page,
             per_page: req.per_page,
             hits,
-            facets: Facets {
-                material_class: facet(class_f),
-                country: facet(country_f),
-                lab: facet(lab_f),
-                rare_earth_free: facet(ref_f),
-            },
+            facets: Facets { material_class: class_f, country: country_f, lab: lab_f, rare_earth_free: ref_f },
             supply_source: table.source.clone(),
         })
     }
@@ -847,7 +783,6 @@ mod tests {
 
     #[test]
     fn text_is_matched_literally_and_scored() {
-        assert_eq!(like_anywhere("50%_a\\b"), "%50\\%\\_a\\\\b%");
         let indexed = "n42sh\nningbo magnet works\nndfeb-n42sh\nsintered ndfeb n42sh";
         assert_eq!(relevance("n42sh", indexed), 4.0 + 1.0);
         assert_eq!(relevance("42", indexed), 2.0 + 1.0);

@@ -1,5 +1,6 @@
 //! What search reads: one `search_index` row per package and one `dataset_points` row per
-//! dataset and tested temperature (see the migration `2026-11-30-000001_search_index`).
+//! dataset and tested temperature (see the migrations `2026-11-30-000001_search_index` and
+//! `2026-11-30-000002_search_keys`), and [`Mirror`], this process's copy of `search_index`.
 //!
 //! Both are derived from the tables of record. `search_index` rows are recomputed with
 //! [`refresh`] in the same transaction as every change of a package's standing, with the same
@@ -9,10 +10,12 @@
 //! start-up by [`Registry::reindex`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{RwLock, RwLockReadGuard};
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
+use super::auth::Reader;
 use super::packages::{load_signatures, summary};
 use super::search::content_of;
 use super::supply::SupplyTable;
@@ -20,7 +23,9 @@ use super::{Registry, RegistryError, Result};
 use crate::package::manifest::ElementFraction;
 use crate::store::AnyConnection;
 use crate::store::models::{DatasetPointRow, DatasetRow, PackageMaterialRow, PackageRow, SearchIndexRow};
-use crate::store::schema::{dataset_points, datasets, package_materials, packages, search_index};
+use crate::store::schema::{
+    dataset_points, datasets, package_materials, package_readers, packages, search_generation, search_index,
+};
 use crate::units::Unit;
 
 /// Packages indexed per transaction by [`Registry::reindex`].
@@ -28,7 +33,7 @@ const REINDEX_BATCH: usize = 500;
 
 /// The per-temperature means of a stored dataset. Properties outside the vocabulary (extensions)
 /// and rows that cannot be converted to the canonical unit give no points.
-pub fn points_of(dataset: &DatasetRow) -> Result<Vec<DatasetPointRow>> {
+pub fn points_of(dataset: &DatasetRow, package_key: i64) -> Result<Vec<DatasetPointRow>> {
     let Some(def) = crate::package::vocabulary::PROPERTIES.iter().find(|p| p.name == dataset.property) else {
         return Ok(Vec::new());
     };
@@ -51,7 +56,7 @@ pub fn points_of(dataset: &DatasetRow) -> Result<Vec<DatasetPointRow>> {
         };
         let temps: Vec<f64> = group.iter().filter_map(|r| r.conditions.get("temperature").map(|(t, _)| *t)).collect();
         out.push(DatasetPointRow {
-            digest: dataset.digest.clone(),
+            package_key,
             dataset_id: dataset.dataset_id.clone(),
             point: i32::try_from(i).unwrap_or(i32::MAX),
             property: dataset.property.clone(),
@@ -65,27 +70,49 @@ pub fn points_of(dataset: &DatasetRow) -> Result<Vec<DatasetPointRow>> {
     Ok(out)
 }
 
-/// Writes the points of `datasets` (replacing any already there); returns how many.
+/// Writes the points of `datasets` (replacing any already there); returns how many. Their
+/// packages must have their `search_index` rows already ([`refresh`] first).
 pub(super) fn write_points(conn: &mut AnyConnection, rows: &[DatasetRow]) -> Result<usize> {
+    let digests: BTreeSet<&str> = rows.iter().map(|d| d.digest.as_str()).collect();
+    let mut keys: HashMap<String, i64> = HashMap::new();
+    for chunk in digests.into_iter().collect::<Vec<_>>().chunks(REINDEX_BATCH) {
+        keys.extend(
+            search_index::table
+                .filter(search_index::digest.eq_any(chunk))
+                .select((search_index::digest, search_index::key))
+                .load::<(String, i64)>(conn)?,
+        );
+    }
     let mut written = 0;
     for d in rows {
+        let Some(&key) = keys.get(&d.digest) else {
+            return Err(RegistryError::Internal(format!("search index: package {} has no row", d.digest)));
+        };
         diesel::delete(
             dataset_points::table
-                .filter(dataset_points::digest.eq(&d.digest))
+                .filter(dataset_points::package_key.eq(key))
                 .filter(dataset_points::dataset_id.eq(&d.dataset_id)),
         )
         .execute(conn)?;
         // One row per statement: multi-row inserts do not compile through MultiConnection.
-        for p in points_of(d)? {
+        for p in points_of(d, key)? {
             written += diesel::insert_into(dataset_points::table).values(&p).execute(conn)?;
         }
     }
     Ok(written)
 }
 
-/// Recomputes the `search_index` rows of `digests` (distinct) from the tables of record.
+/// Recomputes the `search_index` rows of `digests` (distinct) from the tables of record,
+/// inserting those not indexed yet. A row keeps its `key` (its points refer to it).
 pub(super) fn refresh(conn: &mut AnyConnection, digests: &[String]) -> Result<()> {
+    if digests.is_empty() {
+        return Ok(());
+    }
     let table = SupplyTable::builtin().map_err(RegistryError::Internal)?;
+    diesel::update(search_generation::table)
+        .set(search_generation::value.eq(search_generation::value + 1))
+        .execute(conn)?;
+    let generation: i64 = search_generation::table.select(search_generation::value).first(conn)?;
     for chunk in digests.chunks(REINDEX_BATCH) {
         let rows: Vec<PackageRow> =
             packages::table.filter(packages::digest.eq_any(chunk)).select(PackageRow::as_select()).load(conn)?;
@@ -97,7 +124,6 @@ pub(super) fn refresh(conn: &mut AnyConnection, digests: &[String]) -> Result<()
             .into_iter()
             .map(|m| (m.digest.clone(), m))
             .collect();
-        diesel::delete(search_index::table.filter(search_index::digest.eq_any(chunk))).execute(conn)?;
         for row in rows {
             let s = summary(row.clone(), &sigs);
             let fact = facts.get(&row.digest);
@@ -126,11 +152,150 @@ pub(super) fn refresh(conn: &mut AnyConnection, digests: &[String]) -> Result<()
                 dy_tb: content.dy_tb_mass_fraction,
                 supply_hhi: content.supply_hhi,
                 registered_at: row.registered_at,
+                generation,
             };
-            diesel::insert_into(search_index::table).values(&index).execute(conn)?;
+            let updated = diesel::update(search_index::table.filter(search_index::digest.eq(&index.digest)))
+                .set(&index)
+                .execute(conn)?;
+            if updated == 0 {
+                diesel::insert_into(search_index::table).values(&index).execute(conn)?;
+            }
         }
     }
     Ok(())
+}
+
+/// A package as search sees it, held in memory by [`Mirror`].
+pub(super) struct Indexed {
+    pub key: i64,
+    /// The material's number in [`Mirrored::materials`] (grouping by it needs no hashing).
+    pub material: usize,
+    pub public: bool,
+    /// Lowercase designation, the name order of search results.
+    pub sort_name: String,
+    pub row: SearchIndexRow,
+    /// Its `package_readers` grants (allied and restricted packages).
+    pub readers: Vec<String>,
+}
+
+impl Indexed {
+    /// Whether `reader`, holding `grants` (`reader.grants()`), may see the package: the rule of
+    /// [`super::packages::visible_sql`], evaluated on the mirrored row (`tests/api_access.rs`
+    /// checks search against the read API).
+    pub fn visible_to(&self, reader: &Reader, grants: &[String]) -> bool {
+        match reader {
+            Reader::Operator => true,
+            Reader::Anonymous => self.public,
+            Reader::Organisation { id, .. } => {
+                self.public || self.row.organisation_id == *id || grants.iter().any(|g| self.readers.contains(g))
+            }
+        }
+    }
+}
+
+/// The `search_index` rows as of `generation`.
+#[derive(Default)]
+pub(super) struct Mirrored {
+    pub generation: i64,
+    /// Indexed by `key` (keys are assigned in sequence, so few slots stay empty).
+    pub packages: Vec<Option<Indexed>>,
+    /// Material id to its number.
+    pub materials: HashMap<String, usize>,
+}
+
+impl Mirrored {
+    pub fn get(&self, key: i64) -> Option<&Indexed> {
+        usize::try_from(key).ok().and_then(|k| self.packages.get(k)).and_then(Option::as_ref)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Indexed> {
+        self.packages.iter().flatten()
+    }
+
+    fn put(&mut self, key: i64, row: SearchIndexRow, readers: Vec<String>) -> Result<()> {
+        let slot =
+            usize::try_from(key).map_err(|_| RegistryError::Internal(format!("search index: negative key {key}")))?;
+        if self.packages.len() <= slot {
+            self.packages.resize_with(slot + 1, || None);
+        }
+        let next = self.materials.len();
+        let material = *self.materials.entry(row.material_id.clone()).or_insert(next);
+        self.packages[slot] = Some(Indexed {
+            key,
+            material,
+            public: row.releasability == "public",
+            sort_name: row.designation.to_lowercase(),
+            row,
+            readers,
+        });
+        Ok(())
+    }
+}
+
+/// This process's copy of `search_index` (about 300 bytes a package), so a search filters
+/// packages in memory instead of looking each matching point's package up in the database.
+/// Before each search it reads `search_generation` (one row) and loads only the rows written
+/// since (by any registry process sharing the database): correct across processes, and a
+/// search after a publish costs one small extra query.
+#[derive(Default)]
+pub struct Mirror {
+    state: RwLock<Mirrored>,
+}
+
+fn poisoned<T>(_: T) -> RegistryError {
+    RegistryError::Internal("search mirror: a thread panicked while updating it".into())
+}
+
+impl Registry {
+    /// Loads the search mirror now rather than at the first search; returns how many packages
+    /// it holds.
+    pub fn warm_search(&self) -> Result<usize> {
+        Ok(self.mirrored()?.all().count())
+    }
+
+    /// The search mirror, brought up to the database's current generation.
+    pub(super) fn mirrored(&self) -> Result<RwLockReadGuard<'_, Mirrored>> {
+        let mut conn = self.store.conn()?;
+        let current: i64 = search_generation::table.select(search_generation::value).first(&mut conn)?;
+        {
+            let state = self.mirror.state.read().map_err(poisoned)?;
+            if state.generation >= current {
+                return Ok(state);
+            }
+        }
+        {
+            let mut state = self.mirror.state.write().map_err(poisoned)?;
+            if state.generation < current {
+                let since = state.generation;
+                // A later snapshot than `current`'s: it holds every row of generations up to
+                // `current` (each committed together with its generation) and maybe newer ones.
+                let rows: Vec<(i64, SearchIndexRow)> = search_index::table
+                    .filter(search_index::generation.gt(since))
+                    .select((search_index::key, SearchIndexRow::as_select()))
+                    .load(&mut conn)?;
+                let shared: Vec<&str> =
+                    rows.iter().filter(|(_, r)| r.releasability != "public").map(|(_, r)| r.digest.as_str()).collect();
+                let mut readers: HashMap<String, Vec<String>> = HashMap::new();
+                for chunk in shared.chunks(REINDEX_BATCH) {
+                    for (digest, reader) in package_readers::table
+                        .filter(package_readers::digest.eq_any(chunk))
+                        .select((package_readers::digest, package_readers::reader))
+                        .load::<(String, String)>(&mut conn)?
+                    {
+                        readers.entry(digest).or_default().push(reader);
+                    }
+                }
+                let mut generation = current;
+                for (key, row) in rows {
+                    generation = generation.max(row.generation);
+                    let readers = readers.remove(&row.digest).unwrap_or_default();
+                    state.put(key, row, readers)?;
+                }
+                state.generation = generation;
+            }
+        }
+        self.mirror.state.read().map_err(poisoned)
+    }
 }
 
 #[derive(QueryableByName)]
@@ -169,8 +334,8 @@ impl Registry {
                     .filter(datasets::digest.eq_any(&digests))
                     .select(DatasetRow::as_select())
                     .load(conn)?;
-                let points = write_points(conn, &sets)?;
                 refresh(conn, &digests)?;
+                let points = write_points(conn, &sets)?;
                 Ok(Reindexed { packages: digests.len(), points })
             })?;
             if batch.packages == 0 {
@@ -234,7 +399,7 @@ mod tests {
                 (12.0, "L1", None),
             ],
         );
-        let points = points_of(&d).unwrap();
+        let points = points_of(&d, 7).unwrap();
         let kam = 1000.0 / (4.0 * std::f64::consts::PI);
         assert_eq!(points.len(), 3, "{points:?}");
         let at = |t: Option<f64>| {
@@ -258,6 +423,6 @@ mod tests {
 
     #[test]
     fn extension_properties_give_no_points() {
-        assert!(points_of(&dataset("x-acme.hardness", "1", &[(1.0, "L1", None)])).unwrap().is_empty());
+        assert!(points_of(&dataset("x-acme.hardness", "1", &[(1.0, "L1", None)]), 7).unwrap().is_empty());
     }
 }

@@ -134,9 +134,10 @@ pub struct PackageMaterialRow {
     pub composition: String,
 }
 
-/// A package as search sees it (derived; see `registry::search_index`).
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = search_index)]
+/// A package as search sees it (derived; see `registry::search_index`). Its integer `key`
+/// is assigned by the database on insert and kept by every later refresh.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = search_index, treat_none_as_null = true)]
 pub struct SearchIndexRow {
     pub digest: String,
     pub material_id: String,
@@ -155,13 +156,16 @@ pub struct SearchIndexRow {
     pub dy_tb: Option<f64>,
     pub supply_hhi: Option<f64>,
     pub registered_at: i64,
+    /// `search_generation.value` of the transaction that last wrote the row.
+    pub generation: i64,
 }
 
 /// The mean of one dataset's rows at one tested temperature, in the property's canonical unit.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = dataset_points)]
 pub struct DatasetPointRow {
-    pub digest: String,
+    /// `search_index.key` of the package.
+    pub package_key: i64,
     pub dataset_id: String,
     pub point: i32,
     pub property: String,

@@ -116,7 +116,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    search_index (digest) {
+    search_index (key) {
+        key -> BigInt,
         digest -> Text,
         material_id -> Text,
         material_class -> Text,
@@ -133,12 +134,20 @@ diesel::table! {
         dy_tb -> Nullable<Double>,
         supply_hhi -> Nullable<Double>,
         registered_at -> BigInt,
+        generation -> BigInt,
     }
 }
 
 diesel::table! {
-    dataset_points (digest, dataset_id, point) {
-        digest -> Text,
+    search_generation (id) {
+        id -> Integer,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    dataset_points (package_key, dataset_id, point) {
+        package_key -> BigInt,
         dataset_id -> Text,
         point -> Integer,
         property -> Text,
@@ -179,5 +188,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     signatures,
     package_materials,
     search_index,
+    search_generation,
     dataset_points,
 );
