@@ -119,13 +119,13 @@ pub fn ashby(
     }
 }
 
-/// One line of a demagnetisation chart: a specimen's J (solid) or B (dashed) against H.
+/// One line of a demagnetisation chart: a specimen's J or B against H.
 pub struct DemagLine {
     pub label: String,
     /// Index into the palette; a specimen's J and B lines share it.
     pub colour: usize,
-    /// B rather than J: drawn dashed.
-    pub induction: bool,
+    /// Drawn dashed (B, when J is drawn too).
+    pub dashed: bool,
     /// (H in kA/m, J or B in T), in measurement order.
     pub points: Vec<(f64, f64)>,
 }
@@ -162,7 +162,8 @@ pub fn demagnetisation(title: &str, y_label: &str, lines: &[DemagLine]) -> Strin
         let y_max = all.map(|p| p.1).fold(0.0_f64, f64::max);
         let x0 = h_min * 1.05 - 1.0;
         let x1 = h_max + (h_max - x0) * 0.02;
-        let y1 = y_max * 1.15 + 0.01;
+        // Headroom above the curves for the legend (upper right, where H = 0 and J = Br).
+        let y1 = y_max * (1.25 + 0.06 * lines.len() as f64) + 0.01;
         let mut chart = ChartBuilder::on(&root)
             .caption(safe(title), ("sans-serif", 18))
             .margin(12)
@@ -179,12 +180,12 @@ pub fn demagnetisation(title: &str, y_label: &str, lines: &[DemagLine]) -> Strin
         for (line, points) in lines.iter().zip(&clipped) {
             let color = PALETTE[line.colour % PALETTE.len()];
             let style = color.stroke_width(2);
-            let drawn = if line.induction {
+            let drawn = if line.dashed {
                 chart.draw_series(DashedLineSeries::new(points.iter().copied(), 6, 4, style))?
             } else {
                 chart.draw_series(LineSeries::new(points.iter().copied(), style))?
             };
-            let dashed = line.induction;
+            let dashed = line.dashed;
             drawn.label(safe(&line.label)).legend(move |(x, y)| {
                 let end = if dashed { x + 8 } else { x + 16 };
                 PathElement::new(vec![(x, y), (end, y)], color.stroke_width(2))
@@ -192,7 +193,7 @@ pub fn demagnetisation(title: &str, y_label: &str, lines: &[DemagLine]) -> Strin
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()?;
@@ -234,10 +235,10 @@ mod tests {
             DemagLine {
                 label: "L1-S01 J <x>".into(),
                 colour: 0,
-                induction: false,
+                dashed: false,
                 points: vec![(0.0, 1.3), (-1650.0, 0.0)],
             },
-            DemagLine { label: "L1-S01 B".into(), colour: 0, induction: true, points: b },
+            DemagLine { label: "L1-S01 B".into(), colour: 0, dashed: true, points: b },
         ];
         let svg = demagnetisation("J and B vs H at 20 °C", "J, B (T)", &lines);
         assert!(svg.starts_with("<svg"), "{svg}");

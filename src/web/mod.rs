@@ -454,12 +454,12 @@ fn demagnetisation_section(b: &mut String, curves: &[MaterialCurve]) {
         for (i, s) in c.specimens.iter().enumerate() {
             let j: Vec<(f64, f64)> = s.points.iter().filter_map(|&(h, j, _)| Some((h, j?))).collect();
             let b: Vec<(f64, f64)> = s.points.iter().filter_map(|&(h, _, b)| Some((h, b?))).collect();
-            for (points, induction, symbol) in [(j, false, "J"), (b, true, "B")] {
+            for (points, dashed, symbol) in [(j, false, "J"), (b, c.kind == CurveKind::Both, "B")] {
                 if !points.is_empty() {
                     lines.push(charts::DemagLine {
                         label: format!("{} {symbol}", s.specimen),
                         colour: i,
-                        induction,
+                        dashed,
                         points,
                     });
                 }
