@@ -452,9 +452,9 @@ fn demagnetisation_section(b: &mut String, curves: &[MaterialCurve]) {
             .unwrap_or_default();
         let mut lines = Vec::new();
         for (i, s) in c.specimens.iter().enumerate() {
-            let j: Vec<(f64, f64)> = s.points.iter().filter_map(|&(h, j, _)| Some((h, j?))).collect();
-            let b: Vec<(f64, f64)> = s.points.iter().filter_map(|&(h, _, b)| Some((h, b?))).collect();
-            for (points, dashed, symbol) in [(j, false, "J"), (b, c.kind == CurveKind::Both, "B")] {
+            let j_line: Vec<(f64, f64)> = s.points.iter().filter_map(|&(h, j, _)| Some((h, j?))).collect();
+            let b_line: Vec<(f64, f64)> = s.points.iter().filter_map(|&(h, _, b)| Some((h, b?))).collect();
+            for (points, dashed, symbol) in [(j_line, false, "J"), (b_line, c.kind == CurveKind::Both, "B")] {
                 if !points.is_empty() {
                     lines.push(charts::DemagLine {
                         label: format!("{} {symbol}", s.specimen),
@@ -484,7 +484,7 @@ fn demagnetisation_section(b: &mut String, curves: &[MaterialCurve]) {
             esc(&c.id),
             if c.kind == CurveKind::Both { " (J solid, B dashed)" } else { "" },
             if c.kind.has_induction() { "; B is drawn down to B = 0" } else { "" },
-            c.description.as_deref().map(|d| format!(" {}", esc(d))).unwrap_or_default(),
+            c.description.as_deref().map(|d| format!(" The lab's description: {}", esc(d))).unwrap_or_default(),
         );
     }
 }
