@@ -842,6 +842,26 @@ fn the_base_package_carries_its_curves() {
     assert!(verified.curves().iter().all(|c| c.points.len() == 3 * 41 && c.points[0].b.is_some()));
 }
 
+/// The registry reads a stored package's curves without verifying it all again; a curve file
+/// that no longer matches the payload manifest is still refused.
+#[test]
+fn stored_curves_are_read_alone_and_checked_against_the_payload_manifest() {
+    let case = Case::new();
+    let verified = verify_file(&case.base, limits()).unwrap();
+    let stored = prequal::package::curve::read_stored(&case.base, limits()).unwrap();
+    assert_eq!(stored, verified.curves());
+    let mut entries = case.entries();
+    entries.replace_text("data/curves/demag-150.csv", "L1-S06,L1,0.0,", "L1-S06,L1,-0.0,");
+    let path = case.write_entries(&entries);
+    let rejection = prequal::package::curve::read_stored(&path, limits()).unwrap_err();
+    assert_eq!(rejection.code(), "hash_mismatch", "{rejection}");
+    assert_mentions(&rejection, &["data/curves/demag-150.csv"]);
+    // A package without curves has none to read.
+    let dir = tempfile::tempdir().unwrap();
+    let lfp = signed_package_from(dir.path(), "lfp-cell-prismatic", &[1]);
+    assert!(prequal::package::curve::read_stored(&lfp, limits()).unwrap().is_empty());
+}
+
 #[test]
 fn a_non_numeric_field_cell_of_a_curve_names_file_line_and_column() {
     let case = Case::new();
