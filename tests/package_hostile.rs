@@ -955,6 +955,13 @@ fn curve_ids_are_unique_across_datasets_and_curves() {
 }
 
 #[test]
+fn only_magnets_carry_demagnetisation_curves() {
+    let case = Case::new();
+    let path = with_manifest(&case, |m| m["material"]["class"] = Value::from("battery_cell"));
+    assert_only(&path, "manifest_field_invalid", &["'curves'", "permanent magnets", "'battery_cell'"]);
+}
+
+#[test]
 fn a_curve_kind_or_field_outside_the_schema_is_invalid_json() {
     let case = Case::new();
     let path = with_manifest(&case, |m| m["curves"][0]["kind"] = Value::from("H-J"));

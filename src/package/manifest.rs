@@ -555,6 +555,15 @@ impl Manifest {
                 condition_columns,
             });
         }
+        if !self.curves.is_empty() && self.material.class != MaterialClass::PermanentMagnet {
+            push(PackageError::field(
+                "curves",
+                format!(
+                    "demagnetisation curves describe permanent magnets, not a material of class '{}'",
+                    self.material.class.as_str()
+                ),
+            ));
+        }
         let mut curves = Vec::new();
         for (i, curve) in self.curves.iter().enumerate() {
             let at = format!("curves[{i}]");
