@@ -77,6 +77,24 @@ def softmin(a, b, p=10.0):
     return (a ** -p + b ** -p) ** (-1.0 / p)
 
 
+def demag_curve(br, hcj, mu_r, knee_width, n=40):
+    """Second-quadrant points (H kA/m, J T, B T) of one specimen from H = 0 to H = -HcJ.
+
+    J follows the recoil line Br + mu0 (mu_r - 1) H, then bends over at the knee (the smooth
+    minimum with a steep line that reaches J = 0 at -HcJ; knee_width is its width as a fraction of
+    HcJ) and is 0 at H = -HcJ. B = mu0 H + J. Points are denser towards the knee. The values are
+    rounded as written, so J(0) is the specimen's Br and J(-HcJ) = 0 exactly.
+    """
+    points = []
+    for k in range(n + 1):
+        h = -hcj * math.sin(k / n * math.pi / 2)  # kA/m
+        recoil = br + MU0 * (mu_r - 1) * h * 1000.0
+        steep = br * (hcj + h) / (knee_width * hcj)
+        j = softmin(recoil, steep) if steep > 0 else 0.0
+        points.append((h, j, MU0 * h * 1000.0 + j))
+    return points
+
+
 class PackageWriter:
     """Collects the datasets and attachments of one package and writes its files."""
 
@@ -84,6 +102,7 @@ class PackageWriter:
         self.name = name
         self.dir = ROOT / name
         self.datasets = []
+        self.curves = []
         self.attachments = []
         self.tables = {}  # dataset id -> (unit, rows) for the summary attachment
 
@@ -110,6 +129,27 @@ class PackageWriter:
             "file": path,
             "description": description,
             "conditions": conditions,
+        })
+
+    def curve(self, curve_id, kind, method, temperature, specimens, description):
+        """specimens: list of (specimen, batch, [(H kA/m, J T, B T)]); writes the columns `kind` names."""
+        path = f"curves/{curve_id}.csv"
+        columns = {"J-H": ["J"], "B-H": ["B"], "J-H+B-H": ["J", "B"]}[kind]
+        lines = [",".join(["specimen", "batch", "H"] + columns)]
+        for specimen, batch, points in specimens:
+            for h, j, b in points:
+                values = {"J": fmt(j, 4), "B": fmt(b, 4)}
+                lines.append(",".join([specimen, batch, fmt(h, 1)] + [values[c] for c in columns]))
+        self._write(path, "\n".join(lines) + "\n")
+        self.curves.append({
+            "id": curve_id,
+            "kind": kind,
+            "method": method,
+            "file": path,
+            "description": description,
+            "temperature": {"unit": "Cel", "value": temperature, "tolerance": 2},
+            "field_unit": "kA/m",
+            "flux_density_unit": "T",
         })
 
     def attachment(self, path, text, description):
@@ -151,12 +191,14 @@ class PackageWriter:
 
     def write_manifest(self, manifest):
         manifest["datasets"] = self.datasets
+        if self.curves:
+            manifest["curves"] = self.curves
         if self.attachments:
             manifest["attachments"] = self.attachments
         # Field order follows the Rust struct so the file matches its canonical form closely.
         order = ["format", "name", "version", "title", "description", "synthetic", "date_published",
                  "license", "identifiers", "keywords", "creators", "lab", "material", "test_methods",
-                 "datasets", "attachments", "releasability", "terms"]
+                 "datasets", "curves", "attachments", "releasability", "terms"]
         ordered = {k: manifest[k] for k in order if k in manifest}
         assert set(ordered) == set(manifest), set(manifest) - set(ordered)
         path = self.dir / "prequal.json"
@@ -241,6 +283,7 @@ def magnet_package(spec):
     lot_br = dict(zip(LOTS, spec["lot_br"]))
     lot_hcj = dict(zip(LOTS, spec["lot_hcj"]))
     rows = {"remanence": [], "intrinsic_coercivity": [], "normal_coercivity": [], "max_energy_product": []}
+    curve_specimens = {t: [] for t in temps}  # the first specimen of each lot: (specimen, lot, Br, HcJ)
     specimens_at_20 = []
     n = 0
     for ti, t in enumerate(temps):
@@ -261,6 +304,8 @@ def magnet_package(spec):
                 rows["intrinsic_coercivity"].append((specimen, lot, t, hcj))
                 rows["normal_coercivity"].append((specimen, lot, t, hcb))
                 rows["max_energy_product"].append((specimen, lot, t, bh))
+                if k == 0:
+                    curve_specimens[t].append((specimen, lot, float(fmt(br, 4)), float(fmt(hcj, 1))))
                 if t == 20:
                     specimens_at_20.append((specimen, lot))
                 n += 1
@@ -274,6 +319,21 @@ def magnet_package(spec):
               f"Normal coercivity HcB at {temps_text}, same specimens and loops as the remanence dataset.")
     w.dataset("bhmax", "max_energy_product", "kJ/m3", "hysteresigraph", cond, rows["max_energy_product"], 1,
               f"Maximum energy product (BH)max at {temps_text}, same specimens and loops as the remanence dataset.")
+
+    # Demagnetisation curves (no random draws: the rows above stay as they were): one file per
+    # temperature, the curve of the first specimen of each lot, through that specimen's own Br and
+    # HcJ as written in the remanence and hcj datasets.
+    if "curve_kind" in spec:
+        kind = spec["curve_kind"]
+        what = {"J-H": "J-H", "B-H": "B-H", "J-H+B-H": "J-H and B-H"}[kind]
+        for t in temps:
+            chosen = curve_specimens[t]
+            specimens = [(s, lot, demag_curve(br, hcj, mu_r, spec["knee_width"])) for s, lot, br, hcj in chosen]
+            curve_id = f"demag-{'m' if t < 0 else ''}{abs(t)}"
+            w.curve(curve_id, kind, "hysteresigraph", t, specimens,
+                    f"{what} demagnetisation curves at {t} °C (second quadrant, H from 0 to -HcJ) of "
+                    f"{', '.join(s for s, _, _, _ in chosen)}, the first specimen of each lot; the same loops "
+                    f"as the remanence and hcj datasets.")
 
     lot_rho = dict(zip(LOTS, spec["lot_density"]))
     density_rows = [(s, lot, None, spec["density"] * (1 + lot_rho[lot]) * (1 + rng.gauss(0, 0.001)))
@@ -390,6 +450,7 @@ def magnets():
     )
     written.append(magnet_package({
         "name": name, "seed": 42001, "manifest": manifest,
+        "curve_kind": "J-H+B-H", "knee_width": 0.06,
         "temperatures": [20, 150, 180],
         "br20": 1.305, "alpha": -0.115, "cv_br": 0.005, "lot_br": [0.003, -0.004, 0.001],
         "hcj20": 1650.0, "hcj_ratio": ndfeb_hcj_ratio(800.0 / 1650.0, 640.0 / 1650.0),
@@ -466,6 +527,7 @@ def magnets():
     )
     written.append(magnet_package({
         "name": name, "seed": 42002, "manifest": manifest,
+        "curve_kind": "J-H", "knee_width": 0.05,
         "temperatures": [20, 150, 180],
         "br20": 1.255, "alpha": -0.110, "cv_br": 0.005, "lot_br": [-0.002, 0.003, -0.003],
         "hcj20": 2060.0, "hcj_ratio": ndfeb_hcj_ratio(1160.0 / 2060.0, 950.0 / 2060.0),
@@ -532,6 +594,7 @@ def magnets():
     )
     written.append(magnet_package({
         "name": name, "seed": 42003, "manifest": manifest,
+        "curve_kind": "B-H", "knee_width": 0.15,
         "temperatures": [-40, 20, 150, 180],
         "br20": 0.385, "alpha": -0.19, "cv_br": 0.005, "lot_br": [0.002, -0.003, 0.002],
         "hcj20": 238.0, "hcj_ratio": linear_ratio(0.27),

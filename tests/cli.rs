@@ -87,6 +87,60 @@ fn keygen_pack_sign_verify_like_the_readme() {
 }
 
 #[test]
+fn pack_and_verify_report_demagnetisation_curves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("y30bh.zip");
+    let source = root().join("sample-packages/sources/ferrite-sr-y30bh");
+    let out = prequal(&["pack", s(&source), "--out", s(&pkg), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let packed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((packed["curves"].as_u64(), packed["curve_points"].as_u64()), (Some(4), Some(4 * 3 * 41)));
+
+    let committed = root().join("sample-packages/packages/ferrite-sr-y30bh.zip");
+    let trust = root().join("sample-packages/keys/test-trust.json");
+    let out = prequal(&["verify", s(&committed), "--trust", s(&trust), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let curves = report["curves"].as_array().unwrap();
+    let summary: Vec<(&str, &str, f64, u64)> = curves
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap(),
+                c["kind"].as_str().unwrap(),
+                c["temperature_c"].as_f64().unwrap(),
+                c["points"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("demag-m40", "B-H", -40.0, 123),
+            ("demag-20", "B-H", 20.0, 123),
+            ("demag-150", "B-H", 150.0, 123),
+            ("demag-180", "B-H", 180.0, 123)
+        ]
+    );
+    let out = prequal(&["verify", s(&committed), "--trust", s(&trust)]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("demagnetisation curve CSV files: 4 curves, 492 points"));
+
+    // A curve problem is reported under the data checks, with its file and line.
+    let src = tmp.path().join("src");
+    copy_dir(&source, &src);
+    let curve = src.join("curves/demag-20.csv");
+    let text = std::fs::read_to_string(&curve).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines.truncate(3);
+    std::fs::write(&curve, lines.join("\n") + "\n").unwrap();
+    let out = prequal(&["pack", s(&src), "--out", s(&tmp.path().join("x.zip")), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["problems"][0]["code"], "curve_too_few_points", "{report}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("curves/demag-20.csv, line 3"));
+}
+
+#[test]
 fn a_tampered_package_is_refused_with_its_code() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = tmp.path().join("cut.zip");

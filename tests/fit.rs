@@ -275,3 +275,39 @@ fn ranking_many_materials_in_parallel_matches_one_by_one() {
     let ranks: Vec<usize> = ranked.iter().map(|(e, _)| e.rank).collect();
     assert_eq!(ranks, (1..=100).collect::<Vec<_>>());
 }
+
+/// Curves are not properties: the N42SH sample with its demagnetisation curves removed gives the
+/// same evidence and the same fit report, number for number, for every magnet profile.
+#[test]
+fn demagnetisation_curves_do_not_change_evidence_or_fits() {
+    // Signed by the sample's own signers, so the citations match too.
+    let key = |org: &str| {
+        prequal::package::SecretKey::read(&samples_dir().join(format!("keys/test-only-{org}.secret.json"))).unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let without = common::custom_package_with_files(
+        dir.path(),
+        "ndfeb-n42sh-baseline",
+        "no-curves",
+        |m| {
+            m.as_object_mut().unwrap().remove("curves").unwrap();
+        },
+        |src| std::fs::remove_dir_all(src.join("curves")).unwrap(),
+        &[&key("test-magnetics-lab"), &key("test-certifier")],
+    );
+    let plain = verify_file(&without, Limits::default()).unwrap();
+    assert!(plain.curves().is_empty());
+    let plain_ev = fit::evidence_from_verified(&plain);
+    let (material, with_ev) = sample("ndfeb-n42sh-baseline");
+    assert_ne!(plain_ev.digest, with_ev.digest);
+    assert_eq!(plain_ev.datasets, with_ev.datasets);
+    let magnet_profiles: Vec<Profile> =
+        profile::builtin().unwrap().into_iter().filter(|p| p.material_class.as_str() == "permanent_magnet").collect();
+    assert!(magnet_profiles.len() >= 2);
+    for p in &magnet_profiles {
+        let with = serde_json::to_string(&fit::fit(p, material.clone(), std::slice::from_ref(&with_ev))).unwrap();
+        let plain = serde_json::to_string(&fit::fit(p, material.clone(), std::slice::from_ref(&plain_ev))).unwrap();
+        assert!(with.contains(&with_ev.digest), "the report cites the package");
+        assert_eq!(with.replace(&with_ev.digest, &plain_ev.digest), plain, "{}", p.id);
+    }
+}

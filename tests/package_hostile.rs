@@ -832,6 +832,182 @@ fn an_unknown_batch_is_refused_with_the_known_lots() {
     assert_only(&path, "unknown_batch", &["data/datasets/hcj.csv", "line 2", "'L9'", "L1, L2, L3"]);
 }
 
+// --- demagnetisation curves (the base package has J-H+B-H curves at 20, 150 and 180 °C) ---
+
+#[test]
+fn the_base_package_carries_its_curves() {
+    let verified = verify_file(&Case::new().base, limits()).unwrap();
+    let ids: Vec<&str> = verified.curves().iter().map(|c| c.spec.id.as_str()).collect();
+    assert_eq!(ids, ["demag-20", "demag-150", "demag-180"]);
+    assert!(verified.curves().iter().all(|c| c.points.len() == 3 * 41 && c.points[0].b.is_some()));
+}
+
+/// The registry reads a stored package's curves without verifying it all again; a curve file
+/// that no longer matches the payload manifest is still refused.
+#[test]
+fn stored_curves_are_read_alone_and_checked_against_the_payload_manifest() {
+    let case = Case::new();
+    let verified = verify_file(&case.base, limits()).unwrap();
+    let stored = prequal::package::curve::read_stored(&case.base, limits()).unwrap();
+    assert_eq!(stored, verified.curves());
+    let mut entries = case.entries();
+    entries.replace_text("data/curves/demag-150.csv", "L1-S06,L1,0.0,", "L1-S06,L1,-0.0,");
+    let path = case.write_entries(&entries);
+    let rejection = prequal::package::curve::read_stored(&path, limits()).unwrap_err();
+    assert_eq!(rejection.code(), "hash_mismatch", "{rejection}");
+    assert_mentions(&rejection, &["data/curves/demag-150.csv"]);
+    // A package without curves has none to read.
+    let dir = tempfile::tempdir().unwrap();
+    let lfp = signed_package_from(dir.path(), "lfp-cell-prismatic", &[1]);
+    assert!(prequal::package::curve::read_stored(&lfp, limits()).unwrap().is_empty());
+}
+
+#[test]
+fn a_non_numeric_field_cell_of_a_curve_names_file_line_and_column() {
+    let case = Case::new();
+    let path = with_csv_line(&case, "data/curves/demag-150.csv", 5, |f| f[2] = "-1e3kA".into());
+    assert_only(&path, "csv_not_numeric", &["data/curves/demag-150.csv", "line 5", "column 'H'", "'-1e3kA'"]);
+}
+
+#[test]
+fn a_non_finite_polarisation_is_not_numeric() {
+    let case = Case::new();
+    for bad in ["NaN", "inf", ""] {
+        let path = with_csv_line(&case, "data/curves/demag-20.csv", 7, |f| f[3] = bad.into());
+        assert_only(&path, "csv_not_numeric", &["data/curves/demag-20.csv", "line 7", "column 'J'"]);
+    }
+}
+
+#[test]
+fn a_curve_file_without_its_j_column_is_invalid_csv() {
+    let case = Case::new();
+    let path = with_csv_line(&case, "data/curves/demag-180.csv", 1, |f| f[3] = "Jr".into());
+    assert_only(&path, "csv_invalid", &["data/curves/demag-180.csv", "line 1", "missing column 'J' (polarisation J)"]);
+}
+
+#[test]
+fn a_b_value_off_mu0_h_plus_j_is_inconsistent() {
+    let case = Case::new();
+    // Line 3 is (H, J, B) = (-64.9, 1.3029, 1.2214): B moved by 0.1 T.
+    let path = with_csv_line(&case, "data/curves/demag-20.csv", 3, |f| f[4] = "1.3214".into());
+    assert_only(&path, "curve_inconsistent", &["data/curves/demag-20.csv", "line 3", "column 'B'", "B = μ0·H + J"]);
+}
+
+#[test]
+fn a_specimen_with_a_single_point_is_too_short_for_a_curve() {
+    let case = Case::new();
+    let path = with_csv_line(&case, "data/curves/demag-20.csv", 2, |f| f[0] = "L1-S99".into());
+    assert_only(&path, "curve_too_few_points", &["data/curves/demag-20.csv", "line 2", "'L1-S99'", "at least 3"]);
+}
+
+#[test]
+fn a_curve_row_of_an_unknown_batch_is_refused() {
+    let case = Case::new();
+    let path = with_csv_line(&case, "data/curves/demag-150.csv", 9, |f| f[1] = "L7".into());
+    assert_only(&path, "unknown_batch", &["data/curves/demag-150.csv", "line 9", "'L7'"]);
+}
+
+#[test]
+fn a_curve_file_absent_from_the_bag_is_missing() {
+    let case = Case::new();
+    let mut entries = case.entries();
+    entries.remove("data/curves/demag-180.csv");
+    entries.refresh_bag();
+    assert_only(&case.write_entries(&entries), "file_missing", &["data/curves/demag-180.csv", "prequal.json"]);
+}
+
+#[test]
+fn curve_units_of_the_wrong_dimension_are_incompatible() {
+    let case = Case::new();
+    let path = with_manifest(&case, |m| m["curves"][0]["field_unit"] = Value::from("mT"));
+    assert_only(
+        &path,
+        "unit_incompatible",
+        &["curves[0].field_unit", "'mT'", "magnetic field strength", "kA/m, MA/m, Oe, kOe"],
+    );
+    let path = with_manifest(&case, |m| m["curves"][2]["flux_density_unit"] = Value::from("kOe"));
+    assert_only(&path, "unit_incompatible", &["curves[2].flux_density_unit", "'kOe'", "magnetic flux density"]);
+    let path = with_manifest(&case, |m| m["curves"][1]["temperature"]["unit"] = Value::from("kA/m"));
+    assert_only(&path, "unit_incompatible", &["curves[1].temperature.unit", "temperature"]);
+}
+
+#[test]
+fn an_unknown_curve_unit_is_refused() {
+    let case = Case::new();
+    let path = with_manifest(&case, |m| m["curves"][1]["flux_density_unit"] = Value::from("tesla"));
+    assert_only(&path, "unknown_unit", &["curves[1].flux_density_unit", "'tesla'", "T, mT, G, kG"]);
+}
+
+#[test]
+fn a_curve_names_an_existing_test_method() {
+    let case = Case::new();
+    let path = with_manifest(&case, |m| m["curves"][1]["method"] = Value::from("vsm"));
+    assert_only(&path, "manifest_field_invalid", &["curves[1].method", "'vsm'", "hysteresigraph"]);
+}
+
+#[test]
+fn curve_ids_are_unique_across_datasets_and_curves() {
+    let case = Case::new();
+    let path = with_manifest(&case, |m| m["curves"][0]["id"] = Value::from("hcj"));
+    assert_only(&path, "manifest_field_invalid", &["curves[0].id", "'hcj'", "already used"]);
+    let path = with_manifest(&case, |m| m["curves"][2]["id"] = Value::from("demag-20"));
+    assert_only(&path, "manifest_field_invalid", &["curves[2].id", "'demag-20'"]);
+}
+
+#[test]
+fn only_magnets_carry_demagnetisation_curves() {
+    let case = Case::new();
+    let path = with_manifest(&case, |m| m["material"]["class"] = Value::from("battery_cell"));
+    assert_only(&path, "manifest_field_invalid", &["'curves'", "permanent magnets", "'battery_cell'"]);
+}
+
+#[test]
+fn a_curve_kind_or_field_outside_the_schema_is_invalid_json() {
+    let case = Case::new();
+    let path = with_manifest(&case, |m| m["curves"][0]["kind"] = Value::from("H-J"));
+    assert_only(&path, "json_invalid", &["prequal.json", "H-J", "J-H+B-H"]);
+    let path = with_manifest(&case, |m| m["curves"][0]["temperature"]["column"] = Value::from("temperature"));
+    assert_only(&path, "json_invalid", &["prequal.json", "column"]);
+}
+
+#[test]
+fn curve_problems_are_reported_together_with_dataset_problems() {
+    let case = Case::new();
+    let mut entries = case.entries();
+    edit_csv_line(&mut entries, "data/datasets/hcj.csv", 3, |f| *f.last_mut().unwrap() = "n/a".into());
+    edit_csv_line(&mut entries, "data/curves/demag-150.csv", 4, |f| f[3] = "x".into());
+    edit_csv_line(&mut entries, "data/curves/demag-180.csv", 6, |f| f[4] = "0.0".into());
+    let mut manifest: Value = serde_json::from_slice(entries.get("data/prequal.json").unwrap()).unwrap();
+    manifest["curves"][0]["method"] = Value::from("vsm");
+    entries.set("data/prequal.json", serde_json::to_vec_pretty(&manifest).unwrap());
+    entries.refresh_bag();
+    let rejection = refuse(&case.write_entries(&entries), limits());
+    let codes: Vec<&str> = rejection.problems.iter().map(|p| p.code()).collect();
+    for code in ["manifest_field_invalid", "csv_not_numeric", "curve_inconsistent"] {
+        assert!(codes.contains(&code), "{code} missing: {rejection}");
+    }
+    assert_eq!(codes.iter().filter(|c| **c == "csv_not_numeric").count(), 2, "{rejection}");
+    assert_mentions(
+        &rejection,
+        &["data/datasets/hcj.csv, line 3", "data/curves/demag-150.csv, line 4", "data/curves/demag-180.csv, line 6"],
+    );
+}
+
+#[test]
+fn a_bad_curve_source_is_refused_at_pack_with_every_problem() {
+    let case = Case::new();
+    let source = case.path("source");
+    copy_dir(&common::sample_source(BASELINE), &source);
+    let curve = source.join("curves/demag-20.csv");
+    let text = std::fs::read_to_string(&curve).unwrap().replacen("L1,-64.9,1.3029,1.2214", "L1,-64.9,1.3029,x", 1);
+    std::fs::write(&curve, text).unwrap();
+    std::fs::remove_file(source.join("curves/demag-150.csv")).unwrap();
+    let rejection = pack_dir(&source, &case.path("out.zip"), Compression::Deflated, limits()).unwrap_err();
+    assert!(rejection.has_code("csv_not_numeric") && rejection.has_code("file_missing"), "{rejection}");
+    assert_mentions(&rejection, &["curves/demag-20.csv, line 3, column 'B'", "curves/demag-150.csv"]);
+    assert!(!case.path("out.zip").exists());
+}
+
 #[test]
 fn a_payload_file_no_manifest_entry_references_is_refused() {
     let case = Case::new();

@@ -49,6 +49,26 @@ fn pages_render_and_escape(backend: Backend) {
     assert!(m.matches("<svg").count() >= 4, "HcJ, Br, HcB, (BH)max against temperature");
     assert!(m.contains("Temperature (°C)") && m.contains("HcJ (kA/m)") && m.contains("batch L1"));
     assert!(m.contains(&format!("href=\"/fit/ev-traction-magnet-150c/{material}\"")));
+    // Its demagnetisation curves: one J-H chart per tested temperature, second quadrant, the
+    // caption naming the package and the curve.
+    let demag = m.split("<h2>Demagnetisation curves</h2>").nth(1).expect("a demagnetisation section");
+    assert_eq!(demag.matches("<figure").count(), 3, "20, 150 and 180 °C");
+    assert_eq!(demag.matches("<svg").count(), 3);
+    assert!(demag.contains("Field strength H (kA/m)") && demag.contains("Polarisation J (T)"), "{demag}");
+    assert!(
+        demag.contains("aria-label=\"J against H at 150 °C: curve demag-150 of ndfeb-gbd-dy-uh 1.0.0\""),
+        "{demag}"
+    );
+    assert!(
+        demag.contains("from package <a href=\"/packages/")
+            && demag.contains(">ndfeb-gbd-dy-uh 1.0.0</a>, curve <code>demag-180</code>")
+    );
+    assert!(demag.contains("L1-S01 J") && demag.contains("L3-S11 J"), "a line per specimen, in the legend");
+    assert!(
+        demag.contains(">-2000<") || demag.contains("-2000\n"),
+        "the H axis reaches beyond -HcJ (about -2070 kA/m at 20 °C)"
+    );
+    assert!(!demag.contains("none of") && !m.contains("None of this material"));
     let digest = m.split("href=\"/packages/").nth(1).unwrap().split('"').next().unwrap().to_owned();
 
     // Provenance of a package.
@@ -78,6 +98,28 @@ fn pages_render_and_escape(backend: Backend) {
     assert_eq!(reg.get(&format!("/materials/{fen}"), None).status, 404);
     assert_eq!(reg.get(&format!("/materials/{fen}"), Some(&token("demo-oem"))).status, 200);
     assert!(!page("/?q=FeN").contains(&fen));
+    // A magnet whose package carries no curve says so; N42SH draws J solid and B dashed.
+    let fen_page = text(&reg.get(&format!("/materials/{fen}"), Some(&token("demo-oem"))));
+    assert!(fen_page.contains("None of this material's counting packages carries a demagnetisation curve."));
+    assert!(!fen_page.contains("Field strength H"));
+    let id_of = |designation: &str| {
+        all.as_array().unwrap().iter().find(|x| x["designation"] == designation).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let n42 = page(&format!("/materials/{}", id_of("N42SH")));
+    let demag = n42.split("<h2>Demagnetisation curves</h2>").nth(1).unwrap();
+    assert_eq!(demag.matches("<svg").count(), 3);
+    assert!(demag.contains("Polarisation J, flux density B (T)") && demag.contains("(J solid, B dashed)"));
+    assert!(demag.contains("L2-S06 J") && demag.contains("L2-S06 B"), "J and B of every specimen: {demag}");
+    let y30 = page(&format!("/materials/{}", id_of("Y30BH")));
+    let demag = y30.split("<h2>Demagnetisation curves</h2>").nth(1).unwrap();
+    assert_eq!(demag.matches("<svg").count(), 4, "-40, 20, 150 and 180 °C");
+    assert!(demag.contains("Flux density B (T)") && demag.contains("aria-label=\"B against H at -40 °C"));
+    // Battery cells have no such section.
+    let lfp = page(&format!("/materials/{}", id_of("EPC-LFP280-P (fictional)")));
+    assert!(!lfp.contains("Demagnetisation"));
 
     // Hostile strings: a designation with markup, published by a registered lab, and a query.
     let key =
@@ -91,6 +133,7 @@ fn pages_render_and_escape(backend: Backend) {
         |m| {
             m["name"] = "hostile-grade".into();
             m["material"]["designation"] = hostile.into();
+            m["curves"][0]["description"] = hostile.into();
         },
         &[&key],
     );

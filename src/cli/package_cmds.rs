@@ -55,6 +55,8 @@ pub(super) fn pack(dir: &Path, out: &Path, store: bool, json: bool, limits: Limi
                     "payload_bytes": summary.payload_bytes,
                     "datasets": summary.datasets,
                     "measurements": summary.measurements,
+                    "curves": summary.curves,
+                    "curve_points": summary.curve_points,
                 }));
             } else {
                 println!("packed {} -> {}", dir.display(), out.display());
@@ -62,6 +64,9 @@ pub(super) fn pack(dir: &Path, out: &Path, store: bool, json: bool, limits: Limi
                     "  {} datasets, {} measurements, {} payload files, {} bytes",
                     summary.datasets, summary.measurements, summary.payload_files, summary.payload_bytes
                 );
+                if summary.curves > 0 {
+                    println!("  {} demagnetisation curves, {} points", summary.curves, summary.curve_points);
+                }
                 println!("  digest {}", summary.digest);
                 println!("Next: prequal sign {} --key YOUR-KEY", out.display());
             }
@@ -115,7 +120,7 @@ const CHECKS: &[(&str, &str)] = &[
     ("container", "zip container (paths, sizes, limits, headers)"),
     ("bag", "BagIt structure and hashes"),
     ("manifest", "prequal.json and RO-Crate metadata"),
-    ("datasets", "dataset CSV files"),
+    ("datasets", "dataset and curve CSV files"),
     ("signatures", "signatures"),
 ];
 
@@ -140,7 +145,11 @@ fn check_of(p: &PackageError) -> &'static str {
         | RoCrateInvalid { .. }
         | UnreferencedFile { .. }
         | FileMissing { .. } => "manifest",
-        CsvNotNumeric { .. } | CsvInvalid { .. } | UnknownBatch { .. } => "datasets",
+        CsvNotNumeric { .. }
+        | CsvInvalid { .. }
+        | UnknownBatch { .. }
+        | CurveTooFewPoints { .. }
+        | CurveInconsistent { .. } => "datasets",
         SignatureFileInvalid { .. } => "signatures",
         _ => "container",
     }
@@ -238,6 +247,7 @@ fn report_verified(
             "synthetic": m.synthetic,
             "checks": CHECKS.iter().map(|(name, _)| json!({"check": name, "status": if *name == "signatures" { if all_ok {"passed"} else {"failed"} } else {"passed"}})).collect::<Vec<_>>(),
             "datasets": v.datasets().iter().map(|d| json!({"id": d.spec.id, "property": d.spec.property, "unit": d.spec.unit, "measurements": d.measurements.len()})).collect::<Vec<_>>(),
+            "curves": v.curves().iter().map(|c| json!({"id": c.spec.id, "kind": c.spec.kind.as_str(), "temperature_c": c.spec.temperature_c, "points": c.points.len()})).collect::<Vec<_>>(),
             "signatures": sig_rows.iter().map(|(sig, status, who, _)| json!({
                 "file": sig.file,
                 "key_id": sig.key_id.as_ref().map(|k| k.as_str()),
@@ -262,6 +272,10 @@ fn report_verified(
             if m.synthetic { ", SYNTHETIC data" } else { "" }
         );
         println!("  ✓  dataset CSV files: {} datasets, {measurements} measurements", v.datasets().len());
+        if !v.curves().is_empty() {
+            let points: usize = v.curves().iter().map(|c| c.points.len()).sum();
+            println!("  ✓  demagnetisation curve CSV files: {} curves, {points} points", v.curves().len());
+        }
         if unsigned {
             println!(
                 "  {}  signatures: none{}",

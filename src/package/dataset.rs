@@ -2,7 +2,8 @@
 //!
 //! The same reader checks a lab's source files at `prequal pack` and a package's files at verify,
 //! so both report identical problems: the file, the line and the column of every cell that is not
-//! a finite number, unknown lots, missing columns, ragged rows.
+//! a finite number, unknown lots, missing columns, ragged rows. Curve files (`super::curve`) are
+//! read by the same table reader.
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -23,7 +24,7 @@ pub struct Measurement {
     pub conditions: Vec<f64>,
 }
 
-/// A limit on rows per dataset so a verified package fits in memory.
+/// A limit on rows per dataset (or curve file) so a verified package fits in memory.
 pub const MAX_ROWS: u64 = 1_000_000;
 
 /// Reads `reader` as the CSV of `spec`. Returns the measurements, or every problem found
@@ -35,6 +36,57 @@ pub fn read_csv(
     spec: &DatasetSpec,
     lots: &BTreeSet<String>,
 ) -> Result<Result<Vec<Measurement>, Vec<PackageError>>, std::io::Error> {
+    let mut numbers = vec![("value", spec.columns.value.as_str())];
+    for (cond, col) in &spec.condition_columns {
+        numbers.push((cond.as_str(), col.as_str()));
+    }
+    let layout = Layout {
+        specimen: &spec.columns.specimen,
+        batch: &spec.columns.batch,
+        numbers,
+        empty: "the dataset has no rows",
+    };
+    Ok(read_table(reader, file_label, &layout, lots)?.map(|rows| {
+        rows.into_iter()
+            .map(|row| {
+                let mut values = row.numbers.into_iter();
+                Measurement {
+                    specimen: row.specimen,
+                    batch: row.batch,
+                    value: values.next().unwrap_or(f64::NAN),
+                    conditions: values.collect(),
+                }
+            })
+            .collect()
+    }))
+}
+
+/// The columns [`read_table`] looks for: a specimen and a batch column, then numeric columns.
+pub(crate) struct Layout<'a> {
+    pub specimen: &'a str,
+    pub batch: &'a str,
+    /// (role, column name) of every numeric column, in the order a row returns them.
+    pub numbers: Vec<(&'a str, &'a str)>,
+    /// The problem reported for a file with a header and no rows.
+    pub empty: &'static str,
+}
+
+/// One row of a table: every number finite, the batch one of the lots.
+pub(crate) struct Row {
+    pub line: u64,
+    pub specimen: String,
+    pub batch: String,
+    /// In the order of [`Layout::numbers`].
+    pub numbers: Vec<f64>,
+}
+
+/// The reader behind every CSV of a package (datasets and curves), so they report problems alike.
+pub(crate) fn read_table(
+    reader: &mut dyn Read,
+    file_label: &str,
+    layout: &Layout<'_>,
+    lots: &BTreeSet<String>,
+) -> Result<Result<Vec<Row>, Vec<PackageError>>, std::io::Error> {
     let mut problems = Vec::new();
     let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(reader);
     let invalid = |line: u64, detail: String| PackageError::CsvInvalid { file: file_label.to_owned(), line, detail };
@@ -44,14 +96,8 @@ pub fn read_csv(
         Err(e) => return csv_error(e, file_label).map(|p| Err(vec![p])),
     };
     let find = |name: &str| headers.iter().position(|h| h.trim() == name);
-    let mut wanted = vec![
-        ("specimen", spec.columns.specimen.as_str()),
-        ("batch", spec.columns.batch.as_str()),
-        ("value", spec.columns.value.as_str()),
-    ];
-    for (cond, col) in &spec.condition_columns {
-        wanted.push((cond.as_str(), col.as_str()));
-    }
+    let mut wanted = vec![("specimen", layout.specimen), ("batch", layout.batch)];
+    wanted.extend(layout.numbers.iter().copied());
     let mut index = Vec::new();
     for (role, col) in &wanted {
         match find(col) {
@@ -68,8 +114,8 @@ pub fn read_csv(
     if !problems.is_empty() {
         return Ok(Err(problems));
     }
-    let (i_specimen, i_batch, i_value) = (index[0], index[1], index[2]);
-    let cond_index = &index[3..];
+    let (i_specimen, i_batch) = (index[0], index[1]);
+    let number_index = &index[2..];
 
     let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
@@ -84,14 +130,14 @@ pub fn read_csv(
         }
         let line = record.position().map_or(0, |p| p.line());
         if rows.len() as u64 >= MAX_ROWS {
-            problems.push(invalid(line, format!("more than {MAX_ROWS} rows in one dataset")));
+            problems.push(invalid(line, format!("more than {MAX_ROWS} rows in one file")));
             break;
         }
         let cell = |i: usize| record.get(i).unwrap_or("").trim();
         let specimen = cell(i_specimen);
         let batch = cell(i_batch);
         if specimen.is_empty() {
-            problems.push(invalid(line, format!("empty specimen id in column '{}'", spec.columns.specimen)));
+            problems.push(invalid(line, format!("empty specimen id in column '{}'", layout.specimen)));
         }
         if !lots.contains(batch) {
             problems.push(PackageError::UnknownBatch {
@@ -101,40 +147,28 @@ pub fn read_csv(
                 known: lots.iter().cloned().collect::<Vec<_>>().join(", "),
             });
         }
-        let mut number = |i: usize, column: &str| -> Option<f64> {
+        let mut numbers = Vec::with_capacity(number_index.len());
+        for (k, &i) in number_index.iter().enumerate() {
             let text = cell(i);
             match text.parse::<f64>() {
-                Ok(v) if v.is_finite() => Some(v),
-                _ => {
-                    problems.push(PackageError::CsvNotNumeric {
-                        file: file_label.to_owned(),
-                        line,
-                        column: column.to_owned(),
-                        value: text.chars().take(40).collect(),
-                    });
-                    None
-                }
+                Ok(v) if v.is_finite() => numbers.push(v),
+                _ => problems.push(PackageError::CsvNotNumeric {
+                    file: file_label.to_owned(),
+                    line,
+                    column: layout.numbers[k].1.to_owned(),
+                    value: text.chars().take(40).collect(),
+                }),
             }
-        };
-        let value = number(i_value, &spec.columns.value);
-        let mut conditions = Vec::with_capacity(cond_index.len());
-        for (k, &i) in cond_index.iter().enumerate() {
-            conditions.push(number(i, &spec.condition_columns[k].1));
         }
-        if let (Some(value), true) = (value, conditions.iter().all(Option::is_some)) {
-            rows.push(Measurement {
-                specimen: specimen.to_owned(),
-                batch: batch.to_owned(),
-                value,
-                conditions: conditions.into_iter().flatten().collect(),
-            });
+        if numbers.len() == number_index.len() {
+            rows.push(Row { line, specimen: specimen.to_owned(), batch: batch.to_owned(), numbers });
         }
         if problems.len() >= MAX_PROBLEMS_PER_FILE {
             break;
         }
     }
     if rows.is_empty() && problems.is_empty() {
-        problems.push(invalid(1, "the dataset has no rows".into()));
+        problems.push(invalid(1, layout.empty.into()));
     }
     if problems.is_empty() { Ok(Ok(rows)) } else { Ok(Err(problems)) }
 }

@@ -102,6 +102,16 @@ pub enum PackageError {
     #[error("{file}, line {line}: batch '{batch}' is not one of the material's lots ({known})")]
     UnknownBatch { file: String, line: u64, batch: String, known: String },
 
+    // --- demagnetisation curves ---
+    #[error(
+        "{file}, line {line}: specimen '{specimen}' has {points} point(s) on its curve; a curve needs at least {min}"
+    )]
+    CurveTooFewPoints { file: String, line: u64, specimen: String, points: usize, min: usize },
+    #[error(
+        "{file}, line {line}, column '{column}': B is {b:.4} T but μ0·H + J is {expected:.4} T; a point's B and J must satisfy B = μ0·H + J"
+    )]
+    CurveInconsistent { file: String, line: u64, column: String, b: f64, expected: f64 },
+
     // --- signatures ---
     #[error("signature file '{file}': {detail}")]
     SignatureFileInvalid { file: String, detail: String },
@@ -163,6 +173,8 @@ impl PackageError {
             CsvNotNumeric { .. } => "csv_not_numeric",
             CsvInvalid { .. } => "csv_invalid",
             UnknownBatch { .. } => "unknown_batch",
+            CurveTooFewPoints { .. } => "curve_too_few_points",
+            CurveInconsistent { .. } => "curve_inconsistent",
             SignatureFileInvalid { .. } => "signature_file_invalid",
             UnreferencedFile { .. } => "unreferenced_file",
             SourceInvalid { .. } => "source_invalid",

@@ -45,6 +45,10 @@ pub struct Manifest {
     pub material: Material,
     pub test_methods: Vec<TestMethod>,
     pub datasets: Vec<Dataset>,
+    /// Demagnetisation curves (J–H, B–H). They are curves, not properties: fit reports and search
+    /// never read them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub curves: Vec<Curve>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
     pub releasability: Releasability,
@@ -240,6 +244,116 @@ impl Default for Columns {
     }
 }
 
+/// Which columns a demagnetisation-curve file holds besides the field strength H.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum CurveKind {
+    /// The intrinsic curve: polarisation J against H.
+    #[serde(rename = "J-H")]
+    Intrinsic,
+    /// The normal curve: flux density B against H.
+    #[serde(rename = "B-H")]
+    Normal,
+    /// Both, J and B, for every point (B = μ0·H + J is checked).
+    #[serde(rename = "J-H+B-H")]
+    Both,
+}
+
+impl CurveKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Intrinsic => "J-H",
+            Self::Normal => "B-H",
+            Self::Both => "J-H+B-H",
+        }
+    }
+
+    pub fn has_polarisation(self) -> bool {
+        matches!(self, Self::Intrinsic | Self::Both)
+    }
+
+    pub fn has_induction(self) -> bool {
+        matches!(self, Self::Normal | Self::Both)
+    }
+}
+
+/// Demagnetisation curves of specimens at one temperature: one CSV row per point of one
+/// specimen's curve (specimen, batch, H, and J and/or B).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Curve {
+    /// Unique among the package's datasets and curves.
+    pub id: String,
+    /// `J-H`, `B-H` or `J-H+B-H` (both columns).
+    pub kind: CurveKind,
+    /// Id of a test method.
+    pub method: String,
+    /// CSV file, relative to `data/`.
+    pub file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Test temperature of every point, with its UCUM unit (e.g. `Cel`).
+    pub temperature: FixedCondition,
+    /// UCUM code of the field strength column: `A/m`, `kA/m`, `MA/m`, `Oe` or `kOe`.
+    pub field_unit: String,
+    /// UCUM code of the J and B columns: `T`, `mT`, `G` or `kG`.
+    pub flux_density_unit: String,
+    /// Column names in the CSV file, when they differ from the defaults.
+    #[serde(default)]
+    pub columns: CurveColumns,
+}
+
+/// A condition fixed for a whole file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FixedCondition {
+    /// UCUM code, e.g. `Cel`.
+    pub unit: String,
+    pub value: f64,
+    /// Control tolerance (±, same unit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CurveColumns {
+    #[serde(default = "default_specimen")]
+    pub specimen: String,
+    #[serde(default = "default_batch")]
+    pub batch: String,
+    /// Field strength H.
+    #[serde(default = "default_field")]
+    pub field: String,
+    /// Polarisation J (`J-H` curves).
+    #[serde(default = "default_polarisation")]
+    pub polarisation: String,
+    /// Flux density B (`B-H` curves).
+    #[serde(default = "default_induction")]
+    pub induction: String,
+}
+
+fn default_field() -> String {
+    "H".into()
+}
+fn default_polarisation() -> String {
+    "J".into()
+}
+fn default_induction() -> String {
+    "B".into()
+}
+
+impl Default for CurveColumns {
+    fn default() -> Self {
+        CurveColumns {
+            specimen: default_specimen(),
+            batch: default_batch(),
+            field: default_field(),
+            polarisation: default_polarisation(),
+            induction: default_induction(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attachment {
@@ -296,6 +410,28 @@ pub struct DatasetSpec {
     pub condition_columns: Vec<(String, String)>,
 }
 
+/// A curve whose units and temperature have been resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurveSpec {
+    pub id: String,
+    pub kind: CurveKind,
+    pub file: String,
+    pub columns: CurveColumns,
+    /// The field strength unit, when it is a known field strength unit.
+    pub field_unit: Option<Unit>,
+    /// The J/B unit, when it is a known flux density unit.
+    pub flux_density_unit: Option<Unit>,
+    /// Test temperature in °C, when its unit is a known temperature unit.
+    pub temperature_c: Option<f64>,
+}
+
+/// What [`Manifest::resolve`] makes of the datasets and curves.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Specs {
+    pub datasets: Vec<DatasetSpec>,
+    pub curves: Vec<CurveSpec>,
+}
+
 impl Manifest {
     /// Parses `prequal.json` bytes (already size- and depth-checked by the caller).
     pub fn from_json(file: &str, bytes: &[u8]) -> Result<Manifest, PackageError> {
@@ -309,15 +445,16 @@ impl Manifest {
         out
     }
 
-    /// Every rule beyond the schema. Returns the resolved datasets, or every problem found.
-    pub fn check(&self) -> Result<Vec<DatasetSpec>, Vec<PackageError>> {
+    /// Every rule beyond the schema. Returns the resolved datasets and curves, or every problem
+    /// found.
+    pub fn check(&self) -> Result<Specs, Vec<PackageError>> {
         let (specs, problems) = self.resolve();
         if problems.is_empty() { Ok(specs) } else { Err(problems) }
     }
 
-    /// Like [`Manifest::check`], but always returns a spec for every dataset as far as it could be
-    /// resolved, so callers can go on to check the CSV files and report their problems too.
-    pub fn resolve(&self) -> (Vec<DatasetSpec>, Vec<PackageError>) {
+    /// Like [`Manifest::check`], but always returns a spec for every dataset and curve as far as it
+    /// could be resolved, so callers can go on to check the CSV files and report their problems too.
+    pub fn resolve(&self) -> (Specs, Vec<PackageError>) {
         let mut problems = Vec::new();
         let mut push = |e: PackageError| problems.push(e);
 
@@ -400,7 +537,7 @@ impl Manifest {
             } else if !files.insert(ds.file.as_str()) {
                 push(PackageError::field(
                     format!("{at}.file"),
-                    format!("'{}' is used by two datasets or attachments", ds.file),
+                    format!("'{}' is used by two datasets, curves or attachments", ds.file),
                 ));
             }
             if !ds.file.ends_with(".csv") {
@@ -418,13 +555,52 @@ impl Manifest {
                 condition_columns,
             });
         }
+        if !self.curves.is_empty() && self.material.class != MaterialClass::PermanentMagnet {
+            push(PackageError::field(
+                "curves",
+                format!(
+                    "demagnetisation curves describe permanent magnets, not a material of class '{}'",
+                    self.material.class.as_str()
+                ),
+            ));
+        }
+        let mut curves = Vec::new();
+        for (i, curve) in self.curves.iter().enumerate() {
+            let at = format!("curves[{i}]");
+            if !is_identifier(&curve.id) {
+                push(PackageError::field(format!("{at}.id"), "use letters, digits, '-', '_' and '.'"));
+            } else if !ids.insert(curve.id.as_str()) {
+                push(PackageError::field(
+                    format!("{at}.id"),
+                    format!("id '{}' is already used by a dataset or curve", curve.id),
+                ));
+            }
+            if !method_ids.contains(curve.method.as_str()) {
+                push(PackageError::field(
+                    format!("{at}.method"),
+                    format!("'{}' is not a test method id (known: {})", curve.method, join(method_ids.iter())),
+                ));
+            }
+            if let Err(detail) = check_relative_file(&curve.file) {
+                push(PackageError::field(format!("{at}.file"), detail));
+            } else if !files.insert(curve.file.as_str()) {
+                push(PackageError::field(
+                    format!("{at}.file"),
+                    format!("'{}' is used by two datasets, curves or attachments", curve.file),
+                ));
+            }
+            if !curve.file.ends_with(".csv") {
+                push(PackageError::field(format!("{at}.file"), "curves are CSV files ending in .csv"));
+            }
+            curves.push(check_curve(&at, curve, &mut push));
+        }
         for (i, att) in self.attachments.iter().enumerate() {
             if let Err(detail) = check_relative_file(&att.file) {
                 push(PackageError::field(format!("attachments[{i}].file"), detail));
             } else if !files.insert(att.file.as_str()) {
                 push(PackageError::field(
                     format!("attachments[{i}].file"),
-                    format!("'{}' is used by two datasets or attachments", att.file),
+                    format!("'{}' is used by two datasets, curves or attachments", att.file),
                 ));
             }
             if att.file == "prequal.json" || att.file == "ro-crate-metadata.json" {
@@ -450,7 +626,7 @@ impl Manifest {
                 }
             }
         }
-        (specs, problems)
+        (Specs { datasets: specs, curves }, problems)
     }
 
     fn check_material(&self, push: &mut impl FnMut(PackageError)) {
@@ -574,6 +750,74 @@ fn check_property(at: &str, ds: &Dataset, push: &mut impl FnMut(PackageError)) -
             });
             None
         }
+    }
+}
+
+/// Resolves a curve's units and temperature.
+fn check_curve(at: &str, curve: &Curve, push: &mut impl FnMut(PackageError)) -> CurveSpec {
+    let unit_of = |field: &str, code: &str, dimension: Dimension, what: &str, push: &mut dyn FnMut(PackageError)| {
+        match Unit::parse(code) {
+            Err(_) => {
+                push(PackageError::UnknownUnit {
+                    field: format!("{at}.{field}"),
+                    unit: code.to_owned(),
+                    hint: format!("for {what} e.g. {}", Unit::codes_for(dimension).join(", ")),
+                });
+                None
+            }
+            Ok(unit) if unit.dimension() != dimension => {
+                push(PackageError::UnitIncompatible {
+                    field: format!("{at}.{field}"),
+                    unit: code.to_owned(),
+                    found: unit.dimension().describe().to_owned(),
+                    what: what.to_owned(),
+                    expected: dimension.describe().to_owned(),
+                    accepted: Unit::codes_for(dimension).join(", "),
+                });
+                None
+            }
+            Ok(unit) => Some(unit),
+        }
+    };
+    let field_unit =
+        unit_of("field_unit", &curve.field_unit, Dimension::FIELD_STRENGTH, "the field strength H", &mut *push);
+    let flux_density_unit = unit_of(
+        "flux_density_unit",
+        &curve.flux_density_unit,
+        Dimension::FLUX_DENSITY,
+        "the polarisation J and flux density B",
+        &mut *push,
+    );
+    let t = &curve.temperature;
+    let temperature_unit =
+        unit_of("temperature.unit", &t.unit, Dimension::TEMPERATURE, "the test temperature", &mut *push);
+    if !t.value.is_finite() {
+        push(PackageError::field(format!("{at}.temperature.value"), "must be a finite number"));
+    }
+    if let Some(tol) = t.tolerance
+        && !(tol.is_finite() && tol >= 0.0)
+    {
+        push(PackageError::field(format!("{at}.temperature.tolerance"), "must be a non-negative number"));
+    }
+    let c = &curve.columns;
+    let mut names = vec![&c.specimen, &c.batch, &c.field];
+    if curve.kind.has_polarisation() {
+        names.push(&c.polarisation);
+    }
+    if curve.kind.has_induction() {
+        names.push(&c.induction);
+    }
+    if names.iter().enumerate().any(|(i, n)| n.trim().is_empty() || names[..i].contains(n)) {
+        push(PackageError::field(format!("{at}.columns"), "column names must be non-empty and distinct"));
+    }
+    CurveSpec {
+        id: curve.id.clone(),
+        kind: curve.kind,
+        file: curve.file.clone(),
+        columns: curve.columns.clone(),
+        field_unit,
+        flux_density_unit,
+        temperature_c: temperature_unit.and_then(|_| Unit::to_celsius(t.value, &t.unit)).filter(|v| v.is_finite()),
     }
 }
 

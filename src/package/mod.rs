@@ -1,11 +1,12 @@
 //! The package format: a zipped BagIt 1.0 bag with `data/prequal.json`, an RO-Crate description,
-//! CSV datasets and detached Ed25519 signatures under `signatures/`.
+//! CSV datasets, demagnetisation curves and detached Ed25519 signatures under `signatures/`.
 //!
 //! Owns the manifest types, safe zip reading with limits, hashing, packing, signing and
 //! verification. It must not touch a database or HTTP: the registry calls [`verify_file`] and
 //! stores only the [`VerifiedPackage`] it returns.
 
 pub mod bagit;
+pub mod curve;
 pub mod dataset;
 pub mod error;
 pub mod manifest;

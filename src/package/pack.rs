@@ -16,6 +16,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
 
 use super::bagit::{self, BagInfo, HashingReader, Sha256Hash};
+use super::curve;
 use super::dataset;
 use super::error::{PackageError, Rejection};
 use super::manifest::{Manifest, check_relative_file};
@@ -40,6 +41,9 @@ pub struct PackSummary {
     pub payload_bytes: u64,
     pub datasets: usize,
     pub measurements: usize,
+    pub curves: usize,
+    /// Points of every curve.
+    pub curve_points: usize,
 }
 
 const SOURCE_MANIFEST: &str = "prequal.json";
@@ -65,6 +69,18 @@ pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits
             ("text/csv", ds.description.clone().unwrap_or_else(|| format!("{} ({})", ds.property, ds.id))),
         );
     }
+    for c in &manifest.curves {
+        let name = c.description.clone().unwrap_or_else(|| {
+            format!(
+                "{} demagnetisation curve at {} {} ({})",
+                c.kind.as_str(),
+                c.temperature.value,
+                c.temperature.unit,
+                c.id
+            )
+        });
+        referenced.insert(c.file.clone(), ("text/csv", name));
+    }
     for att in &manifest.attachments {
         referenced.insert(att.file.clone(), (att.media_type.as_str(), att.description.clone()));
     }
@@ -82,7 +98,7 @@ pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits
     // Datasets are read with the verifier's reader.
     let lots: BTreeSet<String> = manifest.material.lots.iter().map(|l| l.id.clone()).collect();
     let mut measurements = 0;
-    for spec in &specs {
+    for spec in &specs.datasets {
         if !found_files.contains(&spec.file) {
             continue;
         }
@@ -96,6 +112,28 @@ pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits
         };
         match dataset::read_csv(&mut file, &spec.file, spec, &lots) {
             Ok(Ok(rows)) => measurements += rows.len(),
+            Ok(Err(found)) => problems.extend(found),
+            Err(e) => problems.push(PackageError::io(shown(&path), e)),
+        }
+    }
+    let (mut curves, mut curve_points) = (0, 0);
+    for spec in &specs.curves {
+        if !found_files.contains(&spec.file) {
+            continue;
+        }
+        let path = src.join(&spec.file);
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                problems.push(PackageError::io(shown(&path), e));
+                continue;
+            }
+        };
+        match curve::read_curve_csv(&mut file, &spec.file, spec, &lots) {
+            Ok(Ok(points)) => {
+                curves += 1;
+                curve_points += points.len();
+            }
             Ok(Err(found)) => problems.extend(found),
             Err(e) => problems.push(PackageError::io(shown(&path), e)),
         }
@@ -188,7 +226,15 @@ pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits
     })
     .map_err(|e| PackageError::io(shown(out), e))?;
 
-    Ok(PackSummary { digest, payload_files: payload.len(), payload_bytes, datasets: specs.len(), measurements })
+    Ok(PackSummary {
+        digest,
+        payload_files: payload.len(),
+        payload_bytes,
+        datasets: specs.datasets.len(),
+        measurements,
+        curves,
+        curve_points,
+    })
 }
 
 /// Adds (or replaces) the signature of `key` in the package at `path`, after verifying it.

@@ -13,8 +13,8 @@
 //! 6. `data/prequal.json`: size and nesting limits, schema, vocabulary, units, references.
 //! 7. `data/ro-crate-metadata.json`: RO-Crate 1.1 structure; every payload file is a part.
 //! 8. Every payload file is referenced by the manifest (a dataset, an attachment or metadata).
-//! 9. Every payload file is streamed once: its SHA-256 must match (§3 "valid"); dataset CSVs are
-//!    parsed in the same pass (numbers, lots, columns).
+//! 9. Every payload file is streamed once: its SHA-256 must match (§3 "valid"); dataset and curve
+//!    CSVs are parsed in the same pass (numbers, lots, columns; points per curve, B = μ0·H + J).
 //! 10. Signatures: each `signatures/*.json` is checked against the digest. Whether a signer is
 //!     trusted is a separate question ([`super::signing::TrustSet`], or the registry's keys).
 
@@ -23,9 +23,10 @@ use std::io;
 use std::path::Path;
 
 use super::bagit::{self, BagInfo, HashingReader, Sha256Hash};
+use super::curve::{self, CurveData};
 use super::dataset::{self, Measurement};
 use super::error::{PackageError, Rejection};
-use super::manifest::{DatasetSpec, Manifest};
+use super::manifest::{CurveSpec, DatasetSpec, Manifest};
 use super::rocrate;
 use super::signing::{CheckedSignature, PackageDigest, check_signature};
 use super::zipread::{EntryKind, Limits, SafeZip, TAG_FILES};
@@ -58,6 +59,7 @@ pub struct VerifiedPackage {
     manifest: Manifest,
     manifest_bytes: Vec<u8>,
     datasets: Vec<VerifiedDataset>,
+    curves: Vec<CurveData>,
     files: Vec<PayloadFile>,
     signatures: Vec<CheckedSignature>,
     payload_bytes: u64,
@@ -76,6 +78,10 @@ impl VerifiedPackage {
     }
     pub fn datasets(&self) -> &[VerifiedDataset] {
         &self.datasets
+    }
+    /// The demagnetisation curves, in manifest order.
+    pub fn curves(&self) -> &[CurveData] {
+        &self.curves
     }
     pub fn files(&self) -> &[PayloadFile] {
         &self.files
@@ -216,6 +222,7 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
     // Step 8.
     let mut referenced: BTreeSet<String> = [PREQUAL_JSON.to_owned(), RO_CRATE_JSON.to_owned()].into();
     referenced.extend(manifest.datasets.iter().map(|d| format!("data/{}", d.file)));
+    referenced.extend(manifest.curves.iter().map(|c| format!("data/{}", c.file)));
     referenced.extend(manifest.attachments.iter().map(|a| format!("data/{}", a.file)));
     for r in &referenced {
         if !payload_names.contains(r.as_str()) && r != RO_CRATE_JSON {
@@ -230,23 +237,32 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
 
     // Step 9.
     let lots: BTreeSet<String> = manifest.material.lots.iter().map(|l| l.id.clone()).collect();
-    let spec_by_file: BTreeMap<String, &DatasetSpec> = specs.iter().map(|s| (format!("data/{}", s.file), s)).collect();
+    let spec_by_file: BTreeMap<String, &DatasetSpec> =
+        specs.datasets.iter().map(|s| (format!("data/{}", s.file), s)).collect();
+    let curve_by_file: BTreeMap<String, &CurveSpec> =
+        specs.curves.iter().map(|s| (format!("data/{}", s.file), s)).collect();
     let mut datasets = Vec::new();
+    let mut curves = Vec::new();
     let mut files = Vec::new();
     let mut payload_bytes = 0u64;
     for (name, size) in &payload {
         let spec = spec_by_file.get(name).copied();
+        let curve_spec = curve_by_file.get(name).copied();
         let outcome = zip.stream(name, |reader| {
             let mut hashing = HashingReader::new(reader);
             let parsed = match spec {
                 Some(spec) => Some(dataset::read_csv(&mut hashing, name, spec, &lots)?),
                 None => None,
             };
+            let curve = match curve_spec {
+                Some(spec) => Some(curve::read_curve_csv(&mut hashing, name, spec, &lots)?),
+                None => None,
+            };
             io::copy(&mut hashing, &mut io::sink())?;
             let count = hashing.count();
-            Ok((hashing.finish(), count, parsed))
+            Ok((hashing.finish(), count, parsed, curve))
         });
-        let (actual, count, parsed) = match outcome {
+        let (actual, count, parsed, curve) = match outcome {
             Ok(v) => v,
             Err(e) => {
                 problems.push(e);
@@ -269,6 +285,11 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
             (Some(Err(found)), _) => problems.extend(found),
             _ => {}
         }
+        match (curve, curve_spec) {
+            (Some(Ok(points)), Some(spec)) => curves.push(CurveData { spec: spec.clone(), points }),
+            (Some(Err(found)), _) => problems.extend(found),
+            _ => {}
+        }
         files.push(PayloadFile { path: name.clone(), size: *size, sha256: actual });
     }
     if let Some((octets, streams)) = oxum
@@ -281,7 +302,8 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
             ),
         });
     }
-    datasets.sort_by_key(|d| specs.iter().position(|s| s.id == d.spec.id));
+    datasets.sort_by_key(|d| specs.datasets.iter().position(|s| s.id == d.spec.id));
+    curves.sort_by_key(|c| specs.curves.iter().position(|s| s.id == c.spec.id));
 
     // Step 10.
     let mut signatures = Vec::new();
@@ -298,7 +320,7 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
     if !problems.is_empty() {
         return Err(Rejection { problems });
     }
-    Ok(VerifiedPackage { digest, manifest, manifest_bytes, datasets, files, signatures, payload_bytes })
+    Ok(VerifiedPackage { digest, manifest, manifest_bytes, datasets, curves, files, signatures, payload_bytes })
 }
 
 fn with(mut problems: Vec<PackageError>, last: PackageError) -> Rejection {

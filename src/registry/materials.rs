@@ -1,6 +1,10 @@
 //! What the web pages show about a material (every package about it the reader may see, its
-//! counting evidence, its critical content) and the candidates of an Ashby-style chart for a
-//! profile. Releasability and the counts-as-evidence rule are those of the read API.
+//! counting evidence, its critical content, the demagnetisation curves of its counting packages)
+//! and the candidates of an Ashby-style chart for a profile. Releasability and the
+//! counts-as-evidence rule are those of the read API.
+//!
+//! Curves are not indexed in the database: a counting package's stored manifest says whether it
+//! carries any, and only then are its curve files read from the stored package.
 
 use diesel::prelude::*;
 
@@ -12,10 +16,12 @@ use super::supply::SupplyTable;
 use super::views::PackageSummary;
 use super::{Registry, RegistryError, Result};
 use crate::fit::Evidence;
-use crate::package::manifest::ElementFraction;
+use crate::package::Manifest;
+use crate::package::curve;
+use crate::package::manifest::{CurveKind, ElementFraction};
 use crate::profile::Profile;
 use crate::store::models::{PackageMaterialRow, PackageRow};
-use crate::store::schema::{package_materials, packages};
+use crate::store::schema::{package_documents, package_materials, packages};
 use crate::units::Unit;
 
 /// A material and everything about it the reader may see.
@@ -31,6 +37,32 @@ pub struct MaterialOverview {
     pub content: CriticalContent,
     /// The packages that count as evidence, with their datasets and rows.
     pub evidence: Vec<Evidence>,
+    /// The demagnetisation curves of those packages, in package then manifest order.
+    pub curves: Vec<MaterialCurve>,
+}
+
+/// A demagnetisation curve of a counting package, in kA/m and T.
+#[derive(Debug, Clone)]
+pub struct MaterialCurve {
+    /// The package it came from: name, version and digest.
+    pub package: String,
+    pub version: String,
+    pub digest: String,
+    pub id: String,
+    pub kind: CurveKind,
+    pub description: Option<String>,
+    /// None when the package's temperature unit is not one prequal converts.
+    pub temperature_c: Option<f64>,
+    /// One curve per specimen, in file order.
+    pub specimens: Vec<SpecimenCurve>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SpecimenCurve {
+    pub specimen: String,
+    pub batch: String,
+    /// (H in kA/m, J in T, B in T), in measurement order.
+    pub points: Vec<(f64, Option<f64>, Option<f64>)>,
 }
 
 /// One material on a Br–HcJ chart at a profile's temperature.
@@ -62,6 +94,10 @@ fn mean_in(ev: &[Evidence], property: &str, target: &str) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 
+fn unit(code: &str) -> Result<Unit> {
+    Unit::parse(code).map_err(|e| RegistryError::Internal(e.to_string()))
+}
+
 impl Registry {
     pub fn material_overview(&self, reader: &Reader, id: &str) -> Result<MaterialOverview> {
         let mut conn = self.store.conn()?;
@@ -83,7 +119,9 @@ impl Registry {
         let composition: Vec<ElementFraction> =
             facts.as_ref().and_then(|f| serde_json::from_str(&f.composition).ok()).unwrap_or_default();
         let table = SupplyTable::builtin().map_err(RegistryError::Internal)?;
-        let evidence = self.evidence(reader, None, Some(id), None)?.into_iter().flat_map(|(_, e)| e).collect();
+        let evidence: Vec<Evidence> =
+            self.evidence(reader, None, Some(id), None)?.into_iter().flat_map(|(_, e)| e).collect();
+        let curves = self.curves_of(&evidence)?;
         Ok(MaterialOverview {
             id: first.material_id.clone(),
             designation: first.designation.clone(),
@@ -93,7 +131,72 @@ impl Registry {
             packages: rows.into_iter().map(|r| summary(r, &sigs)).collect(),
             content: content_of(table, &composition),
             evidence,
+            curves,
         })
+    }
+
+    /// The demagnetisation curves of `packages` (already filtered to what the reader may see).
+    /// A stored package that cannot be read is an internal error, never an empty list.
+    fn curves_of(&self, packages: &[Evidence]) -> Result<Vec<MaterialCurve>> {
+        if packages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let digests: Vec<String> = packages.iter().map(|e| e.digest.clone()).collect();
+        let mut conn = self.store.conn()?;
+        let documents: Vec<(String, String, String)> = package_documents::table
+            .inner_join(packages::table)
+            .filter(package_documents::digest.eq_any(&digests))
+            .select((package_documents::digest, package_documents::manifest, packages::blob_sha256))
+            .load(&mut conn)?;
+        drop(conn);
+        let (kam, tesla) = (unit("kA/m")?, unit("T")?);
+        let mut out = Vec::new();
+        for ev in packages {
+            let Some((_, manifest, blob)) = documents.iter().find(|(d, _, _)| *d == ev.digest) else {
+                continue;
+            };
+            let manifest = Manifest::from_json("prequal.json", manifest.as_bytes())
+                .map_err(|e| RegistryError::Internal(format!("stored manifest of {}: {e}", ev.digest)))?;
+            if manifest.curves.is_empty() {
+                continue;
+            }
+            let path = self
+                .store
+                .blobs
+                .path(blob)
+                .filter(|p| p.is_file())
+                .ok_or_else(|| RegistryError::Internal(format!("blob {blob} of {} is missing", ev.digest)))?;
+            let curves = curve::read_stored(&path, self.policy.limits)
+                .map_err(|r| RegistryError::Internal(format!("curves of stored package {}: {r}", ev.digest)))?;
+            for c in curves {
+                let (Some(h_unit), Some(jb_unit)) = (c.spec.field_unit, c.spec.flux_density_unit) else { continue };
+                let description =
+                    manifest.curves.iter().find(|m| m.id == c.spec.id).and_then(|m| m.description.clone());
+                let mut specimens: Vec<SpecimenCurve> = Vec::new();
+                for p in c.points {
+                    let internal = |e: crate::units::UnitError| RegistryError::Internal(e.to_string());
+                    let t = |v: Option<f64>| v.map(|v| jb_unit.convert(v, &tesla)).transpose().map_err(internal);
+                    let point = (h_unit.convert(p.h, &kam).map_err(internal)?, t(p.j)?, t(p.b)?);
+                    match specimens.iter_mut().find(|s| s.specimen == p.specimen) {
+                        Some(s) => s.points.push(point),
+                        None => {
+                            specimens.push(SpecimenCurve { specimen: p.specimen, batch: p.batch, points: vec![point] })
+                        }
+                    }
+                }
+                out.push(MaterialCurve {
+                    package: ev.name.clone(),
+                    version: ev.version.clone(),
+                    digest: ev.digest.clone(),
+                    id: c.spec.id,
+                    kind: c.spec.kind,
+                    description,
+                    temperature_c: c.spec.temperature_c,
+                    specimens,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Br against HcJ at the temperature of the profile's HcJ requirement, for every magnet the

@@ -201,7 +201,7 @@ fn verification_record(v: &VerifiedPackage, upload: &Upload, now: i64, signers: 
         "checks": [
             "zip container within limits", "bagit.txt", "tag manifest", "bag-info.txt",
             "payload manifest and every payload hash", "prequal.json", "ro-crate-metadata.json",
-            "datasets (CSV values, units, batches)", "no unreferenced files", "signatures",
+            "datasets and curves (CSV values, units, batches)", "no unreferenced files", "signatures",
             "signers are registered, unrevoked keys; the publishing lab signed"
         ],
         "file_sha256": upload.sha256_hex,
@@ -209,6 +209,7 @@ fn verification_record(v: &VerifiedPackage, upload: &Upload, now: i64, signers: 
         "payload_bytes": v.payload_bytes(),
         "payload_files": v.files().len(),
         "datasets": v.datasets().len(),
+        "curves": v.curves().len(),
         "signatures": signers.iter().map(|(file, key, kind)| serde_json::json!({"file": file, "key_id": key, "kind": kind})).collect::<Vec<_>>(),
     })
     .to_string()

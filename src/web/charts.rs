@@ -1,5 +1,6 @@
 //! SVG charts drawn with plotters' SVG backend (no fonts, no JavaScript): property against
-//! temperature with specimen points per batch, and Br against HcJ for candidate magnets.
+//! temperature with specimen points per batch, Br against HcJ for candidate magnets, and
+//! demagnetisation curves (J and B against H, second quadrant).
 
 use plotters::prelude::*;
 
@@ -118,6 +119,93 @@ pub fn ashby(
     }
 }
 
+/// One line of a demagnetisation chart: a specimen's J or B against H.
+pub struct DemagLine {
+    pub label: String,
+    /// Index into the palette; a specimen's J and B lines share it.
+    pub colour: usize,
+    /// Drawn dashed (B, when J is drawn too).
+    pub dashed: bool,
+    /// (H in kA/m, J or B in T), in measurement order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// The part of a line in the second quadrant as magnet engineers read it: H ≤ 0 kept as
+/// measured, cut where the line crosses zero (B goes negative beyond HcB).
+fn above_zero(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(points.len());
+    for (i, &(h, y)) in points.iter().enumerate() {
+        if y >= 0.0 {
+            out.push((h, y));
+            continue;
+        }
+        if let Some(&(h0, y0)) = i.checked_sub(1).and_then(|p| points.get(p))
+            && y0 > 0.0
+        {
+            out.push((h0 + (h - h0) * y0 / (y0 - y), 0.0));
+        }
+        break;
+    }
+    out
+}
+
+/// J and B (T) against H (kA/m): x from the most negative field to 0, y from 0 up.
+pub fn demagnetisation(title: &str, y_label: &str, lines: &[DemagLine]) -> String {
+    let mut svg = String::new();
+    let drawn = (|| -> Result<(), Box<dyn std::error::Error>> {
+        let root = SVGBackend::with_string(&mut svg, (640, 420)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let clipped: Vec<Vec<(f64, f64)>> = lines.iter().map(|l| above_zero(&l.points)).collect();
+        let all = clipped.iter().flatten();
+        let h_min = all.clone().map(|p| p.0).fold(0.0_f64, f64::min);
+        let h_max = all.clone().map(|p| p.0).fold(0.0_f64, f64::max);
+        let y_max = all.map(|p| p.1).fold(0.0_f64, f64::max);
+        let x0 = h_min * 1.05 - 1.0;
+        let x1 = h_max + (h_max - x0) * 0.02;
+        // Headroom above the curves for the legend (upper right, where H = 0 and J = Br).
+        let y1 = y_max * (1.25 + 0.06 * lines.len() as f64) + 0.01;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(safe(title), ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, 0.0..y1)?;
+        chart
+            .configure_mesh()
+            .x_desc("Field strength H (kA/m)")
+            .y_desc(safe(y_label))
+            .x_label_formatter(&|h| format!("{h:.0}"))
+            .y_label_formatter(&|y| format!("{y:.1}"))
+            .draw()?;
+        for (line, points) in lines.iter().zip(&clipped) {
+            let color = PALETTE[line.colour % PALETTE.len()];
+            let style = color.stroke_width(2);
+            let drawn = if line.dashed {
+                chart.draw_series(DashedLineSeries::new(points.iter().copied(), 6, 4, style))?
+            } else {
+                chart.draw_series(LineSeries::new(points.iter().copied(), style))?
+            };
+            let dashed = line.dashed;
+            drawn.label(safe(&line.label)).legend(move |(x, y)| {
+                let end = if dashed { x + 8 } else { x + 16 };
+                PathElement::new(vec![(x, y), (end, y)], color.stroke_width(2))
+            });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+        Ok(())
+    })();
+    match drawn {
+        Ok(()) => finish(svg),
+        Err(e) => format!("<p>chart unavailable: {}</p>", safe(&e.to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +223,28 @@ mod tests {
         assert!(!svg.contains("<script") && !svg.contains("<b>"));
         let a = ashby("Br vs HcJ", &[("N42SH".into(), 798.0, 1.1)], Some(750.0), Some(1.05), "N42SH");
         assert!(a.starts_with("<svg") && a.contains("<rect") && a.contains("Remanence Br (T)"));
+    }
+
+    #[test]
+    fn demagnetisation_curves_stay_in_the_second_quadrant() {
+        // B crosses zero between H = -900 and -1000: the line is cut there, at B = 0.
+        let b = vec![(0.0, 1.3), (-900.0, 0.1), (-1000.0, -0.1), (-1600.0, -0.8)];
+        assert_eq!(above_zero(&b), vec![(0.0, 1.3), (-900.0, 0.1), (-950.0, 0.0)]);
+        assert_eq!(above_zero(&[(0.0, -0.1)]), vec![]);
+        let lines = [
+            DemagLine {
+                label: "L1-S01 J <x>".into(),
+                colour: 0,
+                dashed: false,
+                points: vec![(0.0, 1.3), (-1650.0, 0.0)],
+            },
+            DemagLine { label: "L1-S01 B".into(), colour: 0, dashed: true, points: b },
+        ];
+        let svg = demagnetisation("J and B vs H at 20 °C", "J, B (T)", &lines);
+        assert!(svg.starts_with("<svg"), "{svg}");
+        assert!(svg.contains("Field strength H (kA/m)") && svg.contains("J, B (T)"), "{svg}");
+        assert!(svg.contains("L1-S01 B") && !svg.contains("<x>"));
+        // The x axis ends at 0 and starts beyond the most negative field.
+        assert!(svg.contains("-1600") && !svg.contains("-1600.0"), "{svg}");
     }
 }

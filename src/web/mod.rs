@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::fit::{FitReport, Status};
+use crate::package::manifest::CurveKind;
+use crate::package::vocabulary::MaterialClass;
 use crate::profile::Profile;
 use crate::registry::evidence::ProfileSummary;
-use crate::registry::materials::{AshbyChart, MaterialOverview};
+use crate::registry::materials::{AshbyChart, MaterialCurve, MaterialOverview};
 use crate::registry::search::{SearchParams, SearchResults};
 use crate::registry::views::{OrganisationDetail, PackageDetail, PackageList};
 
@@ -423,8 +425,68 @@ pub fn material_page(m: &MaterialOverview, profiles: &[ProfileSummary]) -> Strin
     if plotted == 0 {
         b.push_str("<p>No property of this material's counting evidence was measured at two or more temperatures.</p>");
     }
-    b.push_str("<p class=\"note\">Demagnetisation curves: none of these packages carries one.</p>");
+    if m.material_class == MaterialClass::PermanentMagnet.as_str() {
+        demagnetisation_section(&mut b, &m.curves);
+    }
     page(&m.designation, &b)
+}
+
+/// One chart per curve (a package's specimens at one temperature): J solid, B dashed, one colour
+/// per specimen; the caption names the package and the curve it came from.
+fn demagnetisation_section(b: &mut String, curves: &[MaterialCurve]) {
+    b.push_str("<h2>Demagnetisation curves</h2>");
+    if curves.is_empty() {
+        b.push_str("<p class=\"note\">None of this material's counting packages carries a demagnetisation curve.</p>");
+        return;
+    }
+    for c in curves {
+        let (quantity, y_label) = match c.kind {
+            CurveKind::Intrinsic => ("J", "Polarisation J (T)"),
+            CurveKind::Normal => ("B", "Flux density B (T)"),
+            CurveKind::Both => ("J and B", "Polarisation J, flux density B (T)"),
+        };
+        // Test temperatures are whole degrees or close: no trailing zeros.
+        let at = c
+            .temperature_c
+            .map(|t| if (t - t.round()).abs() < 0.05 { format!(" at {t:.0} °C") } else { format!(" at {t:.1} °C") })
+            .unwrap_or_default();
+        let mut lines = Vec::new();
+        for (i, s) in c.specimens.iter().enumerate() {
+            let j_line: Vec<(f64, f64)> = s.points.iter().filter_map(|&(h, j, _)| Some((h, j?))).collect();
+            let b_line: Vec<(f64, f64)> = s.points.iter().filter_map(|&(h, _, b)| Some((h, b?))).collect();
+            for (points, dashed, symbol) in [(j_line, false, "J"), (b_line, c.kind == CurveKind::Both, "B")] {
+                if !points.is_empty() {
+                    lines.push(charts::DemagLine {
+                        label: format!("{} {symbol}", s.specimen),
+                        colour: i,
+                        dashed,
+                        points,
+                    });
+                }
+            }
+        }
+        let specimens: Vec<String> =
+            c.specimens.iter().map(|s| format!("{} (batch {})", s.specimen, s.batch)).collect();
+        let _ = write!(
+            b,
+            "<figure class=\"plot\" aria-label=\"{quantity} against H{}: curve {} of {} {}\">{}<figcaption>{} demagnetisation curves{} of {} from package <a href=\"/packages/{}\">{} {}</a>, curve <code>{}</code>{}; second quadrant, H in kA/m, {quantity} in T{}.{}</figcaption></figure>",
+            esc(&at),
+            esc(&c.id),
+            esc(&c.package),
+            esc(&c.version),
+            charts::demagnetisation(&format!("{quantity} vs H{at}"), y_label, &lines),
+            esc(c.kind.as_str()),
+            esc(&at),
+            esc(&specimens.join(", ")),
+            url(&c.digest),
+            esc(&c.package),
+            esc(&c.version),
+            esc(&c.id),
+            if c.kind == CurveKind::Both { " (J solid, B dashed)" } else { "" },
+            if c.kind.has_induction() { "; B is drawn down to B = 0" } else { "" },
+            c.description.as_deref().map(|d| format!(" The lab's description: {}", esc(d))).unwrap_or_default(),
+        );
+    }
 }
 
 pub fn package_page(d: &PackageDetail) -> String {
