@@ -206,6 +206,8 @@ fn run_backend(backend: &str, url: &str, data: &Path, n: usize, seconds: u64) {
     let queries = [
         ("anonymous", "property=HcJ&min=800&unit=kA/m&temperature=150&tolerance=5"),
         ("OEM (DE)", "property=HcJ&min=800&unit=kA/m&temperature=150&tolerance=5"),
+        // A different bound on every request (700 to 899 kA/m), so no two in a row are alike.
+        ("anonymous", "property=HcJ&min={min}&unit=kA/m&temperature=150&tolerance=5"),
         (
             "anonymous",
             "property=HcJ&min=7&unit=kOe&temperature=180&tolerance=5&material_class=permanent_magnet&sort=value",
@@ -225,15 +227,17 @@ fn run_backend(backend: &str, url: &str, data: &Path, n: usize, seconds: u64) {
             req.call().unwrap().body_mut().read_to_string().unwrap()
         };
         let url = format!("{base}/v1/search?{query}");
-        let total: serde_json::Value = serde_json::from_str(&get(&url)).unwrap();
+        let nth = |i: usize| url.replace("{min}", &(700 + (i * 37) % 200).to_string());
+        let total: serde_json::Value = serde_json::from_str(&get(&nth(100))).unwrap();
         let deadline = Instant::now() + Duration::from_secs(seconds);
         let started = Instant::now();
         let latencies: Vec<f64> = std::thread::scope(|s| {
             let workers: Vec<_> = (0..2)
-                .map(|_| {
-                    s.spawn(|| {
+                .map(|w| {
+                    s.spawn(move || {
                         let mut own = Vec::new();
                         while Instant::now() < deadline || own.len() < 3 {
+                            let url = nth(2 * own.len() + w);
                             let t = Instant::now();
                             let _ = get(&url);
                             own.push(t.elapsed().as_secs_f64() * 1e3);

@@ -84,6 +84,7 @@ pub(super) struct Sql {
 pub(super) enum SqlValue {
     Text(String),
     Double(f64),
+    Int(i64),
 }
 
 impl Sql {
@@ -104,6 +105,7 @@ impl Sql {
             q = match v {
                 SqlValue::Text(s) => q.bind::<diesel::sql_types::Text, _>(s),
                 SqlValue::Double(x) => q.bind::<diesel::sql_types::Double, _>(x),
+                SqlValue::Int(x) => q.bind::<diesel::sql_types::BigInt, _>(x),
             };
         }
         q

@@ -418,9 +418,21 @@ pub fn content_of(table: &SupplyTable, composition: &[ElementFraction]) -> Criti
     }
 }
 
-/// A dataset point that passed the property filter.
+/// A dataset point that passed the property filter: only what choosing a material's best
+/// point needs (its dataset and counts are read for the page's hits alone).
 #[derive(QueryableByName)]
 struct PointRow {
+    #[diesel(sql_type = BigInt)]
+    package_key: i64,
+    #[diesel(sql_type = Double)]
+    value: f64,
+    #[diesel(sql_type = Nullable<Double>)]
+    temperature_c: Option<f64>,
+}
+
+/// The rest of a page hit's best point.
+#[derive(QueryableByName)]
+struct PointDetail {
     #[diesel(sql_type = BigInt)]
     package_key: i64,
     #[diesel(sql_type = Double)]
@@ -494,8 +506,7 @@ fn points_statement(range: &PropertyRange) -> Result<Sql> {
     let to_canonical = |x: f64| range.unit.convert(x, &range.canonical).map_err(|e| bad("unit", e));
     let mut sql = Sql::default();
     sql.push(
-        "SELECT p.package_key, p.value, p.temperature_c, p.dataset_id, p.measurements, p.batches \
-         FROM dataset_points p WHERE p.property = ",
+        "SELECT p.package_key, p.value, p.temperature_c FROM dataset_points p WHERE p.property = ",
     )
     .bind(SqlValue::Text(range.property.name.to_owned()));
     if let Some((lo, hi)) = range.window_c {
@@ -689,19 +700,38 @@ impl Registry {
         found.sort_by(order);
         let page: Vec<Found> = found.into_iter().skip(start).collect();
 
-        // The compositions of the page's materials, from each one's newest matching package.
+        // The compositions of the page's materials, from each one's newest matching package,
+        // and the datasets of their best points.
         let newest: Vec<&str> = page.iter().map(|f| f.newest.row.digest.as_str()).collect();
-        let compositions: HashMap<String, String> = if newest.is_empty() {
-            HashMap::new()
-        } else {
+        let mut compositions: HashMap<String, String> = HashMap::new();
+        let mut details: Vec<PointDetail> = Vec::new();
+        if !newest.is_empty() {
             let mut conn = self.store.conn()?;
-            package_materials::table
+            compositions = package_materials::table
                 .filter(package_materials::digest.eq_any(newest))
                 .select((package_materials::digest, package_materials::composition))
                 .load::<(String, String)>(&mut conn)?
                 .into_iter()
-                .collect()
-        };
+                .collect();
+            let best: Vec<i64> = page.iter().filter_map(|f| f.best.as_ref()).map(|(_, p)| p.package_key).collect();
+            if let (Some(range), false) = (&req.range, best.is_empty()) {
+                let mut sql = Sql::default();
+                sql.push(
+                    "SELECT package_key, value, temperature_c, dataset_id, measurements, batches \
+                     FROM dataset_points WHERE property = ",
+                )
+                .bind(SqlValue::Text(range.property.name.to_owned()))
+                .push(" AND package_key IN (");
+                for (i, key) in best.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    sql.bind(SqlValue::Int(*key));
+                }
+                sql.push(") ORDER BY package_key, dataset_id, point");
+                details = sql.query().load(&mut conn)?;
+            }
+        }
         let mut hits = Vec::with_capacity(page.len());
         for mut f in page {
             f.packages.sort_by_key(|p| std::cmp::Reverse((p.row.registered_at, p.key)));
@@ -710,16 +740,25 @@ impl Registry {
             let composition: Vec<ElementFraction> =
                 compositions.get(&newest.digest).and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default();
             let property = match (&req.range, f.best) {
-                (Some(range), Some((value, p))) => Some(PropertyMatch {
-                    property: range.property.name.to_owned(),
-                    value: range.canonical.convert(value, &range.unit).map_err(|e| bad("unit", e))?,
-                    unit: range.unit.code().to_owned(),
-                    temperature_c: p.temperature_c,
-                    measurements: usize::try_from(p.measurements).unwrap_or(0),
-                    batches: usize::try_from(p.batches).unwrap_or(0),
-                    digest: mirror.get(p.package_key).map(|q| q.row.digest.clone()).unwrap_or_default(),
-                    dataset: p.dataset_id,
-                }),
+                (Some(range), Some((value, p))) => {
+                    // The first of the package's points with that very value and temperature.
+                    let d = details
+                        .iter()
+                        .find(|d| d.package_key == p.package_key && d.value == p.value && d.temperature_c == p.temperature_c)
+                        .ok_or_else(|| {
+                            RegistryError::Internal(format!("search: point of package key {} not found", p.package_key))
+                        })?;
+                    Some(PropertyMatch {
+                        property: range.property.name.to_owned(),
+                        value: range.canonical.convert(value, &range.unit).map_err(|e| bad("unit", e))?,
+                        unit: range.unit.code().to_owned(),
+                        temperature_c: p.temperature_c,
+                        measurements: usize::try_from(d.measurements).unwrap_or(0),
+                        batches: usize::try_from(d.batches).unwrap_or(0),
+                        digest: mirror.get(p.package_key).map(|q| q.row.digest.clone()).unwrap_or_default(),
+                        dataset: d.dataset_id.clone(),
+                    })
+                }
                 _ => None,
             };
             hits.push(SearchHit {
