@@ -193,6 +193,8 @@ fn search_material_and_fit_report_in_headless_chromium() {
     browser.click("table.hits a[href^='/materials/']");
     assert!(browser.text("h1").starts_with("40UH-GBD"), "{}", browser.text("h1"));
     browser.find("figure.plot svg");
+    // Its demagnetisation curves (the GBD sample carries J-H curves at every tested temperature).
+    browser.find("figure.plot[aria-label^='J against H'] svg");
     browser.screenshot("2-material");
 
     // Its fit report against the 180 °C traction profile.
@@ -203,4 +205,16 @@ fn search_material_and_fit_report_in_headless_chromium() {
     assert_eq!(browser.attribute("tr[data-requirement='flux-loss-180']", "data-status"), "not_tested");
     assert!(browser.text("tr[data-requirement='hcj-180']").contains("met"));
     browser.screenshot("3-fit-report");
+
+    // The demo path from a shared link: rare-earth-free magnets with HcJ of at least 300 kA/m at
+    // 150 °C, then the ferrite's page with its B-H curves.
+    browser.go(&format!(
+        "{}/?rare_earth_free=true&material_class=permanent_magnet&property=HcJ&min=300&unit=kA%2Fm&temperature=150",
+        reg.url
+    ));
+    assert_eq!(browser.text("section h2"), "1 material");
+    browser.click("table.hits a[href^='/materials/']");
+    assert!(browser.text("h1").starts_with("Y30BH"), "{}", browser.text("h1"));
+    browser.find("figure.plot[aria-label^='B against H'] svg");
+    browser.screenshot("4-rare-earth-free");
 }

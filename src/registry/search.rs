@@ -435,6 +435,8 @@ struct PointRow {
 struct PointDetail {
     #[diesel(sql_type = BigInt)]
     package_key: i64,
+    #[diesel(sql_type = Text)]
+    property: String,
     #[diesel(sql_type = Double)]
     value: f64,
     #[diesel(sql_type = Nullable<Double>)]
@@ -505,10 +507,8 @@ fn passes(req: &SearchRequest, reader: &Reader, grants: &[String], p: &Indexed) 
 fn points_statement(range: &PropertyRange) -> Result<Sql> {
     let to_canonical = |x: f64| range.unit.convert(x, &range.canonical).map_err(|e| bad("unit", e));
     let mut sql = Sql::default();
-    sql.push(
-        "SELECT p.package_key, p.value, p.temperature_c FROM dataset_points p WHERE p.property = ",
-    )
-    .bind(SqlValue::Text(range.property.name.to_owned()));
+    sql.push("SELECT p.package_key, p.value, p.temperature_c FROM dataset_points p WHERE p.property = ")
+        .bind(SqlValue::Text(range.property.name.to_owned()));
     if let Some((lo, hi)) = range.window_c {
         sql.push(" AND p.temperature_c >= ").bind(SqlValue::Double(lo));
         sql.push(" AND p.temperature_c <= ").bind(SqlValue::Double(hi));
@@ -716,12 +716,12 @@ impl Registry {
             let best: Vec<i64> = page.iter().filter_map(|f| f.best.as_ref()).map(|(_, p)| p.package_key).collect();
             if let (Some(range), false) = (&req.range, best.is_empty()) {
                 let mut sql = Sql::default();
+                // By key alone (the primary key's prefix): with the property in the statement,
+                // SQLite walks the property's whole value index instead.
                 sql.push(
-                    "SELECT package_key, value, temperature_c, dataset_id, measurements, batches \
-                     FROM dataset_points WHERE property = ",
-                )
-                .bind(SqlValue::Text(range.property.name.to_owned()))
-                .push(" AND package_key IN (");
+                    "SELECT package_key, property, value, temperature_c, dataset_id, measurements, batches \
+                     FROM dataset_points WHERE package_key IN (",
+                );
                 for (i, key) in best.iter().enumerate() {
                     if i > 0 {
                         sql.push(", ");
@@ -730,6 +730,7 @@ impl Registry {
                 }
                 sql.push(") ORDER BY package_key, dataset_id, point");
                 details = sql.query().load(&mut conn)?;
+                details.retain(|d| d.property == range.property.name);
             }
         }
         let mut hits = Vec::with_capacity(page.len());
@@ -744,7 +745,9 @@ impl Registry {
                     // The first of the package's points with that very value and temperature.
                     let d = details
                         .iter()
-                        .find(|d| d.package_key == p.package_key && d.value == p.value && d.temperature_c == p.temperature_c)
+                        .find(|d| {
+                            d.package_key == p.package_key && d.value == p.value && d.temperature_c == p.temperature_c
+                        })
                         .ok_or_else(|| {
                             RegistryError::Internal(format!("search: point of package key {} not found", p.package_key))
                         })?;

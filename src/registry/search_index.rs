@@ -10,7 +10,7 @@
 //! start-up by [`Registry::reindex`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock};
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -194,22 +194,22 @@ impl Indexed {
 }
 
 /// The `search_index` rows as of `generation`.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(super) struct Mirrored {
     pub generation: i64,
     /// Indexed by `key` (keys are assigned in sequence, so few slots stay empty).
-    pub packages: Vec<Option<Indexed>>,
+    pub packages: Vec<Option<Arc<Indexed>>>,
     /// Material id to its number.
     pub materials: HashMap<String, usize>,
 }
 
 impl Mirrored {
     pub fn get(&self, key: i64) -> Option<&Indexed> {
-        usize::try_from(key).ok().and_then(|k| self.packages.get(k)).and_then(Option::as_ref)
+        usize::try_from(key).ok().and_then(|k| self.packages.get(k)).and_then(Option::as_deref)
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Indexed> {
-        self.packages.iter().flatten()
+        self.packages.iter().flatten().map(|p| &**p)
     }
 
     fn put(&mut self, key: i64, row: SearchIndexRow, readers: Vec<String>) -> Result<()> {
@@ -220,14 +220,14 @@ impl Mirrored {
         }
         let next = self.materials.len();
         let material = *self.materials.entry(row.material_id.clone()).or_insert(next);
-        self.packages[slot] = Some(Indexed {
+        self.packages[slot] = Some(Arc::new(Indexed {
             key,
             material,
             public: row.releasability == "public",
             sort_name: row.designation.to_lowercase(),
             row,
             readers,
-        });
+        }));
         Ok(())
     }
 }
@@ -236,10 +236,12 @@ impl Mirrored {
 /// packages in memory instead of looking each matching point's package up in the database.
 /// Before each search it reads `search_generation` (one row) and loads only the rows written
 /// since (by any registry process sharing the database): correct across processes, and a
-/// search after a publish costs one small extra query.
+/// search after a publish costs one small extra query. A search works on a snapshot (an `Arc`),
+/// so a long one (a fit ranking) never holds up an update or another search; an update while
+/// snapshots are out copies the slot table (pointers, not rows).
 #[derive(Default)]
 pub struct Mirror {
-    state: RwLock<Mirrored>,
+    state: RwLock<Arc<Mirrored>>,
 }
 
 fn poisoned<T>(_: T) -> RegistryError {
@@ -253,48 +255,59 @@ impl Registry {
         Ok(self.mirrored()?.all().count())
     }
 
+    /// On PostgreSQL, vacuums and analyses the search tables after a bulk of rows was written:
+    /// until the visibility map is set, a property search's index-only scan visits the table
+    /// for every matching point (measured at 100 000 packages: 31 ms before, 7 ms after).
+    fn after_bulk_indexing(&self) -> Result<()> {
+        let mut conn = self.store.conn()?;
+        if let AnyConnection::Postgresql(pg) = &mut *conn {
+            use diesel::connection::SimpleConnection;
+            pg.batch_execute("VACUUM (ANALYZE) search_index, dataset_points")?;
+        }
+        Ok(())
+    }
+
     /// The search mirror, brought up to the database's current generation.
-    pub(super) fn mirrored(&self) -> Result<RwLockReadGuard<'_, Mirrored>> {
+    pub(super) fn mirrored(&self) -> Result<Arc<Mirrored>> {
         let mut conn = self.store.conn()?;
         let current: i64 = search_generation::table.select(search_generation::value).first(&mut conn)?;
         {
             let state = self.mirror.state.read().map_err(poisoned)?;
             if state.generation >= current {
-                return Ok(state);
+                return Ok(Arc::clone(&state));
             }
         }
-        {
-            let mut state = self.mirror.state.write().map_err(poisoned)?;
-            if state.generation < current {
-                let since = state.generation;
-                // A later snapshot than `current`'s: it holds every row of generations up to
-                // `current` (each committed together with its generation) and maybe newer ones.
-                let rows: Vec<(i64, SearchIndexRow)> = search_index::table
-                    .filter(search_index::generation.gt(since))
-                    .select((search_index::key, SearchIndexRow::as_select()))
-                    .load(&mut conn)?;
-                let shared: Vec<&str> =
-                    rows.iter().filter(|(_, r)| r.releasability != "public").map(|(_, r)| r.digest.as_str()).collect();
-                let mut readers: HashMap<String, Vec<String>> = HashMap::new();
-                for chunk in shared.chunks(REINDEX_BATCH) {
-                    for (digest, reader) in package_readers::table
-                        .filter(package_readers::digest.eq_any(chunk))
-                        .select((package_readers::digest, package_readers::reader))
-                        .load::<(String, String)>(&mut conn)?
-                    {
-                        readers.entry(digest).or_default().push(reader);
-                    }
+        let mut shared = self.mirror.state.write().map_err(poisoned)?;
+        if shared.generation < current {
+            // A later snapshot than `current`'s: it holds every row of generations up to
+            // `current` (each committed together with its generation) and maybe newer ones.
+            let rows: Vec<(i64, SearchIndexRow)> = search_index::table
+                .filter(search_index::generation.gt(shared.generation))
+                .select((search_index::key, SearchIndexRow::as_select()))
+                .load(&mut conn)?;
+            let restricted: Vec<&str> =
+                rows.iter().filter(|(_, r)| r.releasability != "public").map(|(_, r)| r.digest.as_str()).collect();
+            let mut readers: HashMap<String, Vec<String>> = HashMap::new();
+            for chunk in restricted.chunks(REINDEX_BATCH) {
+                for (digest, reader) in package_readers::table
+                    .filter(package_readers::digest.eq_any(chunk))
+                    .select((package_readers::digest, package_readers::reader))
+                    .load::<(String, String)>(&mut conn)?
+                {
+                    readers.entry(digest).or_default().push(reader);
                 }
-                let mut generation = current;
-                for (key, row) in rows {
-                    generation = generation.max(row.generation);
-                    let readers = readers.remove(&row.digest).unwrap_or_default();
-                    state.put(key, row, readers)?;
-                }
-                state.generation = generation;
             }
+            // Copies the slot table only when a search still holds the current snapshot.
+            let state = Arc::make_mut(&mut shared);
+            let mut generation = current;
+            for (key, row) in rows {
+                generation = generation.max(row.generation);
+                let readers = readers.remove(&row.digest).unwrap_or_default();
+                state.put(key, row, readers)?;
+            }
+            state.generation = generation;
         }
-        self.mirror.state.read().map_err(poisoned)
+        Ok(Arc::clone(&shared))
     }
 }
 
@@ -339,6 +352,9 @@ impl Registry {
                 Ok(Reindexed { packages: digests.len(), points })
             })?;
             if batch.packages == 0 {
+                if done.packages > 0 {
+                    self.after_bulk_indexing()?;
+                }
                 return Ok(done);
             }
             done.packages += batch.packages;
