@@ -232,7 +232,7 @@ impl Mirrored {
     }
 }
 
-/// This process's copy of `search_index` (about 300 bytes a package), so a search filters
+/// This process's copy of `search_index` (under 1 KB a package), so a search filters
 /// packages in memory instead of looking each matching point's package up in the database.
 /// Before each search it reads `search_generation` (one row) and loads only the rows written
 /// since (by any registry process sharing the database): correct across processes, and a
