@@ -75,6 +75,8 @@ fn pages_render_and_escape(backend: Backend) {
     let p = page(&format!("/packages/{digest}"));
     assert!(p.contains("<h2>Signatures</h2>") && p.contains("countersignature") && p.contains("test-certifier"));
     assert!(p.contains("Result: <strong>verified</strong>") && p.contains("/download\">Download"));
+    let listed = p.split("<h2>Demagnetisation curves</h2>").nth(1).expect("the package's curves listed");
+    assert!(listed.contains("<td>demag-150</td><td>J-H</td><td>150 Cel</td>"), "{listed}");
 
     // The fit report: statuses in the requirement table, the remaining test plan, the chart.
     let f = page(&format!("/fit/ev-traction-magnet-180c/{material}"));

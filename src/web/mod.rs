@@ -563,6 +563,26 @@ pub fn package_page(d: &PackageDetail) -> String {
         );
     }
     b.push_str("</tbody></table>");
+    let curves: Vec<crate::package::manifest::Curve> =
+        d.manifest.get("curves").and_then(|c| serde_json::from_value(c.clone()).ok()).unwrap_or_default();
+    if !curves.is_empty() {
+        b.push_str("<h2>Demagnetisation curves</h2><p>Plotted on the material's page.</p><table><thead><tr><th scope=\"col\">Curve</th><th scope=\"col\">Kind</th><th scope=\"col\">Temperature</th><th scope=\"col\">Units</th><th scope=\"col\">File</th><th scope=\"col\">Description</th></tr></thead><tbody>");
+        for c in &curves {
+            let _ = write!(
+                b,
+                "<tr><td>{}</td><td>{}</td><td>{} {}</td><td>H in {}, J/B in {}</td><td><code>{}</code></td><td>{}</td></tr>",
+                esc(&c.id),
+                esc(c.kind.as_str()),
+                fmt_num(c.temperature.value),
+                esc(&c.temperature.unit),
+                esc(&c.field_unit),
+                esc(&c.flux_density_unit),
+                esc(&c.file),
+                esc(c.description.as_deref().unwrap_or(""))
+            );
+        }
+        b.push_str("</tbody></table>");
+    }
     page(&format!("{} {}", s.name, s.version), &b)
 }
 
