@@ -19,6 +19,7 @@ both_backends!(
     operator_api_and_operations,
     graceful_shutdown_finishes_an_upload,
     concurrent_versions_supersede_in_order,
+    failed_tokens_are_throttled_and_pages_carry_security_headers,
 );
 
 fn digest_of(path: &std::path::Path) -> String {
@@ -486,4 +487,36 @@ fn concurrent_versions_supersede_in_order(backend: Backend) {
         assert_eq!(by_version[v].1, expected, "version {v}");
     }
     assert_eq!(reg.get("/v1/packages?status=active", None).json()["total"], 1);
+}
+
+fn failed_tokens_are_throttled_and_pages_carry_security_headers(backend: Backend) {
+    let reg = TestRegistry::start(backend);
+    let guess = format!("pq_{}_{}", "0".repeat(12), "0".repeat(64));
+    let guess = guess.as_str();
+    for i in 0..prequal::http::AuthFailures::LIMIT {
+        let res = reg.get("/v1/packages", Some(guess));
+        assert_eq!(res.status, 401, "attempt {i}");
+        assert_eq!(res.code(), "invalid_token");
+    }
+    // The next attempt from this address is refused before any lookup, and so is a valid token
+    // from the same address while the window lasts; anonymous reads are not affected.
+    let res = reg.get("/v1/packages", Some(guess));
+    assert_eq!(res.status, 429);
+    assert_eq!(res.code(), "too_many_auth_failures");
+    let retry: u64 = res.headers["retry-after"].parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(reg.get("/v1/packages", Some(&reg.operator_token)).status, 429);
+    assert_eq!(reg.get("/v1/packages", None).status, 200);
+
+    // Security headers on every response; a content security policy on the HTML pages.
+    let page = reg.get("/", None);
+    assert_eq!(page.status, 200);
+    assert_eq!(page.headers["x-content-type-options"], "nosniff");
+    assert_eq!(page.headers["x-frame-options"], "DENY");
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    let csp = &page.headers["content-security-policy"];
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    let api = reg.get("/v1/packages", None);
+    assert_eq!(api.headers["x-content-type-options"], "nosniff");
+    assert!(!api.headers.contains_key("content-security-policy"), "JSON needs no policy");
 }

@@ -31,6 +31,7 @@ pub use metrics::Metrics;
 pub struct AppState {
     pub registry: Registry,
     pub metrics: Metrics,
+    pub auth_failures: AuthFailures,
 }
 
 pub type State = web::Data<AppState>;
@@ -79,6 +80,11 @@ impl ResponseError for ApiError {
         {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if let RegistryError::TooManyAuthFailures { retry_after_secs } = self.0
+            && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         res.extensions_mut().insert(ErrorCode(self.0.code().to_owned()));
         res
     }
@@ -105,12 +111,76 @@ fn bearer(req: &HttpRequest) -> Result<Option<String>, RegistryError> {
 fn authenticate(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<Option<Principal>, ApiError>>>> {
     let token = bearer(req);
     let state = req.app_data::<State>().cloned();
+    let peer = req.peer_addr().map(|a| a.ip());
     Box::pin(async move {
-        let Some(token) = token? else { return Ok(None) };
         let Some(state) = state else { return Err(ApiError(RegistryError::Internal("no state".into()))) };
-        let principal = blocking(move || state.registry.authenticate(&token)).await?;
-        Ok(Some(principal))
+        if matches!(token, Ok(None)) {
+            return Ok(None);
+        }
+        if let Some(ip) = peer {
+            state.auth_failures.check(ip)?;
+        }
+        let token = match token {
+            Ok(None) => return Ok(None),
+            Ok(Some(t)) => t,
+            Err(e) => {
+                if let Some(ip) = peer {
+                    state.auth_failures.failed(ip);
+                }
+                return Err(ApiError(e));
+            }
+        };
+        let registry = state.clone();
+        match blocking(move || registry.registry.authenticate(&token)).await {
+            Ok(principal) => Ok(Some(principal)),
+            Err(ApiError(e @ (RegistryError::InvalidToken | RegistryError::TokenRevoked))) => {
+                if let Some(ip) = peer {
+                    state.auth_failures.failed(ip);
+                }
+                Err(ApiError(e))
+            }
+            Err(e) => Err(e),
+        }
     })
+}
+
+/// Failed token attempts per client address: after [`AuthFailures::LIMIT`] in one window of
+/// [`AuthFailures::WINDOW`], every request from that address that presents a token is refused
+/// with 429 `too_many_auth_failures` until the window ends. Tokens carry 256 random bits, so
+/// this guards the logs and the database against floods more than it guards the tokens.
+/// Per process: each replica counts on its own.
+#[derive(Default)]
+pub struct AuthFailures {
+    windows: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (Instant, u32)>>,
+}
+
+impl AuthFailures {
+    pub const LIMIT: u32 = 20;
+    pub const WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+    fn check(&self, ip: std::net::IpAddr) -> Result<(), RegistryError> {
+        let Ok(windows) = self.windows.lock() else { return Ok(()) };
+        match windows.get(&ip) {
+            Some((start, n)) if *n >= Self::LIMIT && start.elapsed() < Self::WINDOW => {
+                Err(RegistryError::TooManyAuthFailures {
+                    retry_after_secs: Self::WINDOW.saturating_sub(start.elapsed()).as_secs().max(1),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn failed(&self, ip: std::net::IpAddr) {
+        let Ok(mut windows) = self.windows.lock() else { return };
+        if windows.len() > 10_000 {
+            windows.retain(|_, (start, _)| start.elapsed() < Self::WINDOW);
+        }
+        let entry = windows.entry(ip).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= Self::WINDOW {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 += 1;
+    }
 }
 
 /// The caller if a token was sent (a bad or revoked token is refused, never read as anonymous).
@@ -242,6 +312,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }));
 }
 
+/// Headers on every response: no content sniffing, no framing, no referrer; HTML pages (not the
+/// bundled API docs, which run their own script) also get a content security policy allowing
+/// nothing but the registry's own stylesheet, inline SVG and forms posting back to it.
+fn security_headers(path: &str, headers: &mut actix_web::http::header::HeaderMap) {
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    let html =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
+    if html && !path.starts_with("/docs") {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+                 frame-ancestors 'none'; base-uri 'none'",
+            ),
+        );
+    }
+}
+
 /// Builds the server on an already bound listener (port 0 in tests) and returns it.
 pub fn server(
     state: State,
@@ -283,6 +373,7 @@ pub fn server(
                     if let Ok(v) = HeaderValue::from_str(&id) {
                         res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), v);
                     }
+                    security_headers(&path, res.headers_mut());
                     match code {
                         Some(code) => {
                             log::info!("req={id} {method} {path} {status} {code} {:.1}ms", elapsed.as_secs_f64() * 1e3)
@@ -302,5 +393,5 @@ pub fn server(
 }
 
 pub fn new_state(registry: Registry) -> State {
-    web::Data::new(AppState { registry, metrics: Metrics::default() })
+    web::Data::new(AppState { registry, metrics: Metrics::default(), auth_failures: AuthFailures::default() })
 }

@@ -34,6 +34,8 @@ pub enum RegistryError {
     PublishedByOther { digest: String, owner: String },
     #[error("{0}")]
     Conflict(String),
+    #[error("too many failed authentication attempts from this address; try again in {retry_after_secs} s")]
+    TooManyAuthFailures { retry_after_secs: u64 },
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -57,6 +59,7 @@ impl RegistryError {
             NameOwned { .. } => "name_owned_by_other_organisation",
             PublishedByOther { .. } => "published_by_other_organisation",
             Conflict(_) => "conflict",
+            TooManyAuthFailures { .. } => "too_many_auth_failures",
             Unavailable(_) => "unavailable",
             Internal(_) => "internal",
         }
@@ -72,6 +75,7 @@ impl RegistryError {
             VersionConflict { .. } | PublishedByOther { .. } | Conflict(_) => 409,
             UploadTooLarge { .. } => 413,
             PackageRejected(_) | SignatureRejected { .. } => 422,
+            TooManyAuthFailures { .. } => 429,
             Unavailable(_) => 503,
             Internal(_) => 500,
         }
