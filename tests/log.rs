@@ -17,7 +17,12 @@ use prequal::registry::OrgKind;
 use prequal::registry::views::{KeyRevocation, NewOrganisation};
 use serde_json::{Value, json};
 
-both_backends!(log_read_api_verifies, log_order_decides_key_validity, concurrent_writers_share_one_log);
+both_backends!(
+    log_read_api_verifies,
+    log_order_decides_key_validity,
+    concurrent_writers_share_one_log,
+    existing_state_is_logged_at_start_up
+);
 
 fn hash(hex_str: &str) -> Hash {
     hex::decode(hex_str).unwrap().try_into().unwrap()
@@ -221,4 +226,41 @@ fn concurrent_writers_share_one_log(backend: Backend) {
         let old = merkle::root_of_leaves(&leaves[..size as usize]);
         merkle::verify_consistency(size, cp.size, &proof, &old, &cp.root).unwrap();
     }
+}
+
+/// A registry whose data predates the log: start-up logs it once, in the registry's order.
+fn existing_state_is_logged_at_start_up(backend: Backend) {
+    let samples = samples_dir();
+    let mut reg = TestRegistry::start_with(backend, &["--demo", "--samples", samples.to_str().unwrap()]);
+    let logged = kinds(&reg);
+    reg.kill();
+    {
+        use diesel::RunQueryDsl;
+        use diesel::connection::SimpleConnection;
+        let lib = reg.library();
+        let mut conn = lib.store.conn().unwrap();
+        conn.batch_execute(
+            "DELETE FROM log_nodes; DELETE FROM log_entries; UPDATE log_head SET size = 0, backfilled = FALSE",
+        )
+        .unwrap();
+        let n: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>("COUNT(*) FROM log_entries"))
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+    reg.spawn();
+    let backfilled = kinds(&reg);
+    // The same changes, once each; keys before the packages they sign.
+    let (mut a, mut b) = (logged.clone(), backfilled.clone());
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+    let published = backfilled.iter().position(|k| k.starts_with("package_published")).unwrap();
+    assert!(backfilled[..published].iter().any(|k| k.starts_with("key_added")));
+    assert!(backfilled.iter().position(|k| k.starts_with("organisation_added")).unwrap() == 0);
+    // Once: a restart appends nothing.
+    let size = checkpoint(&reg).size;
+    reg.kill();
+    reg.spawn();
+    assert_eq!(checkpoint(&reg).size, size);
 }

@@ -41,7 +41,14 @@ impl StorageArgs {
         std::fs::create_dir_all(&self.data).map_err(|e| format!("{}: {e}", self.data.display()))?;
         let url = self.url();
         let store = Store::open(&url, &self.data, self.pool_size).map_err(|e| format!("{}: {e}", url.redacted()))?;
-        Ok(Registry::new(store, policy))
+        let registry = Registry::new(store, policy);
+        // Before anything else appends, so that the log keeps the registry's own order.
+        match registry.backfill_log() {
+            Ok(n) if n > 0 => log::info!("logged {n} change(s) that predate the transparency log"),
+            Ok(_) => {}
+            Err(e) => return Err(format!("logging the state that predates the transparency log: {e}")),
+        }
+        Ok(registry)
     }
 }
 
@@ -150,11 +157,6 @@ pub(super) fn serve(args: ServeArgs) -> Outcome {
         ),
         Ok(_) => {}
         Err(e) => return fail(format!("indexing packages for search: {e}")),
-    }
-    match registry.backfill_log() {
-        Ok(n) if n > 0 => log::info!("logged {n} change(s) that predate the transparency log"),
-        Ok(_) => {}
-        Err(e) => return fail(format!("logging the state that predates the transparency log: {e}")),
     }
     let started = std::time::Instant::now();
     match registry.warm_search() {
