@@ -405,24 +405,16 @@ impl Registry {
                 diesel::update(log_head::table.find(1)).set(log_head::size.eq(log_head::size)).execute(conn)?;
                 let mut n = 0;
                 for (at, _, event) in batch {
-                    let logged: i64 = log_entries::table
+                    // A package has several countersignatures: those compare whole entries.
+                    let mut query = log_entries::table
                         .filter(log_entries::subject.eq(event.subject()))
                         .filter(log_entries::kind.eq(event.kind()))
-                        .count()
-                        .get_result(conn)?;
-                    // A countersignature entry is per key: compare the whole entry then.
-                    let already = match event {
-                        Event::Countersigned { .. } => {
-                            let bytes = event.encode(*at).map_err(|e| RegistryError::Internal(e.to_string()))?;
-                            log_entries::table
-                                .filter(log_entries::subject.eq(event.subject()))
-                                .filter(log_entries::entry.eq(bytes))
-                                .count()
-                                .get_result::<i64>(conn)?
-                                > 0
-                        }
-                        _ => logged > 0,
-                    };
+                        .into_boxed();
+                    if let Event::Countersigned { .. } = event {
+                        let bytes = event.encode(*at).map_err(|e| RegistryError::Internal(e.to_string()))?;
+                        query = query.filter(log_entries::entry.eq(bytes));
+                    }
+                    let already = query.count().get_result::<i64>(conn)? > 0;
                     if !already {
                         append(conn, event, *at)?;
                         n += 1;
