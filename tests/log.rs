@@ -86,6 +86,14 @@ fn log_read_api_verifies(backend: Backend) {
 
     let text: Vec<String> = all.iter().map(|e| String::from_utf8(e.clone()).unwrap()).collect();
     assert!(text.iter().all(|t| t.starts_with("prequal-log-entry-v1\nkind ")));
+    // The allied sample package is logged sealed: its digest and level, never its name or lab.
+    let sealed: Vec<&String> = text.iter().filter(|t| t.contains("\nsealed sha256:")).collect();
+    assert!(
+        sealed.iter().any(|t| t.contains("kind package_published\n") && t.contains("\nreleasability allied\n")),
+        "{sealed:?}"
+    );
+    assert!(sealed.iter().all(|t| t.lines().count() == 6), "kind, at, digest, releasability, sealed: {sealed:?}");
+    assert!(!text.iter().any(|t| t.contains("iron-nitride")), "the allied package's name is not in the public log");
     // Organisations and keys come before the packages they sign.
     let first_package = text.iter().position(|t| t.contains("kind package_published")).unwrap();
     assert!(text[..first_package].iter().any(|t| t.contains("kind key_added")));

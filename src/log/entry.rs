@@ -25,6 +25,14 @@
 //! | `package_published` | `digest`, `name`, `version`, `organisation`, `releasability`, `file_sha256`, then `signature <key id> <author\|countersignature>` per signature |
 //! | `package_countersigned` | `digest`, `key_id`, `organisation`, `signature` (base64 Ed25519) |
 //! | `package_withdrawn` | `digest`, `reason` |
+//!
+//! **Sealed entries.** A package that is not public must not become known through the log to
+//! readers who may not see it (the read API answers 404 for it, as for a package that does not
+//! exist). Its three kinds of entry are therefore logged sealed: after `kind` and `at`, only
+//! `digest`, `releasability` (`allied` or `restricted`) and `sealed sha256:<hex>`, the SHA-256 of
+//! a 32-byte random salt followed by the full entry as above. The registry keeps the salt and
+//! the full entry, so whoever may see the package can be shown that the sealed entry commits to
+//! exactly that change; the public log shows only that a non-public package changed.
 
 use crate::store::format_time;
 
@@ -113,6 +121,31 @@ impl Event {
             | Event::Countersigned { digest, .. }
             | Event::Withdrawn { digest, .. } => digest,
         }
+    }
+
+    /// The sealed entry of a change to a non-public package (`level`: `allied` or `restricted`),
+    /// committing to its full entry `full` with `salt` (see the module docs). `None` for kinds
+    /// that are not about a package.
+    pub fn encode_sealed(&self, at: i64, level: &str, salt: &[u8], full: &[u8]) -> Option<Vec<u8>> {
+        use sha2::Digest as _;
+        let digest = match self {
+            Event::PackagePublished { digest, .. }
+            | Event::Countersigned { digest, .. }
+            | Event::Withdrawn { digest, .. } => digest,
+            _ => return None,
+        };
+        let mut h = sha2::Sha256::new();
+        h.update(salt);
+        h.update(full);
+        let mut s = format!("{ENTRY_VERSION}\nkind {}\nat {}\n", self.kind(), format_time(at));
+        for (name, value) in [("digest", digest.as_str()), ("releasability", level)] {
+            s.push_str(name);
+            s.push(' ');
+            escape(value, &mut s);
+            s.push('\n');
+        }
+        s.push_str(&format!("sealed sha256:{}\n", hex::encode(h.finalize())));
+        Some(s.into_bytes())
     }
 
     /// The entry's bytes for a change made at `at` (milliseconds since the epoch).

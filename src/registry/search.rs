@@ -505,10 +505,8 @@ fn passes(req: &SearchRequest, reader: &Reader, grants: &[String], p: &Indexed) 
 fn points_statement(range: &PropertyRange) -> Result<Sql> {
     let to_canonical = |x: f64| range.unit.convert(x, &range.canonical).map_err(|e| bad("unit", e));
     let mut sql = Sql::default();
-    sql.push(
-        "SELECT p.package_key, p.value, p.temperature_c FROM dataset_points p WHERE p.property = ",
-    )
-    .bind(SqlValue::Text(range.property.name.to_owned()));
+    sql.push("SELECT p.package_key, p.value, p.temperature_c FROM dataset_points p WHERE p.property = ")
+        .bind(SqlValue::Text(range.property.name.to_owned()));
     if let Some((lo, hi)) = range.window_c {
         sql.push(" AND p.temperature_c >= ").bind(SqlValue::Double(lo));
         sql.push(" AND p.temperature_c <= ").bind(SqlValue::Double(hi));
@@ -744,7 +742,9 @@ impl Registry {
                     // The first of the package's points with that very value and temperature.
                     let d = details
                         .iter()
-                        .find(|d| d.package_key == p.package_key && d.value == p.value && d.temperature_c == p.temperature_c)
+                        .find(|d| {
+                            d.package_key == p.package_key && d.value == p.value && d.temperature_c == p.temperature_c
+                        })
                         .ok_or_else(|| {
                             RegistryError::Internal(format!("search: point of package key {} not found", p.package_key))
                         })?;

@@ -56,7 +56,28 @@ impl LogKey {
 
 /// Appends `event`, made at `at`, in the caller's transaction; returns its index.
 pub(super) fn append(conn: &mut AnyConnection, event: &Event, at: i64) -> Result<u64> {
-    let bytes = event.encode(at).map_err(|e| RegistryError::bad_request(e.to_string()))?;
+    let full = event.encode(at).map_err(|e| RegistryError::bad_request(e.to_string()))?;
+    // Changes to packages that are not public are logged sealed (see `log::entry`).
+    let level = match event {
+        Event::PackagePublished { releasability, .. } => Some(releasability.clone()),
+        Event::Countersigned { digest, .. } | Event::Withdrawn { digest, .. } => {
+            packages::table.find(digest).select(packages::releasability).first::<String>(conn).optional()?
+        }
+        _ => None,
+    }
+    .filter(|level| level != "public");
+    let (bytes, sealed_entry, salt) = match level {
+        None => (full, None, None),
+        Some(level) => {
+            use rand_core::RngCore as _;
+            let mut salt = [0u8; 32];
+            rand_core::OsRng.fill_bytes(&mut salt);
+            let sealed = event
+                .encode_sealed(at, &level, &salt, &full)
+                .ok_or_else(|| RegistryError::Internal("a sealed entry of a change that is not a package's".into()))?;
+            (sealed, Some(full), Some(salt.to_vec()))
+        }
+    };
     // Taking the next index locks the head row until the transaction ends.
     let size: i64 = diesel::update(log_head::table.find(1))
         .set(log_head::size.eq(log_head::size + 1))
@@ -72,6 +93,8 @@ pub(super) fn append(conn: &mut AnyConnection, event: &Event, at: i64) -> Result
             log_entries::entry.eq(&bytes),
             log_entries::leaf_hash.eq(leaf.as_slice()),
             log_entries::created_at.eq(now_ms()),
+            log_entries::sealed_entry.eq(sealed_entry),
+            log_entries::salt.eq(salt),
         ))
         .execute(conn)?;
     // The complete subtrees this leaf closes: one per trailing 1 bit of its index.
@@ -412,7 +435,8 @@ impl Registry {
                         .into_boxed();
                     if let Event::Countersigned { .. } = event {
                         let bytes = event.encode(*at).map_err(|e| RegistryError::Internal(e.to_string()))?;
-                        query = query.filter(log_entries::entry.eq(bytes));
+                        query =
+                            query.filter(log_entries::entry.eq(bytes.clone()).or(log_entries::sealed_entry.eq(bytes)));
                     }
                     let already = query.count().get_result::<i64>(conn)? > 0;
                     if !already {

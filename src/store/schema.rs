@@ -208,6 +208,8 @@ diesel::table! {
         entry -> Binary,
         leaf_hash -> Binary,
         created_at -> BigInt,
+        sealed_entry -> Nullable<Binary>,
+        salt -> Nullable<Binary>,
     }
 }
 

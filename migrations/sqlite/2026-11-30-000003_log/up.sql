@@ -21,7 +21,11 @@ CREATE TABLE log_entries (
     -- the entry's bytes (format prequal-log-entry-v1, src/log/entry.rs)
     entry BLOB NOT NULL,
     leaf_hash BLOB NOT NULL,
-    created_at BIGINT NOT NULL
+    created_at BIGINT NOT NULL,
+    -- for a sealed entry (a change to a non-public package): the full entry and the salt its
+    -- commitment uses; served only to readers who may see the package
+    sealed_entry BLOB,
+    salt BLOB
 );
 CREATE INDEX log_entries_subject ON log_entries (subject, kind);
 
