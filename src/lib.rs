@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod fit;
 pub mod http;
+pub mod log;
 pub mod package;
 pub mod profile;
 pub mod registry;

@@ -8,6 +8,8 @@ use clap::{Args, Subcommand};
 
 use super::Outcome;
 use crate::http;
+use crate::package::signing::{KeyError, SecretKey};
+use crate::registry::transparency::LogKey;
 use crate::registry::views::{KeyRevocation, NewKey, NewOrganisation, NewToken};
 use crate::registry::{OrgKind, Policy, Registry, RegistryError, Role, demo};
 use crate::store::{DatabaseUrl, Store};
@@ -39,7 +41,14 @@ impl StorageArgs {
         std::fs::create_dir_all(&self.data).map_err(|e| format!("{}: {e}", self.data.display()))?;
         let url = self.url();
         let store = Store::open(&url, &self.data, self.pool_size).map_err(|e| format!("{}: {e}", url.redacted()))?;
-        Ok(Registry::new(store, policy))
+        let registry = Registry::new(store, policy);
+        // Before anything else appends, so that the log keeps the registry's own order.
+        match registry.backfill_log() {
+            Ok(n) if n > 0 => log::info!("logged {n} change(s) that predate the transparency log"),
+            Ok(_) => {}
+            Err(e) => return Err(format!("logging the state that predates the transparency log: {e}")),
+        }
+        Ok(registry)
     }
 }
 
@@ -67,6 +76,48 @@ pub struct ServeArgs {
     /// than the slowest upload.
     #[arg(long, env = "PREQUAL_SWEEP_GRACE", default_value_t = 0)]
     sweep_grace: u64,
+    /// The key that signs the transparency log's checkpoints: a `prequal keygen` key file.
+    /// Default: DATA/log-key.json, created (mode 0600) on first start. Every process serving
+    /// one database must use the same key.
+    #[arg(long, env = "PREQUAL_LOG_KEY", value_name = "FILE")]
+    log_key: Option<PathBuf>,
+    /// The log's origin line (also the checkpoint key name). It identifies the log and must
+    /// never change; set it to the registry's public host name, e.g. `prequal.example/log`.
+    /// Default: `<bind host>/log` (`localhost/log` for an unspecified address).
+    #[arg(long, env = "PREQUAL_LOG_ORIGIN", value_name = "ORIGIN")]
+    log_origin: Option<String>,
+}
+
+/// `<host>/log` from a bind address such as `127.0.0.1:8080` or `[::]:80`.
+fn default_origin(bind: &str) -> String {
+    let host = match bind.rsplit_once(':') {
+        Some((h, _)) => h.trim_start_matches('[').trim_end_matches(']'),
+        None => bind,
+    };
+    let host = if host.is_empty() || host == "0.0.0.0" || host == "::" { "localhost" } else { host };
+    format!("{host}/log")
+}
+
+/// Reads the log key, or creates it (0600) at the default place on first start.
+fn log_key(args: &ServeArgs) -> Result<LogKey, String> {
+    let origin = args.log_origin.clone().unwrap_or_else(|| default_origin(&args.bind));
+    let key = match &args.log_key {
+        Some(path) => SecretKey::read(path).map_err(|e| e.to_string())?,
+        None => {
+            let path = args.storage.data.join("log-key.json");
+            if !path.exists() {
+                let created = SecretKey::generate();
+                match created.write(&path, Some("prequal registry log key")) {
+                    Ok(()) => log::info!("created the log key {}", path.display()),
+                    // Another process created it first: read theirs.
+                    Err(KeyError::Exists { .. }) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            SecretKey::read(&path).map_err(|e| e.to_string())?
+        }
+    };
+    LogKey::new(&origin, &key)
 }
 
 fn fail(e: impl std::fmt::Display) -> Outcome {
@@ -76,10 +127,13 @@ fn fail(e: impl std::fmt::Display) -> Outcome {
 
 pub(super) fn serve(args: ServeArgs) -> Outcome {
     let policy = Policy { max_upload_bytes: args.max_upload_bytes, ..Policy::default() };
-    let registry = match args.storage.open(policy) {
+    let registry = match args.storage.open(policy).and_then(|r| Ok(r.with_log_key(log_key(&args)?))) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
+    if let Some(key) = registry.log_key() {
+        log::info!("transparency log origin '{}', verifier key {}", key.origin(), key.verifier());
+    }
     log::info!("database: {} ({})", registry.store.url().redacted(), registry.store.url().backend());
     match registry.sweep_orphans(Duration::from_secs(args.sweep_grace), false) {
         Ok(orphans) if !orphans.is_empty() => {

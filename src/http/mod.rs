@@ -10,6 +10,7 @@ mod ops;
 mod packages;
 mod pages;
 mod search;
+mod tlog;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -247,6 +248,13 @@ impl FromRequest for Auth {
         fit::get_ranking,
         fit::run_equivalency,
         search::search_materials,
+        tlog::get_log_checkpoint,
+        tlog::get_log_key,
+        tlog::get_log_tile,
+        tlog::get_log_entry_bundle,
+        tlog::get_inclusion_proof,
+        tlog::get_consistency_proof,
+        tlog::list_log_entries,
         ops::get_healthz,
         ops::get_readyz,
         ops::get_metrics,
@@ -258,6 +266,7 @@ impl FromRequest for Auth {
         (name = "tokens", description = "API tokens (operator role)"),
         (name = "fit", description = "Application requirement profiles, materials, fit reports and rankings"),
         (name = "search", description = "Search materials by property at condition, application fit, critical-mineral content and supply concentration"),
+        (name = "log", description = "The transparency log: signed checkpoints, C2SP tlog-tiles, inclusion and consistency proofs"),
         (name = "operations", description = "Health, readiness and metrics")
     )
 )]
@@ -301,6 +310,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     admin::configure(cfg);
     fit::configure(cfg);
     search::configure(cfg);
+    tlog::configure(cfg);
     pages::configure(cfg);
     ops::configure(cfg);
     cfg.service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()));

@@ -190,6 +190,11 @@ impl SecretKey {
         self.key.verifying_key()
     }
 
+    /// The Ed25519 key itself (the registry signs log checkpoints with it).
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+
     /// Writes the key file with mode 0600, refusing to overwrite an existing file.
     pub fn write(&self, path: &Path, comment: Option<&str>) -> Result<(), KeyError> {
         let shown = path.display().to_string();

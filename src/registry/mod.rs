@@ -13,10 +13,12 @@ mod packages;
 pub mod search;
 mod search_index;
 pub mod supply;
+pub mod transparency;
 pub mod views;
 
 use diesel::prelude::*;
 
+use crate::log::entry::Event;
 use crate::package::Limits;
 use crate::package::signing::{KeyId, decode_public_key};
 use crate::store::models::{KeyRow, OrganisationRow, TokenRow};
@@ -49,6 +51,8 @@ pub struct Registry {
     pub policy: Policy,
     /// What search filters on, in memory (see [`search_index::Mirror`]).
     mirror: search_index::Mirror,
+    /// Signs log checkpoints; absent in registries opened only to administer them.
+    log_key: Option<transparency::LogKey>,
 }
 
 type Result<T, E = RegistryError> = std::result::Result<T, E>;
@@ -109,7 +113,7 @@ fn token_view(row: TokenRow) -> Result<TokenInfo> {
 
 impl Registry {
     pub fn new(store: Store, policy: Policy) -> Registry {
-        Registry { store, policy, mirror: search_index::Mirror::default() }
+        Registry { store, policy, mirror: search_index::Mirror::default(), log_key: None }
     }
 
     /// The caller behind a bearer token.
@@ -159,7 +163,15 @@ impl Registry {
                 } else {
                     e.into()
                 }
-            })
+            })?;
+            let event = Event::OrganisationAdded {
+                organisation: row.id.clone(),
+                name: row.name.clone(),
+                kind: row.kind.clone(),
+                country: row.country.clone(),
+            };
+            transparency::append(conn, &event, row.created_at)?;
+            Ok(1)
         })?;
         organisation_view(row)
     }
@@ -215,7 +227,13 @@ impl Registry {
                 } else {
                     e.into()
                 }
-            })
+            })?;
+            let event = Event::KeyAdded {
+                key_id: row.key_id.clone(),
+                organisation: row.organisation_id.clone(),
+                public_key: row.public_key.clone(),
+            };
+            transparency::append(conn, &event, row.added_at)
         })?;
         Ok(key_view(row, now_ms()))
     }
@@ -263,6 +281,14 @@ impl Registry {
             let signed: Vec<String> =
                 signatures::table.filter(signatures::key_id.eq(key_id)).select(signatures::digest).load(conn)?;
             search_index::refresh(conn, &signed)?;
+            let event = Event::KeyRevoked {
+                key_id: row.key_id.clone(),
+                organisation: row.organisation_id.clone(),
+                effective_at: at,
+                compromised: row.compromised,
+                reason: revocation.reason.trim().to_owned(),
+            };
+            transparency::append(conn, &event, now_ms())?;
             Ok(row)
         })?;
         Ok(key_view(row, now_ms()))

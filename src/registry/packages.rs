@@ -12,6 +12,7 @@ use super::auth::{self, OrgKind, Principal, Reader};
 use super::error::RegistryError;
 use super::views::*;
 use super::{Registry, Result, is_unique_violation};
+use crate::log::entry::Event;
 use crate::package::manifest::Releasability;
 use crate::package::signing::{CheckedSignature, check_signature, encode_public_key};
 use crate::package::{PackageDigest, VerifiedPackage, verify_file};
@@ -40,7 +41,7 @@ fn version_key(v: &str) -> Vec<(u64, String)> {
         .collect()
 }
 
-fn parse_digest(s: &str) -> Result<PackageDigest> {
+pub(super) fn parse_digest(s: &str) -> Result<PackageDigest> {
     PackageDigest::parse(s)
         .ok_or_else(|| RegistryError::bad_request(format!("'{s}' is not a package digest (sha256:<64 lowercase hex>)")))
 }
@@ -335,6 +336,17 @@ impl Registry {
         };
         let readers: Vec<ReaderRow> =
             grants.into_iter().map(|reader| ReaderRow { digest: digest.clone(), reader }).collect();
+        let published = Event::PackagePublished {
+            digest: digest.clone(),
+            name: row.name.clone(),
+            version: row.version.clone(),
+            organisation: row.organisation_id.clone(),
+            releasability: row.releasability.clone(),
+            file_sha256: row.blob_sha256.clone(),
+            signatures: signers.iter().map(|(_, key, kind)| (key.clone(), (*kind).to_owned())).collect(),
+        };
+        let signer_keys: Vec<(String, String)> =
+            signers.iter().map(|(file, key, _)| (file.clone(), key.clone())).collect();
         let evidence = crate::fit::evidence_from_verified(&verified);
         let dataset_rows: Vec<DatasetRow> = verified
             .datasets()
@@ -376,6 +388,10 @@ impl Registry {
             }
             super::search_index::refresh(conn, &changed)?;
             super::search_index::write_points(conn, &dataset_rows)?;
+            // Log order is the clock: the signers' keys must have been added, and not revoked,
+            // before this package's entry.
+            let index = super::transparency::append(conn, &published, now)?;
+            super::transparency::require_keys_in_force(conn, &signer_keys, index, now_ms())?;
             Ok(())
         });
         match committed {
@@ -551,7 +567,7 @@ impl Registry {
         })
     }
 
-    fn visible_row(&self, conn: &mut AnyConnection, reader: &Reader, digest: &str) -> Result<PackageRow> {
+    pub(super) fn visible_row(&self, conn: &mut AnyConnection, reader: &Reader, digest: &str) -> Result<PackageRow> {
         visible(reader)
             .filter(packages::digest.eq(digest.to_owned()))
             .select(PackageRow::as_select())
@@ -627,6 +643,15 @@ impl Registry {
             match diesel::insert_into(signatures::table).values(&row).execute(conn) {
                 Ok(_) => {
                     super::search_index::refresh(conn, std::slice::from_ref(&row.digest))?;
+                    let event = Event::Countersigned {
+                        digest: row.digest.clone(),
+                        key_id: row.key_id.clone(),
+                        organisation: row.organisation_id.clone(),
+                        signature: row.signature.clone(),
+                    };
+                    let index = super::transparency::append(conn, &event, row.added_at)?;
+                    let signer = [(checked.file.clone(), row.key_id.clone())];
+                    super::transparency::require_keys_in_force(conn, &signer, index, now_ms())?;
                     Ok(true)
                 }
                 Err(e) if is_unique_violation(&e) => Ok(false),
@@ -654,10 +679,13 @@ impl Registry {
                 )));
             }
             if row.withdrawn_at.is_none() {
+                let now = now_ms();
                 diesel::update(packages::table.find(&digest))
-                    .set((packages::withdrawn_at.eq(now_ms()), packages::withdrawn_reason.eq(reason.trim())))
+                    .set((packages::withdrawn_at.eq(now), packages::withdrawn_reason.eq(reason.trim())))
                     .execute(conn)?;
                 super::search_index::refresh(conn, std::slice::from_ref(&digest))?;
+                let event = Event::Withdrawn { digest: digest.clone(), reason: reason.trim().to_owned() };
+                super::transparency::append(conn, &event, now)?;
             }
             Ok(())
         })?;

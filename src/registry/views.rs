@@ -280,3 +280,33 @@ pub struct ErrorDetail {
     /// Names the file, line, field or check.
     pub message: String,
 }
+
+/// An RFC 9162 inclusion proof of a package's `package_published` log entry.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InclusionProof {
+    /// The entry's index in the log.
+    pub leaf_index: u64,
+    /// The size of the tree the proof is for (a checkpoint's size).
+    pub tree_size: u64,
+    /// SHA-256(0x00 ‖ entry), hex.
+    pub leaf_hash: String,
+    /// The audit path, hex, from the leaf upwards.
+    pub hashes: Vec<String>,
+}
+
+/// An RFC 9162 consistency proof between two sizes of the log.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConsistencyProof {
+    pub from: u64,
+    pub to: u64,
+    /// Hex hashes.
+    pub hashes: Vec<String>,
+}
+
+/// Log entries, as text (format `prequal-log-entry-v1`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LogEntries {
+    /// The index of the first entry.
+    pub start: u64,
+    pub entries: Vec<String>,
+}

@@ -191,3 +191,32 @@ diesel::allow_tables_to_appear_in_same_query!(
     search_generation,
     dataset_points,
 );
+
+diesel::table! {
+    log_head (id) {
+        id -> Integer,
+        size -> BigInt,
+        backfilled -> Bool,
+    }
+}
+
+diesel::table! {
+    log_entries (idx) {
+        idx -> BigInt,
+        kind -> Text,
+        subject -> Text,
+        entry -> Binary,
+        leaf_hash -> Binary,
+        created_at -> BigInt,
+        sealed_entry -> Nullable<Binary>,
+        salt -> Nullable<Binary>,
+    }
+}
+
+diesel::table! {
+    log_nodes (level, idx) {
+        level -> Integer,
+        idx -> BigInt,
+        hash -> Binary,
+    }
+}

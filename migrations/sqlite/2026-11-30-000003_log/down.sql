@@ -1,0 +1,3 @@
+DROP TABLE log_nodes;
+DROP TABLE log_entries;
+DROP TABLE log_head;

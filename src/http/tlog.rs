@@ -1,0 +1,200 @@
+//! The transparency log's read API: the signed checkpoint and the C2SP `tlog-tiles` paths
+//! (`/log/…`), the log's verifier key, and JSON proofs and entries (`/v1/log/…`). The log
+//! itself is in `registry::transparency` and `crate::log`.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{ApiResult, MaybeAuth, State, blocking};
+use crate::log::tiles::{self, TILE_WIDTH};
+use crate::registry::RegistryError;
+use crate::registry::views::{ConsistencyProof, ErrorBody, InclusionProof, LogEntries};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/log/checkpoint", web::get().to(get_log_checkpoint))
+        .route("/log/key", web::get().to(get_log_key))
+        .route("/log/tile/entries/{index:.*}", web::get().to(get_log_entry_bundle))
+        .route("/log/tile/{level}/{index:.*}", web::get().to(get_log_tile))
+        .route("/v1/log/proof/inclusion", web::get().to(get_inclusion_proof))
+        .route("/v1/log/proof/consistency", web::get().to(get_consistency_proof))
+        .route("/v1/log/entries", web::get().to(list_log_entries));
+}
+
+fn text(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(body)
+}
+
+/// Full tiles never change; partial ones are replaced by fuller ones as the log grows.
+fn tile(body: Vec<u8>, full: bool) -> HttpResponse {
+    let cache = if full { "public, max-age=31536000, immutable" } else { "public, max-age=60" };
+    HttpResponse::Ok().content_type("application/octet-stream").insert_header((header::CACHE_CONTROL, cache)).body(body)
+}
+
+fn parse_tile_index(index: &str) -> Result<tiles::TileAddress, RegistryError> {
+    tiles::parse_index(index)
+        .ok_or_else(|| RegistryError::not_found(format!("'{index}' is not a tile index (x001/x234/067[.p/W])")))
+}
+
+/// The log's current checkpoint: a C2SP `tlog-checkpoint` (origin, tree size, base64 root
+/// hash) as a `signed-note`, signed with the log key (`GET /log/key`).
+#[utoipa::path(
+    get, path = "/log/checkpoint", tag = "log", operation_id = "get_log_checkpoint",
+    responses(
+        (status = 200, description = "The signed checkpoint", body = String, content_type = "text/plain"),
+        (status = 503, description = "Storage unavailable or no log key", body = ErrorBody),
+    )
+)]
+pub async fn get_log_checkpoint(state: State) -> ApiResult<HttpResponse> {
+    Ok(text(blocking(move || state.registry.checkpoint()).await?))
+}
+
+/// The verifier key of the checkpoints, in signed-note form `<origin>+<key id>+<base64 key>`.
+#[utoipa::path(
+    get, path = "/log/key", tag = "log", operation_id = "get_log_key",
+    responses(
+        (status = 200, description = "The verifier key, one line", body = String, content_type = "text/plain"),
+        (status = 503, description = "No log key configured", body = ErrorBody),
+    )
+)]
+pub async fn get_log_key(state: State) -> ApiResult<HttpResponse> {
+    let key = state
+        .registry
+        .log_key()
+        .ok_or_else(|| RegistryError::Unavailable("no log key configured".into()))?
+        .verifier()
+        .to_string();
+    Ok(text(format!("{key}\n")))
+}
+
+/// A hash tile (C2SP `tlog-tiles`, height 8): the 32-byte hashes of tree level `8·level`,
+/// indexes `256·N` to `256·N + W − 1`. `index` is N in three-digit groups (`x001/x234/067`),
+/// with `.p/W` for a partial tile of width W.
+#[utoipa::path(
+    get, path = "/log/tile/{level}/{index}", tag = "log", operation_id = "get_log_tile",
+    params(
+        ("level" = u32, Path, description = "Tile level (tree level / 8)"),
+        ("index" = String, Path, description = "Tile index path, e.g. `x001/x234/067` or `067.p/12`"),
+    ),
+    responses(
+        (status = 200, description = "The tile's hashes, concatenated", content_type = "application/octet-stream"),
+        (status = 404, description = "No such tile yet, or a malformed index", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    )
+)]
+pub async fn get_log_tile(state: State, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+    let (level, index) = path.into_inner();
+    let level: u32 = level
+        .parse()
+        .ok()
+        .filter(|_| !level.starts_with('0') || level == "0")
+        .ok_or_else(|| RegistryError::not_found(format!("'{level}' is not a tile level")))?;
+    let at = parse_tile_index(&index)?;
+    let body = blocking(move || state.registry.log_tile(level, at)).await?;
+    Ok(tile(body, at.width == TILE_WIDTH))
+}
+
+/// An entry bundle (C2SP `tlog-tiles`): entries `256·N` to `256·N + W − 1`, each as a
+/// big-endian 16-bit length followed by the entry's bytes.
+#[utoipa::path(
+    get, path = "/log/tile/entries/{index}", tag = "log", operation_id = "get_log_entry_bundle",
+    params(("index" = String, Path, description = "Tile index path, e.g. `000` or `001.p/17`")),
+    responses(
+        (status = 200, description = "The entry bundle", content_type = "application/octet-stream"),
+        (status = 404, description = "No such bundle yet, or a malformed index", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    )
+)]
+pub async fn get_log_entry_bundle(state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let at = parse_tile_index(&path.into_inner())?;
+    let body = blocking(move || state.registry.log_entry_bundle(at)).await?;
+    Ok(tile(body, at.width == TILE_WIDTH))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InclusionQuery {
+    /// The package digest, `sha256:<hex>`.
+    pub digest: String,
+    /// The tree size to prove against (a checkpoint's size); the current size if absent.
+    pub size: Option<u64>,
+}
+
+/// The inclusion proof of a package's `package_published` entry, for a package the caller may
+/// see.
+#[utoipa::path(
+    get, path = "/v1/log/proof/inclusion", tag = "log", operation_id = "get_inclusion_proof",
+    params(InclusionQuery),
+    responses(
+        (status = 200, description = "The proof", body = InclusionProof),
+        (status = 400, description = "Malformed digest, or size larger than the log or not covering the entry; the message names the parameter", body = ErrorBody),
+        (status = 401, description = "Invalid or revoked token", body = ErrorBody),
+        (status = 404, description = "No such package that the caller may see", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn get_inclusion_proof(
+    state: State,
+    auth: MaybeAuth,
+    q: web::Query<InclusionQuery>,
+) -> ApiResult<web::Json<InclusionProof>> {
+    let reader = auth.reader();
+    let q = q.into_inner();
+    Ok(web::Json(blocking(move || state.registry.inclusion_proof(&reader, &q.digest, q.size)).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConsistencyQuery {
+    /// The older tree size.
+    pub from: u64,
+    /// The newer tree size (at most the log's size).
+    pub to: u64,
+}
+
+/// The consistency proof between two tree sizes.
+#[utoipa::path(
+    get, path = "/v1/log/proof/consistency", tag = "log", operation_id = "get_consistency_proof",
+    params(ConsistencyQuery),
+    responses(
+        (status = 200, description = "The proof", body = ConsistencyProof),
+        (status = 400, description = "from larger than to, or to larger than the log; the message names the parameter", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    )
+)]
+pub async fn get_consistency_proof(
+    state: State,
+    q: web::Query<ConsistencyQuery>,
+) -> ApiResult<web::Json<ConsistencyProof>> {
+    let (from, to) = (q.from, q.to);
+    Ok(web::Json(blocking(move || state.registry.consistency_proof(from, to)).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EntriesQuery {
+    /// The first index.
+    pub start: u64,
+    /// One past the last index (at most 1000 after start).
+    pub end: u64,
+}
+
+/// Log entries as text, for people and scripts (mirrors read entry bundles).
+#[utoipa::path(
+    get, path = "/v1/log/entries", tag = "log", operation_id = "list_log_entries",
+    params(EntriesQuery),
+    responses(
+        (status = 200, description = "The entries", body = LogEntries),
+        (status = 400, description = "end beyond the log, or a range that is reversed or too long", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    )
+)]
+pub async fn list_log_entries(state: State, q: web::Query<EntriesQuery>) -> ApiResult<web::Json<LogEntries>> {
+    let (start, end) = (q.start, q.end);
+    Ok(web::Json(blocking(move || state.registry.log_entries(start, end)).await?))
+}

@@ -1,0 +1,12 @@
+//! The transparency log: RFC 9162 Merkle hashing and proofs ([`merkle`]), the entries the
+//! registry appends for every state change ([`entry`]), C2SP signed notes ([`note`]),
+//! checkpoints ([`checkpoint`]) and tile addressing ([`tiles`]).
+//!
+//! This module computes and checks; it does no I/O and knows nothing of HTTP or the database
+//! (the registry stores the log in `log_entries` and `log_nodes` and calls in here).
+
+pub mod checkpoint;
+pub mod entry;
+pub mod merkle;
+pub mod note;
+pub mod tiles;

@@ -1,0 +1,455 @@
+//! The registry's transparency log in the database: appending an entry in the transaction of
+//! the state change it records, logging the state that predates the log, and reading roots,
+//! proofs, tiles and signed checkpoints. Hashing and formats are in [`crate::log`].
+//!
+//! Log order is the registry's clock. Every append first increments the one row of `log_head`
+//! and holds it until the transaction ends, so appends are serialised by the database (a row
+//! lock on PostgreSQL, the write lock on SQLite) and several processes can share one log.
+
+use std::sync::Mutex;
+
+use diesel::prelude::*;
+
+use super::views::{ConsistencyProof, InclusionProof, LogEntries};
+use super::{Reader, Registry, RegistryError, Result};
+use crate::log::checkpoint::Checkpoint;
+use crate::log::entry::Event;
+use crate::log::merkle::{self, Hash, NodeSource, ProofError};
+use crate::log::note::{NoteSigner, VerifierKey};
+use crate::log::tiles::{self, TILE_HEIGHT, TILE_WIDTH, TileAddress};
+use crate::store::models::{KeyRow, OrganisationRow, PackageRow, SignatureRow};
+use crate::store::schema::{log_entries, log_head, log_nodes, organisations, packages, signatures, signing_keys};
+use crate::store::{AnyConnection, now_ms};
+
+/// The most entries `GET /v1/log/entries` returns at once.
+pub const MAX_ENTRIES_PER_REQUEST: u64 = 1000;
+
+impl From<ProofError> for RegistryError {
+    fn from(e: ProofError) -> Self {
+        RegistryError::bad_request(e.to_string())
+    }
+}
+
+/// The key that signs checkpoints and the log's origin line.
+pub struct LogKey {
+    signer: NoteSigner,
+    /// Signed checkpoint of the last size asked for: a checkpoint is signed once per size.
+    cached: Mutex<Option<(u64, String)>>,
+}
+
+impl LogKey {
+    /// `origin` is both the checkpoint's origin line and the note key name.
+    pub fn new(origin: &str, key: &crate::package::signing::SecretKey) -> std::result::Result<LogKey, String> {
+        let signer =
+            NoteSigner::new(origin, key.signing_key().clone()).map_err(|e| format!("log origin '{origin}': {e}"))?;
+        Ok(LogKey { signer, cached: Mutex::new(None) })
+    }
+
+    pub fn origin(&self) -> &str {
+        self.signer.verifier().name()
+    }
+
+    pub fn verifier(&self) -> &VerifierKey {
+        self.signer.verifier()
+    }
+}
+
+/// Appends `event`, made at `at`, in the caller's transaction; returns its index.
+pub(super) fn append(conn: &mut AnyConnection, event: &Event, at: i64) -> Result<u64> {
+    let full = event.encode(at).map_err(|e| RegistryError::bad_request(e.to_string()))?;
+    // Changes to packages that are not public are logged sealed (see `log::entry`).
+    let level = match event {
+        Event::PackagePublished { releasability, .. } => Some(releasability.clone()),
+        Event::Countersigned { digest, .. } | Event::Withdrawn { digest, .. } => {
+            packages::table.find(digest).select(packages::releasability).first::<String>(conn).optional()?
+        }
+        _ => None,
+    }
+    .filter(|level| level != "public");
+    let (bytes, sealed_entry, salt) = match level {
+        None => (full, None, None),
+        Some(level) => {
+            use rand_core::RngCore as _;
+            let mut salt = [0u8; 32];
+            rand_core::OsRng.fill_bytes(&mut salt);
+            let sealed = event
+                .encode_sealed(at, &level, &salt, &full)
+                .ok_or_else(|| RegistryError::Internal("a sealed entry of a change that is not a package's".into()))?;
+            (sealed, Some(full), Some(salt.to_vec()))
+        }
+    };
+    // Taking the next index locks the head row until the transaction ends.
+    let size: i64 = diesel::update(log_head::table.find(1))
+        .set(log_head::size.eq(log_head::size + 1))
+        .returning(log_head::size)
+        .get_result(conn)?;
+    let index = size - 1;
+    let leaf = merkle::leaf_hash(&bytes);
+    diesel::insert_into(log_entries::table)
+        .values((
+            log_entries::idx.eq(index),
+            log_entries::kind.eq(event.kind()),
+            log_entries::subject.eq(event.subject()),
+            log_entries::entry.eq(&bytes),
+            log_entries::leaf_hash.eq(leaf.as_slice()),
+            log_entries::created_at.eq(now_ms()),
+            log_entries::sealed_entry.eq(sealed_entry),
+            log_entries::salt.eq(salt),
+        ))
+        .execute(conn)?;
+    // The complete subtrees this leaf closes: one per trailing 1 bit of its index.
+    let (mut hash, mut level, mut i) = (leaf, 0i32, index);
+    insert_node(conn, level, i, &hash)?;
+    while i & 1 == 1 {
+        let left = DbNodes(conn).node(u32::try_from(level).unwrap_or(0), (i - 1) as u64)?;
+        hash = merkle::node_hash(&left, &hash);
+        level += 1;
+        i >>= 1;
+        insert_node(conn, level, i, &hash)?;
+    }
+    Ok(index as u64)
+}
+
+fn insert_node(conn: &mut AnyConnection, level: i32, idx: i64, hash: &Hash) -> Result<()> {
+    diesel::insert_into(log_nodes::table)
+        .values((log_nodes::level.eq(level), log_nodes::idx.eq(idx), log_nodes::hash.eq(hash.as_slice())))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn to_hash(bytes: Vec<u8>) -> Result<Hash> {
+    bytes.try_into().map_err(|_| RegistryError::Internal("a stored log hash is not 32 bytes".into()))
+}
+
+fn to_i64(n: u64) -> Result<i64> {
+    i64::try_from(n).map_err(|_| RegistryError::bad_request(format!("{n} is out of range")))
+}
+
+/// Complete subtree hashes from `log_nodes`.
+struct DbNodes<'a>(&'a mut AnyConnection);
+
+impl NodeSource for DbNodes<'_> {
+    type Error = RegistryError;
+    fn node(&mut self, level: u32, index: u64) -> Result<Hash> {
+        let found: Option<Vec<u8>> = log_nodes::table
+            .find((i32::try_from(level).unwrap_or(i32::MAX), to_i64(index)?))
+            .select(log_nodes::hash)
+            .first(self.0)
+            .optional()?;
+        to_hash(found.ok_or_else(|| RegistryError::Internal(format!("log node {level}/{index} is missing")))?)
+    }
+}
+
+/// The index of the `key_added` entry of each key, refusing keys that were not added before
+/// `before` or are revoked at `now`. Called inside a transaction that has appended (and so holds
+/// the log head): every revocation logged before this entry is visible here, every later one
+/// comes after it in the log.
+pub(super) fn require_keys_in_force(
+    conn: &mut AnyConnection,
+    signers: &[(String, String)],
+    before: u64,
+    now: i64,
+) -> Result<()> {
+    for (file, key_id) in signers {
+        let added: Option<i64> = log_entries::table
+            .filter(log_entries::subject.eq(key_id))
+            .filter(log_entries::kind.eq("key_added"))
+            .select(log_entries::idx)
+            .first(conn)
+            .optional()?;
+        if added.is_none_or(|i| (i as u64) >= before) {
+            return Err(RegistryError::SignatureRejected {
+                code: "unknown_key",
+                file: file.clone(),
+                detail: format!("key {key_id} has no entry in the registry's log before this package"),
+            });
+        }
+        let revoked: Option<i64> =
+            signing_keys::table.find(key_id).select(signing_keys::revoked_at).first(conn).optional()?.flatten();
+        if revoked.is_some_and(|t| t <= now) {
+            return Err(RegistryError::SignatureRejected {
+                code: "key_revoked",
+                file: file.clone(),
+                detail: format!("key {key_id} was revoked before this package's log entry"),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn head(conn: &mut AnyConnection) -> Result<(u64, bool)> {
+    let (size, backfilled): (i64, bool) =
+        log_head::table.find(1).select((log_head::size, log_head::backfilled)).first(conn)?;
+    Ok((size as u64, backfilled))
+}
+
+impl Registry {
+    /// Uses `key` to sign checkpoints.
+    pub fn with_log_key(mut self, key: LogKey) -> Registry {
+        self.log_key = Some(key);
+        self
+    }
+
+    pub fn log_key(&self) -> Option<&LogKey> {
+        self.log_key.as_ref()
+    }
+
+    /// The number of entries in the log.
+    pub fn log_size(&self) -> Result<u64> {
+        let mut conn = self.store.conn()?;
+        Ok(head(&mut conn)?.0)
+    }
+
+    fn check_size(conn: &mut AnyConnection, size: u64, param: &str) -> Result<u64> {
+        let current = head(conn)?.0;
+        if size > current {
+            return Err(RegistryError::bad_request(format!(
+                "{param}: {size} is larger than the log ({current} entries)"
+            )));
+        }
+        Ok(current)
+    }
+
+    /// The root hash of the log at `size` entries.
+    pub fn log_root(&self, size: u64) -> Result<Hash> {
+        let mut conn = self.store.conn()?;
+        Self::check_size(&mut conn, size, "size")?;
+        merkle::tree_root(&mut DbNodes(&mut conn), size)
+    }
+
+    /// The signed checkpoint (C2SP signed note) of the log as it is now.
+    pub fn checkpoint(&self) -> Result<String> {
+        let key = self.log_key.as_ref().ok_or_else(|| RegistryError::Unavailable("no log key configured".into()))?;
+        let mut conn = self.store.conn()?;
+        let size = head(&mut conn)?.0;
+        if let Ok(cached) = key.cached.lock()
+            && let Some((s, note)) = cached.as_ref()
+            && *s == size
+        {
+            return Ok(note.clone());
+        }
+        let root = merkle::tree_root(&mut DbNodes(&mut conn), size)?;
+        let text = Checkpoint { origin: key.origin().to_owned(), size, root, extensions: Vec::new() }.to_text();
+        let note = key.signer.sign(&text).map_err(|e| RegistryError::Internal(e.to_string()))?;
+        if let Ok(mut cached) = key.cached.lock() {
+            *cached = Some((size, note.clone()));
+        }
+        Ok(note)
+    }
+
+    /// The inclusion proof of the `package_published` entry of a package the reader may see, in
+    /// the tree of `size` entries (the current size if absent).
+    pub fn inclusion_proof(&self, reader: &Reader, digest: &str, size: Option<u64>) -> Result<InclusionProof> {
+        let digest = super::packages::parse_digest(digest)?.to_string();
+        let mut conn = self.store.conn()?;
+        self.visible_row(&mut conn, reader, &digest)?;
+        let current = head(&mut conn)?.0;
+        let size = match size {
+            Some(s) => Self::check_size(&mut conn, s, "size").map(|_| s)?,
+            None => current,
+        };
+        let (index, leaf): (i64, Vec<u8>) = log_entries::table
+            .filter(log_entries::subject.eq(&digest))
+            .filter(log_entries::kind.eq("package_published"))
+            .select((log_entries::idx, log_entries::leaf_hash))
+            .first(&mut conn)
+            .optional()?
+            .ok_or_else(|| RegistryError::not_found(format!("package {digest} has no log entry yet")))?;
+        let index = index as u64;
+        if index >= size {
+            return Err(RegistryError::bad_request(format!(
+                "size: the package's entry {index} is not in a tree of {size} entries"
+            )));
+        }
+        let hashes = merkle::inclusion_proof(&mut DbNodes(&mut conn), index, size)?;
+        Ok(InclusionProof {
+            leaf_index: index,
+            tree_size: size,
+            leaf_hash: hex::encode(to_hash(leaf)?),
+            hashes: hashes.iter().map(hex::encode).collect(),
+        })
+    }
+
+    /// The consistency proof between two sizes of the log.
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<ConsistencyProof> {
+        let mut conn = self.store.conn()?;
+        Self::check_size(&mut conn, to, "to")?;
+        if from > to {
+            return Err(RegistryError::bad_request(format!("from: {from} is larger than to ({to})")));
+        }
+        let hashes = merkle::consistency_proof(&mut DbNodes(&mut conn), from, to)?;
+        Ok(ConsistencyProof { from, to, hashes: hashes.iter().map(hex::encode).collect() })
+    }
+
+    /// A hash tile (C2SP tlog-tiles): the hashes of tree level `8·level`, indexes
+    /// `[256·N, 256·N + W)`, concatenated. Not found until all of them exist.
+    pub fn log_tile(&self, level: u32, at: TileAddress) -> Result<Vec<u8>> {
+        let tree_level = level
+            .checked_mul(TILE_HEIGHT)
+            .filter(|l| *l < 63)
+            .ok_or_else(|| RegistryError::not_found(format!("no tile level {level}")))?;
+        let start = to_i64(at.index.saturating_mul(TILE_WIDTH))?;
+        let mut conn = self.store.conn()?;
+        let rows: Vec<Vec<u8>> = log_nodes::table
+            .filter(log_nodes::level.eq(tree_level as i32))
+            .filter(log_nodes::idx.ge(start))
+            .filter(log_nodes::idx.lt(start + at.width as i64))
+            .order(log_nodes::idx)
+            .select(log_nodes::hash)
+            .load(&mut conn)?;
+        if rows.len() as u64 != at.width {
+            return Err(RegistryError::not_found(format!(
+                "tile {level}/{} is not complete",
+                tiles::encode_index(at.index)
+            )));
+        }
+        Ok(rows.concat())
+    }
+
+    /// An entry bundle (C2SP tlog-tiles): entries `[256·N, 256·N + W)`, each with its length.
+    pub fn log_entry_bundle(&self, at: TileAddress) -> Result<Vec<u8>> {
+        let start = at.index.saturating_mul(TILE_WIDTH);
+        let entries = self.entries_between(start, start.saturating_add(at.width))?;
+        if entries.len() as u64 != at.width {
+            return Err(RegistryError::not_found(format!(
+                "entry bundle {} is not complete",
+                tiles::encode_index(at.index)
+            )));
+        }
+        Ok(tiles::entry_bundle(entries.iter().map(Vec::as_slice)))
+    }
+
+    fn entries_between(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
+        let mut conn = self.store.conn()?;
+        Ok(log_entries::table
+            .filter(log_entries::idx.ge(to_i64(start)?))
+            .filter(log_entries::idx.lt(to_i64(end)?))
+            .order(log_entries::idx)
+            .select(log_entries::entry)
+            .load(&mut conn)?)
+    }
+
+    /// Entries `[start, end)` as text (at most [`MAX_ENTRIES_PER_REQUEST`]).
+    pub fn log_entries(&self, start: u64, end: u64) -> Result<LogEntries> {
+        let size = self.log_size()?;
+        if end > size {
+            return Err(RegistryError::bad_request(format!("end: {end} is larger than the log ({size} entries)")));
+        }
+        if start > end || end - start > MAX_ENTRIES_PER_REQUEST {
+            return Err(RegistryError::bad_request(format!(
+                "start: must be at most end and within {MAX_ENTRIES_PER_REQUEST} entries of it"
+            )));
+        }
+        let entries = self.entries_between(start, end)?;
+        Ok(LogEntries {
+            start,
+            entries: entries.into_iter().map(|e| String::from_utf8_lossy(&e).into_owned()).collect(),
+        })
+    }
+
+    /// Logs the state that predates the log (registries created before it), in the registry's
+    /// own order: each change at the time it was made, organisations before keys before packages
+    /// at equal times. Runs once; batches commit separately and skip what is already logged, so
+    /// an interrupted run resumes, and two processes starting together do not log twice.
+    /// Returns the number of entries appended.
+    pub fn backfill_log(&self) -> Result<u64> {
+        if head(&mut *self.store.conn()?)?.1 {
+            return Ok(0);
+        }
+        let mut conn = self.store.conn()?;
+        let orgs: Vec<OrganisationRow> = organisations::table.select(OrganisationRow::as_select()).load(&mut conn)?;
+        let keys: Vec<KeyRow> = signing_keys::table.select(KeyRow::as_select()).load(&mut conn)?;
+        let pkgs: Vec<PackageRow> = packages::table.select(PackageRow::as_select()).load(&mut conn)?;
+        let sigs: Vec<SignatureRow> = signatures::table.select(SignatureRow::as_select()).load(&mut conn)?;
+        drop(conn);
+        let mut by_digest: std::collections::HashMap<&str, Vec<&SignatureRow>> = Default::default();
+        for s in &sigs {
+            by_digest.entry(s.digest.as_str()).or_default().push(s);
+        }
+        // (time, order at equal times, event)
+        let mut events: Vec<(i64, u8, Event)> = Vec::new();
+        for o in orgs {
+            let e = Event::OrganisationAdded { organisation: o.id, name: o.name, kind: o.kind, country: o.country };
+            events.push((o.created_at, 0, e));
+        }
+        for k in keys {
+            if let (Some(at), Some(reason)) = (k.revoked_at, k.revocation_reason.clone()) {
+                let e = Event::KeyRevoked {
+                    key_id: k.key_id.clone(),
+                    organisation: k.organisation_id.clone(),
+                    effective_at: at,
+                    compromised: k.compromised,
+                    reason,
+                };
+                events.push((at, 4, e));
+            }
+            let e = Event::KeyAdded { key_id: k.key_id, organisation: k.organisation_id, public_key: k.public_key };
+            events.push((k.added_at, 1, e));
+        }
+        for p in pkgs {
+            let mut package_sigs = by_digest.remove(p.digest.as_str()).unwrap_or_default();
+            package_sigs.sort_by(|a, b| (a.added_at, &a.key_id).cmp(&(b.added_at, &b.key_id)));
+            for s in package_sigs.iter().filter(|s| s.source != "package") {
+                let e = Event::Countersigned {
+                    digest: s.digest.clone(),
+                    key_id: s.key_id.clone(),
+                    organisation: s.organisation_id.clone(),
+                    signature: s.signature.clone(),
+                };
+                events.push((s.added_at, 3, e));
+            }
+            if let Some(at) = p.withdrawn_at {
+                let e = Event::Withdrawn {
+                    digest: p.digest.clone(),
+                    reason: p.withdrawn_reason.clone().unwrap_or_default(),
+                };
+                events.push((at, 3, e));
+            }
+            let e = Event::PackagePublished {
+                signatures: package_sigs
+                    .iter()
+                    .filter(|s| s.source == "package")
+                    .map(|s| (s.key_id.clone(), s.kind.clone()))
+                    .collect(),
+                digest: p.digest,
+                name: p.name,
+                version: p.version,
+                organisation: p.organisation_id,
+                releasability: p.releasability,
+                file_sha256: p.blob_sha256,
+            };
+            events.push((p.registered_at, 2, e));
+        }
+        events.sort_by_key(|(at, order, _)| (*at, *order));
+        let mut appended = 0;
+        for batch in events.chunks(500) {
+            appended += self.store.write(|conn| -> Result<u64> {
+                // Lock the head first, so that a concurrent backfill waits and then skips.
+                diesel::update(log_head::table.find(1)).set(log_head::size.eq(log_head::size)).execute(conn)?;
+                let mut n = 0;
+                for (at, _, event) in batch {
+                    // A package has several countersignatures: those compare whole entries.
+                    let mut query = log_entries::table
+                        .filter(log_entries::subject.eq(event.subject()))
+                        .filter(log_entries::kind.eq(event.kind()))
+                        .into_boxed();
+                    if let Event::Countersigned { .. } = event {
+                        let bytes = event.encode(*at).map_err(|e| RegistryError::Internal(e.to_string()))?;
+                        query =
+                            query.filter(log_entries::entry.eq(bytes.clone()).or(log_entries::sealed_entry.eq(bytes)));
+                    }
+                    let already = query.count().get_result::<i64>(conn)? > 0;
+                    if !already {
+                        append(conn, event, *at)?;
+                        n += 1;
+                    }
+                }
+                Ok(n)
+            })?;
+        }
+        self.store.write(|conn| -> Result<usize> {
+            Ok(diesel::update(log_head::table.find(1)).set(log_head::backfilled.eq(true)).execute(conn)?)
+        })?;
+        Ok(appended)
+    }
+}
