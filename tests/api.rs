@@ -519,4 +519,11 @@ fn failed_tokens_are_throttled_and_pages_carry_security_headers(backend: Backend
     let api = reg.get("/v1/packages", None);
     assert_eq!(api.headers["x-content-type-options"], "nosniff");
     assert!(!api.headers.contains_key("content-security-policy"), "JSON needs no policy");
+
+    // No secret reaches the server's log: neither a valid token nor a guessed one.
+    let log = std::fs::read_to_string(reg.log_path()).unwrap();
+    assert!(log.contains("/v1/packages"), "requests are logged: {log}");
+    let secret = |t: &str| t.rsplit('_').next().unwrap().to_owned();
+    assert!(!log.contains(&secret(&reg.operator_token)), "the operator token's secret is in the log");
+    assert!(!log.contains(&secret(guess)), "a guessed token is in the log");
 }
