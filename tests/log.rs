@@ -94,6 +94,25 @@ fn log_read_api_verifies(backend: Backend) {
     );
     assert!(sealed.iter().all(|t| t.lines().count() == 6), "kind, at, digest, releasability, sealed: {sealed:?}");
     assert!(!text.iter().any(|t| t.contains("iron-nitride")), "the allied package's name is not in the public log");
+    // A reader who may see the package can open the seal; nobody else learns anything.
+    let at = text.iter().position(|t| t.contains("\nsealed sha256:")).unwrap();
+    assert_eq!(reg.get(&format!("/v1/log/sealed/{at}"), None).status, 404);
+    let opened = reg.get(&format!("/v1/log/sealed/{at}"), Some(&reg.operator_token));
+    assert_eq!(opened.status, 200, "{}", String::from_utf8_lossy(&opened.body));
+    let opened = opened.json();
+    assert_eq!(opened["entry"].as_str().unwrap(), text[at]);
+    let full = opened["full_entry"].as_str().unwrap();
+    assert!(full.contains("\nname iron-nitride") && full.contains("\nreleasability allied\n"), "{full}");
+    let commitment = {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(hex::decode(opened["salt"].as_str().unwrap()).unwrap());
+        h.update(full.as_bytes());
+        hex::encode(h.finalize())
+    };
+    assert!(text[at].ends_with(&format!("\nsealed sha256:{commitment}\n")), "the seal commits to the full entry");
+    let public = text.iter().position(|t| !t.contains("\nsealed ")).unwrap();
+    assert_eq!(reg.get(&format!("/v1/log/sealed/{public}"), Some(&reg.operator_token)).status, 404);
     // Organisations and keys come before the packages they sign.
     let first_package = text.iter().position(|t| t.contains("kind package_published")).unwrap();
     assert!(text[..first_package].iter().any(|t| t.contains("kind key_added")));

@@ -255,6 +255,7 @@ impl FromRequest for Auth {
         tlog::get_inclusion_proof,
         tlog::get_consistency_proof,
         tlog::list_log_entries,
+        tlog::get_sealed_entry,
         ops::get_healthz,
         ops::get_readyz,
         ops::get_metrics,

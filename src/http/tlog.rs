@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 use super::{ApiResult, MaybeAuth, State, blocking};
 use crate::log::tiles::{self, TILE_WIDTH};
 use crate::registry::RegistryError;
-use crate::registry::views::{ConsistencyProof, ErrorBody, InclusionProof, LogEntries};
+use crate::registry::views::{ConsistencyProof, ErrorBody, InclusionProof, LogEntries, SealedEntry};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/log/checkpoint", web::get().to(get_log_checkpoint))
@@ -19,7 +19,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/log/tile/{level}/{index:.*}", web::get().to(get_log_tile))
         .route("/v1/log/proof/inclusion", web::get().to(get_inclusion_proof))
         .route("/v1/log/proof/consistency", web::get().to(get_consistency_proof))
-        .route("/v1/log/entries", web::get().to(list_log_entries));
+        .route("/v1/log/entries", web::get().to(list_log_entries))
+        .route("/v1/log/sealed/{index}", web::get().to(get_sealed_entry));
 }
 
 fn text(body: String) -> HttpResponse {
@@ -197,4 +198,24 @@ pub struct EntriesQuery {
 pub async fn list_log_entries(state: State, q: web::Query<EntriesQuery>) -> ApiResult<web::Json<LogEntries>> {
     let (start, end) = (q.start, q.end);
     Ok(web::Json(blocking(move || state.registry.log_entries(start, end)).await?))
+}
+
+/// Opens a sealed log entry (a change to a non-public package) for a caller who may see the
+/// package: the full entry and the salt, so SHA-256(salt ‖ full entry) can be checked against
+/// the public entry's `sealed` line.
+#[utoipa::path(
+    get, path = "/v1/log/sealed/{index}", tag = "log", operation_id = "get_sealed_entry",
+    params(("index" = u64, Path, description = "The entry's index in the log")),
+    responses(
+        (status = 200, description = "The opened entry", body = SealedEntry),
+        (status = 401, description = "Invalid or revoked token", body = ErrorBody),
+        (status = 404, description = "No sealed entry at that index whose package the caller may see", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn get_sealed_entry(state: State, auth: MaybeAuth, index: web::Path<u64>) -> ApiResult<web::Json<SealedEntry>> {
+    let reader = auth.reader();
+    let index = index.into_inner();
+    Ok(web::Json(blocking(move || state.registry.open_sealed(&reader, index)).await?))
 }

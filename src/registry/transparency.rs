@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use diesel::prelude::*;
 
-use super::views::{ConsistencyProof, InclusionProof, LogEntries};
+use super::views::{ConsistencyProof, InclusionProof, LogEntries, SealedEntry};
 use super::{Reader, Registry, RegistryError, Result};
 use crate::log::checkpoint::Checkpoint;
 use crate::log::entry::Event;
@@ -268,6 +268,27 @@ impl Registry {
             leaf_hash: hex::encode(to_hash(leaf)?),
             hashes: hashes.iter().map(hex::encode).collect(),
         })
+    }
+
+    /// Opens the sealed entry at `index` for `reader`, who must be allowed to see its package
+    /// (anyone else gets 404, as for a package that does not exist).
+    pub fn open_sealed(&self, reader: &Reader, index: u64) -> Result<SealedEntry> {
+        let mut conn = self.store.conn()?;
+        let row: Option<(String, Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>)> = log_entries::table
+            .find(to_i64(index)?)
+            .select((log_entries::subject, log_entries::entry, log_entries::sealed_entry, log_entries::salt))
+            .first(&mut conn)
+            .optional()?;
+        let not_found = || RegistryError::not_found(format!("no sealed log entry {index} that the caller may see"));
+        let (subject, entry, Some(full), Some(salt)) = row.ok_or_else(not_found)? else {
+            return Err(not_found());
+        };
+        self.visible_row(&mut conn, reader, &subject).map_err(|e| match e {
+            RegistryError::NotFound(_) => not_found(),
+            other => other,
+        })?;
+        let text = |b: Vec<u8>| String::from_utf8(b).map_err(|_| RegistryError::Internal("a log entry is not UTF-8".into()));
+        Ok(SealedEntry { index, entry: text(entry)?, full_entry: text(full)?, salt: hex::encode(salt) })
     }
 
     /// The consistency proof between two sizes of the log.

@@ -294,6 +294,21 @@ pub struct InclusionProof {
     pub hashes: Vec<String>,
 }
 
+/// A sealed log entry opened for a reader who may see its package: the full entry and the salt
+/// of the commitment, so that SHA-256(salt ‖ full entry) can be checked against the `sealed`
+/// line of the public entry (see `log::entry`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SealedEntry {
+    /// The entry's index in the log.
+    pub index: u64,
+    /// The public (sealed) entry, as in the tiles.
+    pub entry: String,
+    /// The entry it commits to.
+    pub full_entry: String,
+    /// The 32-byte salt, hex.
+    pub salt: String,
+}
+
 /// An RFC 9162 consistency proof between two sizes of the log.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ConsistencyProof {
