@@ -214,7 +214,11 @@ pub async fn list_log_entries(state: State, q: web::Query<EntriesQuery>) -> ApiR
     ),
     security((), ("bearer" = []))
 )]
-pub async fn get_sealed_entry(state: State, auth: MaybeAuth, index: web::Path<u64>) -> ApiResult<web::Json<SealedEntry>> {
+pub async fn get_sealed_entry(
+    state: State,
+    auth: MaybeAuth,
+    index: web::Path<u64>,
+) -> ApiResult<web::Json<SealedEntry>> {
     let reader = auth.reader();
     let index = index.into_inner();
     Ok(web::Json(blocking(move || state.registry.open_sealed(&reader, index)).await?))

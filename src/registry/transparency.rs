@@ -287,7 +287,8 @@ impl Registry {
             RegistryError::NotFound(_) => not_found(),
             other => other,
         })?;
-        let text = |b: Vec<u8>| String::from_utf8(b).map_err(|_| RegistryError::Internal("a log entry is not UTF-8".into()));
+        let text =
+            |b: Vec<u8>| String::from_utf8(b).map_err(|_| RegistryError::Internal("a log entry is not UTF-8".into()));
         Ok(SealedEntry { index, entry: text(entry)?, full_entry: text(full)?, salt: hex::encode(salt) })
     }
 
