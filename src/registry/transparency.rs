@@ -274,7 +274,9 @@ impl Registry {
     /// (anyone else gets 404, as for a package that does not exist).
     pub fn open_sealed(&self, reader: &Reader, index: u64) -> Result<SealedEntry> {
         let mut conn = self.store.conn()?;
-        let row: Option<(String, Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>)> = log_entries::table
+        // (subject, public entry, full entry, salt)
+        type Stored = (String, Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
+        let row: Option<Stored> = log_entries::table
             .find(to_i64(index)?)
             .select((log_entries::subject, log_entries::entry, log_entries::sealed_entry, log_entries::salt))
             .first(&mut conn)
