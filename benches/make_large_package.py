@@ -31,8 +31,10 @@ os.makedirs(os.path.join(out, "datasets"), exist_ok=True)
 os.makedirs(os.path.join(out, "raw"), exist_ok=True)
 manifest["name"] = "benchmark-large-package"
 manifest["attachments"] = []
-for ds in manifest["datasets"]:
-    with open(os.path.join(source, ds["file"]), "rb") as src, open(os.path.join(out, ds["file"]), "wb") as dst:
+# The sample's datasets and demagnetisation curves, as they are.
+for entry in manifest["datasets"] + manifest.get("curves", []):
+    os.makedirs(os.path.dirname(os.path.join(out, entry["file"])), exist_ok=True)
+    with open(os.path.join(source, entry["file"]), "rb") as src, open(os.path.join(out, entry["file"]), "wb") as dst:
         dst.write(src.read())
 for i in range(files):
     name = f"raw/sweep-{i:04d}.csv"
