@@ -114,34 +114,27 @@ fn authenticate(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<Option<
     let state = req.app_data::<State>().cloned();
     let peer = req.peer_addr().map(|a| a.ip());
     Box::pin(async move {
+        // No token: anonymous, never throttled.
+        let token = match token {
+            Ok(None) => return Ok(None),
+            Ok(Some(t)) => Ok(t),
+            Err(e) => Err(e),
+        };
         let Some(state) = state else { return Err(ApiError(RegistryError::Internal("no state".into()))) };
-        if matches!(token, Ok(None)) {
-            return Ok(None);
-        }
         if let Some(ip) = peer {
             state.auth_failures.check(ip)?;
         }
-        let token = match token {
-            Ok(None) => return Ok(None),
-            Ok(Some(t)) => t,
-            Err(e) => {
-                if let Some(ip) = peer {
-                    state.auth_failures.failed(ip);
-                }
-                return Err(ApiError(e));
+        let result = match token {
+            Ok(t) => {
+                let s = state.clone();
+                blocking(move || s.registry.authenticate(&t)).await
             }
+            Err(e) => Err(ApiError(e)),
         };
-        let registry = state.clone();
-        match blocking(move || registry.registry.authenticate(&token)).await {
-            Ok(principal) => Ok(Some(principal)),
-            Err(ApiError(e @ (RegistryError::InvalidToken | RegistryError::TokenRevoked))) => {
-                if let Some(ip) = peer {
-                    state.auth_failures.failed(ip);
-                }
-                Err(ApiError(e))
-            }
-            Err(e) => Err(e),
+        if let (Some(ip), Err(ApiError(RegistryError::InvalidToken | RegistryError::TokenRevoked))) = (peer, &result) {
+            state.auth_failures.failed(ip);
         }
+        result.map(Some)
     })
 }
 

@@ -49,6 +49,9 @@ pub struct PackSummary {
 const SOURCE_MANIFEST: &str = "prequal.json";
 
 /// Builds `out` from the source directory `src`.
+/// What reading one source CSV gives: its row count, or the problems found in it.
+type ReadResult = std::io::Result<Result<usize, Vec<PackageError>>>;
+
 pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits) -> Result<PackSummary, Rejection> {
     let shown = |p: &Path| p.display().to_string();
     let manifest_path = src.join(SOURCE_MANIFEST);
@@ -97,45 +100,35 @@ pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits
 
     // Datasets are read with the verifier's reader.
     let lots: BTreeSet<String> = manifest.material.lots.iter().map(|l| l.id.clone()).collect();
-    let mut measurements = 0;
-    for spec in &specs.datasets {
-        if !found_files.contains(&spec.file) {
-            continue;
+    // A listed file that is absent was reported above; the others are read, their problems kept.
+    let mut read = |file: &str, reader: &dyn Fn(&mut File) -> ReadResult| -> Option<usize> {
+        if !found_files.contains(file) {
+            return None;
         }
-        let path = src.join(&spec.file);
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
+        let path = src.join(file);
+        match File::open(&path).and_then(|mut f| reader(&mut f)) {
+            Ok(Ok(n)) => Some(n),
+            Ok(Err(found)) => {
+                problems.extend(found);
+                None
+            }
             Err(e) => {
                 problems.push(PackageError::io(shown(&path), e));
-                continue;
+                None
             }
-        };
-        match dataset::read_csv(&mut file, &spec.file, spec, &lots) {
-            Ok(Ok(rows)) => measurements += rows.len(),
-            Ok(Err(found)) => problems.extend(found),
-            Err(e) => problems.push(PackageError::io(shown(&path), e)),
         }
+    };
+    let mut measurements = 0;
+    for spec in &specs.datasets {
+        measurements +=
+            read(&spec.file, &|f| Ok(dataset::read_csv(f, &spec.file, spec, &lots)?.map(|r| r.len()))).unwrap_or(0);
     }
     let (mut curves, mut curve_points) = (0, 0);
     for spec in &specs.curves {
-        if !found_files.contains(&spec.file) {
-            continue;
-        }
-        let path = src.join(&spec.file);
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) => {
-                problems.push(PackageError::io(shown(&path), e));
-                continue;
-            }
-        };
-        match curve::read_curve_csv(&mut file, &spec.file, spec, &lots) {
-            Ok(Ok(points)) => {
-                curves += 1;
-                curve_points += points.len();
-            }
-            Ok(Err(found)) => problems.extend(found),
-            Err(e) => problems.push(PackageError::io(shown(&path), e)),
+        if let Some(n) = read(&spec.file, &|f| Ok(curve::read_curve_csv(f, &spec.file, spec, &lots)?.map(|p| p.len())))
+        {
+            curves += 1;
+            curve_points += n;
         }
     }
     if !problems.is_empty() {

@@ -337,14 +337,7 @@ impl Registry {
             if names.is_empty() {
                 q.push(" AND 1 = 0");
             } else {
-                q.push(" AND d.property IN (");
-                for (i, n) in names.into_iter().enumerate() {
-                    if i > 0 {
-                        q.push(", ");
-                    }
-                    q.bind(SqlValue::Text(n));
-                }
-                q.push(")");
+                q.push(" AND d.property IN (").bind_list(names.into_iter().map(SqlValue::Text)).push(")");
             }
         }
         let dataset_rows: Vec<EvidenceDatasetRow> = q.query().load(&mut conn)?;

@@ -85,7 +85,6 @@ pub(super) struct Sql {
 pub(super) enum SqlValue {
     Text(String),
     Double(f64),
-    Int(i64),
 }
 
 impl Sql {
@@ -100,13 +99,23 @@ impl Sql {
         self
     }
 
+    /// Binds `values` separated by commas (the inside of an `IN (…)`).
+    pub fn bind_list(&mut self, values: impl IntoIterator<Item = SqlValue>) -> &mut Self {
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(v);
+        }
+        self
+    }
+
     pub fn query(self) -> diesel::query_builder::BoxedSqlQuery<'static, Db, diesel::query_builder::SqlQuery> {
         let mut q = diesel::sql_query(self.text).into_boxed::<Db>();
         for v in self.binds {
             q = match v {
                 SqlValue::Text(s) => q.bind::<diesel::sql_types::Text, _>(s),
                 SqlValue::Double(x) => q.bind::<diesel::sql_types::Double, _>(x),
-                SqlValue::Int(x) => q.bind::<diesel::sql_types::BigInt, _>(x),
             };
         }
         q
@@ -127,13 +136,7 @@ pub(super) fn visible_sql(reader: &Reader, alias: &str, sql: &mut Sql) {
             sql.push(&format!(" AND ({alias}.releasability = 'public' OR {alias}.organisation_id = "));
             sql.bind(SqlValue::Text(id.clone()));
             sql.push(&format!(" OR {alias}.digest IN (SELECT digest FROM package_readers WHERE reader IN ("));
-            for (i, grant) in reader.grants().into_iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(SqlValue::Text(grant));
-            }
-            sql.push(")))");
+            sql.bind_list(reader.grants().into_iter().map(SqlValue::Text)).push(")))");
         }
     }
 }

@@ -21,7 +21,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text};
+use diesel::sql_types::{BigInt, Double, Nullable};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -35,7 +35,8 @@ use super::{Registry, Result};
 use crate::fit::{self, Status, Verdict};
 use crate::package::manifest::ElementFraction;
 use crate::package::vocabulary::{self, MaterialClass, PropertyDef};
-use crate::store::schema::package_materials;
+use crate::store::models::DatasetPointRow;
+use crate::store::schema::{dataset_points, package_materials};
 use crate::units::Unit;
 
 /// The largest page.
@@ -430,25 +431,6 @@ struct PointRow {
     temperature_c: Option<f64>,
 }
 
-/// The rest of a page hit's best point.
-#[derive(QueryableByName)]
-struct PointDetail {
-    #[diesel(sql_type = BigInt)]
-    package_key: i64,
-    #[diesel(sql_type = Text)]
-    property: String,
-    #[diesel(sql_type = Double)]
-    value: f64,
-    #[diesel(sql_type = Nullable<Double>)]
-    temperature_c: Option<f64>,
-    #[diesel(sql_type = Text)]
-    dataset_id: String,
-    #[diesel(sql_type = Integer)]
-    measurements: i32,
-    #[diesel(sql_type = Integer)]
-    batches: i32,
-}
-
 /// A material found, before paging; borrows from the search mirror.
 struct Found<'a> {
     id: &'a str,
@@ -462,8 +444,8 @@ struct Found<'a> {
     packages: Vec<&'a Indexed>,
     countersigned: bool,
     relevance: f64,
-    /// (value in the canonical unit, point) of the best point.
-    best: Option<(f64, PointRow)>,
+    /// The best point (highest value, in the canonical unit) and its package.
+    best: Option<(&'a Indexed, PointRow)>,
 }
 
 /// Text relevance of one package: 4 when the designation is the text, 2 when it contains it;
@@ -564,9 +546,9 @@ fn group<'a>(
             f.packages.push(p);
         }
         if let Some(point) = point
-            && f.best.as_ref().is_none_or(|(v, _)| point.value > *v)
+            && f.best.as_ref().is_none_or(|(_, b)| point.value > b.value)
         {
-            f.best = Some((point.value, point));
+            f.best = Some((p, point));
         }
     }
     found
@@ -682,7 +664,7 @@ impl Registry {
         let by_name =
             |a: &Found<'_>, b: &Found<'_>| a.newest.sort_name.cmp(&b.newest.sort_name).then_with(|| a.id.cmp(b.id));
         let hhi = |f: &Found<'_>| f.newest.row.supply_hhi.unwrap_or(f64::INFINITY);
-        let value = |f: &Found<'_>| f.best.as_ref().map_or(f64::NEG_INFINITY, |(v, _)| *v);
+        let value = |f: &Found<'_>| f.best.as_ref().map_or(f64::NEG_INFINITY, |(_, b)| b.value);
         let order = |a: &Found<'_>, b: &Found<'_>| match sort {
             SortKey::Relevance => b.relevance.total_cmp(&a.relevance).then_with(|| by_name(a, b)),
             SortKey::Name => by_name(a, b),
@@ -704,7 +686,7 @@ impl Registry {
         // and the datasets of their best points.
         let newest: Vec<&str> = page.iter().map(|f| f.newest.row.digest.as_str()).collect();
         let mut compositions: HashMap<String, String> = HashMap::new();
-        let mut details: Vec<PointDetail> = Vec::new();
+        let mut details: Vec<DatasetPointRow> = Vec::new();
         if !newest.is_empty() {
             let mut conn = self.store.conn()?;
             compositions = package_materials::table
@@ -713,23 +695,15 @@ impl Registry {
                 .load::<(String, String)>(&mut conn)?
                 .into_iter()
                 .collect();
-            let best: Vec<i64> = page.iter().filter_map(|f| f.best.as_ref()).map(|(_, p)| p.package_key).collect();
+            let best: Vec<i64> = page.iter().filter_map(|f| f.best.as_ref()).map(|(p, _)| p.key).collect();
             if let (Some(range), false) = (&req.range, best.is_empty()) {
-                let mut sql = Sql::default();
                 // By key alone (the primary key's prefix): with the property in the statement,
                 // SQLite walks the property's whole value index instead.
-                sql.push(
-                    "SELECT package_key, property, value, temperature_c, dataset_id, measurements, batches \
-                     FROM dataset_points WHERE package_key IN (",
-                );
-                for (i, key) in best.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(", ");
-                    }
-                    sql.bind(SqlValue::Int(*key));
-                }
-                sql.push(") ORDER BY package_key, dataset_id, point");
-                details = sql.query().load(&mut conn)?;
+                details = dataset_points::table
+                    .filter(dataset_points::package_key.eq_any(&best))
+                    .order((dataset_points::package_key, dataset_points::dataset_id, dataset_points::point))
+                    .select(DatasetPointRow::as_select())
+                    .load(&mut conn)?;
                 details.retain(|d| d.property == range.property.name);
             }
         }
@@ -741,24 +715,27 @@ impl Registry {
             let composition: Vec<ElementFraction> =
                 compositions.get(&newest.digest).and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default();
             let property = match (&req.range, f.best) {
-                (Some(range), Some((value, p))) => {
+                (Some(range), Some((package, p))) => {
                     // The first of the package's points with that very value and temperature.
                     let d = details
                         .iter()
                         .find(|d| {
-                            d.package_key == p.package_key && d.value == p.value && d.temperature_c == p.temperature_c
+                            d.package_key == package.key && d.value == p.value && d.temperature_c == p.temperature_c
                         })
                         .ok_or_else(|| {
-                            RegistryError::Internal(format!("search: point of package key {} not found", p.package_key))
+                            RegistryError::Internal(format!(
+                                "search: point of package {} not found",
+                                package.row.digest
+                            ))
                         })?;
                     Some(PropertyMatch {
                         property: range.property.name.to_owned(),
-                        value: range.canonical.convert(value, &range.unit).map_err(|e| bad("unit", e))?,
+                        value: range.canonical.convert(p.value, &range.unit).map_err(|e| bad("unit", e))?,
                         unit: range.unit.code().to_owned(),
                         temperature_c: p.temperature_c,
                         measurements: usize::try_from(d.measurements).unwrap_or(0),
                         batches: usize::try_from(d.batches).unwrap_or(0),
-                        digest: mirror.get(p.package_key).map(|q| q.row.digest.clone()).unwrap_or_default(),
+                        digest: package.row.digest.clone(),
                         dataset: d.dataset_id.clone(),
                     })
                 }

@@ -418,6 +418,7 @@ mod tests {
         let points = points_of(&d, 7).unwrap();
         let kam = 1000.0 / (4.0 * std::f64::consts::PI);
         assert_eq!(points.len(), 3, "{points:?}");
+        assert!(points.iter().all(|p| p.package_key == 7), "{points:?}");
         let at = |t: Option<f64>| {
             points
                 .iter()

@@ -243,11 +243,8 @@ impl Registry {
         let digest = super::packages::parse_digest(digest)?.to_string();
         let mut conn = self.store.conn()?;
         self.visible_row(&mut conn, reader, &digest)?;
-        let current = head(&mut conn)?.0;
-        let size = match size {
-            Some(s) => Self::check_size(&mut conn, s, "size").map(|_| s)?,
-            None => current,
-        };
+        let current = Self::check_size(&mut conn, size.unwrap_or(0), "size")?;
+        let size = size.unwrap_or(current);
         let (index, leaf): (i64, Vec<u8>) = log_entries::table
             .filter(log_entries::subject.eq(&digest))
             .filter(log_entries::kind.eq("package_published"))
