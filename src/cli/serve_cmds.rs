@@ -1,14 +1,17 @@
 //! `prequal serve` and `prequal admin`: the registry process and its offline management.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
 use super::Outcome;
 use crate::http;
+use crate::log::checkpoint::Checkpoint;
+use crate::log::note::{Note, VerifierKey};
 use crate::package::signing::{KeyError, SecretKey};
+use crate::registry::integrity::Problem;
 use crate::registry::transparency::LogKey;
 use crate::registry::views::{KeyRevocation, NewKey, NewOrganisation, NewToken};
 use crate::registry::{OrgKind, Policy, Registry, RegistryError, Role, demo};
@@ -236,6 +239,18 @@ enum AdminCommand {
     /// API tokens: create (shown once), list, revoke.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Re-check every stored package (file hash, full verification) and the log (leaf hashes,
+    /// sealed commitments, root); exit 1 if anything is wrong. Run it after a restore or a crash.
+    Check {
+        /// Also require the log to extend this signed checkpoint (as `GET /log/checkpoint`
+        /// served it, e.g. when the backup was taken): same root at its size.
+        #[arg(long, value_name = "FILE", requires = "log_verifier")]
+        checkpoint: Option<PathBuf>,
+        /// File holding the log's verifier key (as `GET /log/key` serves it), to check the
+        /// checkpoint's signature.
+        #[arg(long, value_name = "FILE")]
+        log_verifier: Option<PathBuf>,
+    },
     /// Remove blobs and temporary files left by interrupted uploads.
     Sweep {
         /// Only list what would be removed.
@@ -332,6 +347,26 @@ pub(super) fn admin(args: AdminArgs) -> Outcome {
     }
 }
 
+/// Whether the log extends the signed checkpoint in `checkpoint` (signature checked with the
+/// verifier key in `verifier`).
+fn check_checkpoint(registry: &Registry, checkpoint: &Path, verifier: &Path) -> Result<(), String> {
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("reading {}: {e}", p.display()));
+    let vk_text = String::from_utf8(read(verifier)?).map_err(|_| format!("{} is not UTF-8", verifier.display()))?;
+    let vk = VerifierKey::parse(vk_text.trim()).map_err(|e| format!("{}: {e}", verifier.display()))?;
+    let note = Note::parse(&read(checkpoint)?).map_err(|e| format!("not a signed note: {e}"))?;
+    let text = note.verify(&vk).map_err(|e| format!("signature: {e}"))?;
+    let cp = Checkpoint::parse(text).map_err(|e| format!("not a checkpoint: {e}"))?;
+    let size = registry.log_size().map_err(|e| e.to_string())?;
+    if cp.size > size {
+        return Err(format!("the checkpoint has {} entries, the log only {size}", cp.size));
+    }
+    let root = registry.log_root(cp.size).map_err(|e| e.to_string())?;
+    if root != cp.root {
+        return Err(format!("the log's root at size {} differs from the checkpoint's", cp.size));
+    }
+    Ok(())
+}
+
 fn run_admin(registry: &Registry, command: AdminCommand, json: bool) -> Result<(), RegistryError> {
     match command {
         AdminCommand::Org(OrgCommand::Add { id, name, kind, country }) => {
@@ -412,6 +447,34 @@ fn run_admin(registry: &Registry, command: AdminCommand, json: bool) -> Result<(
         AdminCommand::Token(TokenCommand::Revoke { id }) => {
             let token = registry.revoke_token(&id)?;
             show(json, &token, |t| format!("token {} revoked", t.id));
+        }
+        AdminCommand::Check { checkpoint, log_verifier } => {
+            let mut report = registry.check_integrity(&mut |p| log::info!("{p}"))?;
+            if let (Some(cp), Some(vk)) = (checkpoint, log_verifier) {
+                if let Err(message) = check_checkpoint(registry, &cp, &vk) {
+                    report.problems.push(Problem {
+                        code: "checkpoint_mismatch",
+                        subject: cp.display().to_string(),
+                        message,
+                    });
+                }
+            }
+            show(json, &report, |r| {
+                let mut out = format!(
+                    "{} package(s), {} verified; log of {} entries, root {}",
+                    r.packages, r.packages_verified, r.log_size, r.log_root
+                );
+                for p in &r.problems {
+                    out.push_str(&format!("\n{}: {}: {}", p.code, p.subject, p.message));
+                }
+                out
+            });
+            if !report.ok() {
+                return Err(RegistryError::Conflict(format!(
+                    "the integrity check found {} problem(s)",
+                    report.problems.len()
+                )));
+            }
         }
         AdminCommand::Sweep { dry_run, grace } => {
             let orphans = registry.sweep_orphans(Duration::from_secs(grace), dry_run)?;

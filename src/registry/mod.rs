@@ -8,6 +8,7 @@ pub mod auth;
 pub mod demo;
 pub mod error;
 pub mod evidence;
+pub mod integrity;
 pub mod materials;
 mod packages;
 pub mod search;

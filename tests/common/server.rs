@@ -187,33 +187,8 @@ impl TestRegistry {
 
     /// Starts the server process and waits for its address.
     pub fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_prequal"))
-            .args(["serve", "--db", &self.db.url, "--data"])
-            .arg(&self.data)
-            .args(["--bind", "127.0.0.1:0", "--workers", "2", "--pool-size", "4"])
-            .args(&self.extra_args)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("prequal registry listening on ") {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
-                }
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => self.url = url,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("the server did not start:\n{}", std::fs::read_to_string(self.log_path()).unwrap_or_default());
-            }
-        }
+        let (child, url) = spawn_server(&self.db.url, &self.data, &self.extra_args, &self.log_path());
+        self.url = url;
         self.child = Some(child);
     }
 
@@ -306,6 +281,62 @@ fn agent() -> ureq::Agent {
         .timeout_global(Some(Duration::from_secs(120)))
         .build()
         .new_agent()
+}
+
+/// Starts `prequal serve` on `db` and `data` on a free loopback port; returns the process and
+/// its base URL once it listens. Its log goes to `log`.
+pub fn spawn_server(db: &str, data: &Path, extra_args: &[String], log: &Path) -> (Child, String) {
+    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prequal"))
+        .args(["serve", "--db", db, "--data"])
+        .arg(data)
+        .args(["--bind", "127.0.0.1:0", "--workers", "2", "--pool-size", "4"])
+        .args(extra_args)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("prequal registry listening on ") {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(url) => (child, url),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("the server did not start:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+        }
+    }
+}
+
+/// Another server process on an existing registry's database and data directory (a replica),
+/// killed when dropped.
+pub struct ChildServer {
+    pub url: String,
+    child: Child,
+    _log_dir: tempfile::TempDir,
+}
+
+impl ChildServer {
+    pub fn start(db: &str, data: &Path, extra_args: &[&str]) -> ChildServer {
+        let log_dir = tempfile::tempdir().unwrap();
+        let args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
+        let (child, url) = spawn_server(db, data, &args, &log_dir.path().join("server.log"));
+        ChildServer { url, child, _log_dir: log_dir }
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// One HTTP request over a real socket.

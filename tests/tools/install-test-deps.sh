@@ -22,6 +22,17 @@ if ! dpkg -s chromium >/dev/null 2>&1 || ! dpkg -s chromium-driver >/dev/null 2>
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# deploy/ is checked with the tools that consume it: docker-compose (its file validation only;
+# no Docker engine runs here), nginx (the reverse-proxy configuration, run for real) and
+# rclone (the backup script's object-store copy).
+for pkg in docker-compose nginx rclone; do
+    if ! dpkg -s "$pkg" >/dev/null 2>&1; then
+        echo "install-test-deps: installing $pkg"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null
+    fi
+done
+
 if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
     echo "install-test-deps: starting PostgreSQL"
     for version in /etc/postgresql/*; do
