@@ -527,3 +527,31 @@ fn failed_tokens_are_throttled_and_pages_carry_security_headers(backend: Backend
     assert!(!log.contains(&secret(&reg.operator_token)), "the operator token's secret is in the log");
     assert!(!log.contains(&secret(guess)), "a guessed token is in the log");
 }
+
+/// Behind a trusted reverse proxy, throttling counts per client named in `X-Forwarded-For`;
+/// without `--trusted-proxy`, the header is ignored, so a client cannot dodge the limit by
+/// inventing addresses.
+#[test]
+fn throttling_behind_a_trusted_proxy_counts_per_forwarded_client() {
+    use common::server::request;
+    let guess = format!("pq_{}_{}", "0".repeat(12), "0".repeat(64));
+    let attempt = |reg: &TestRegistry, token: &str, xff: &str| {
+        request(&format!("{}/v1/packages", reg.url), "GET", Some(token), None, &[("X-Forwarded-For", xff)])
+    };
+
+    let proxied = TestRegistry::start_with(Backend::Sqlite, &["--trusted-proxy", "127.0.0.1"]);
+    for i in 0..prequal::http::AuthFailures::LIMIT {
+        assert_eq!(attempt(&proxied, &guess, "203.0.113.7").status, 401, "attempt {i}");
+    }
+    assert_eq!(attempt(&proxied, &guess, "203.0.113.7").code(), "too_many_auth_failures");
+    // A client's own forged entry on the left does not help it: the proxy appends the real one.
+    assert_eq!(attempt(&proxied, &guess, "198.51.100.1, 203.0.113.7").status, 429);
+    // Another client behind the same proxy is not affected.
+    assert_eq!(attempt(&proxied, &proxied.operator_token, "203.0.113.8").status, 200);
+
+    let direct = TestRegistry::start(Backend::Sqlite);
+    for i in 0..prequal::http::AuthFailures::LIMIT {
+        assert_eq!(attempt(&direct, &guess, &format!("203.0.113.{i}")).status, 401, "attempt {i}");
+    }
+    assert_eq!(attempt(&direct, &guess, "192.0.2.99").status, 429, "an untrusted X-Forwarded-For was believed");
+}

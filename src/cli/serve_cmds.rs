@@ -89,6 +89,11 @@ pub struct ServeArgs {
     /// Default: `<bind host>/log` (`localhost/log` for an unspecified address).
     #[arg(long, env = "PREQUAL_LOG_ORIGIN", value_name = "ORIGIN")]
     log_origin: Option<String>,
+    /// A reverse proxy in front of the registry (repeatable, or comma-separated in the
+    /// variable): for requests from it, the client address (for throttling failed token
+    /// attempts) is taken from `X-Forwarded-For`.
+    #[arg(long = "trusted-proxy", env = "PREQUAL_TRUSTED_PROXIES", value_name = "IP", value_delimiter = ',')]
+    trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// `<host>/log` from a bind address such as `127.0.0.1:8080` or `[::]:80`.
@@ -200,7 +205,7 @@ pub(super) fn serve(args: ServeArgs) -> Outcome {
         Err(e) => return fail(e),
     };
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let state = http::new_state(registry);
+    let state = http::with_trusted_proxies(registry, args.trusted_proxies.clone());
     let result = actix_web::rt::System::new().block_on(async move {
         let server = http::server(state, listener, workers)?;
         println!("prequal registry listening on http://{addr}  (API docs: http://{addr}/docs)");

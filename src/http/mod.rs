@@ -33,6 +33,8 @@ pub struct AppState {
     pub registry: Registry,
     pub metrics: Metrics,
     pub auth_failures: AuthFailures,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 pub type State = web::Data<AppState>;
@@ -112,7 +114,7 @@ fn bearer(req: &HttpRequest) -> Result<Option<String>, RegistryError> {
 fn authenticate(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<Option<Principal>, ApiError>>>> {
     let token = bearer(req);
     let state = req.app_data::<State>().cloned();
-    let peer = req.peer_addr().map(|a| a.ip());
+    let peer = state.as_ref().and_then(|s| client_ip(req, &s.trusted_proxies));
     Box::pin(async move {
         // No token: anonymous, never throttled.
         let token = match token {
@@ -136,6 +138,33 @@ fn authenticate(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<Option<
         }
         result.map(Some)
     })
+}
+
+/// The client's address: the peer's, or, when the peer is a trusted reverse proxy, the nearest
+/// address in `X-Forwarded-For` that is not itself a trusted proxy (what the proxy saw). A
+/// client cannot spoof it: entries it adds itself are further left and never reached while
+/// a non-proxy address precedes them.
+pub fn client_ip(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let hops: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut nearest = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => nearest = ip,
+            Ok(ip) => return Some(ip),
+            Err(_) => break,
+        }
+    }
+    Some(nearest)
 }
 
 /// Failed token attempts per client address: after [`AuthFailures::LIMIT`] in one window of
@@ -397,5 +426,14 @@ pub fn server(
 }
 
 pub fn new_state(registry: Registry) -> State {
-    web::Data::new(AppState { registry, metrics: Metrics::default(), auth_failures: AuthFailures::default() })
+    with_trusted_proxies(registry, Vec::new())
+}
+
+pub fn with_trusted_proxies(registry: Registry, trusted_proxies: Vec<std::net::IpAddr>) -> State {
+    web::Data::new(AppState {
+        registry,
+        metrics: Metrics::default(),
+        auth_failures: AuthFailures::default(),
+        trusted_proxies,
+    })
 }
