@@ -13,7 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -169,7 +169,48 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// Runs `sql` `runs` times in one session of the database's own shell (`sqlite3` or `psql`)
+/// and returns the median time the shell reports, in ms, and the hit count of the last run
+/// (the statement's third column).
+fn shell_baseline(backend: &str, url: &str, sql: &str, runs: usize) -> Option<(f64, String)> {
+    let (mut cmd, script, time_prefix) = if backend == "sqlite" {
+        let mut c = Command::new("sqlite3");
+        c.arg(url.trim_start_matches("sqlite://"));
+        (c, String::from(".timer on\n.mode list\n"), "Run Time: real ")
+    } else {
+        let mut c = Command::new("psql");
+        c.args(["-X", "-q", "-A", "-t", url]);
+        (c, String::from("\\timing on\n"), "Time: ")
+    };
+    let mut script = script;
+    for _ in 0..runs {
+        script.push_str(sql);
+        script.push_str(";\n");
+    }
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().ok()?;
+    child.stdin.take()?.write_all(script.as_bytes()).ok()?;
+    let out = child.wait_with_output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut times: Vec<f64> = Vec::new();
+    let mut hits = String::from("0");
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix(time_prefix) {
+            let n: f64 = rest.split_whitespace().next()?.parse().ok()?;
+            times.push(if backend == "sqlite" { n * 1e3 } else { n });
+        } else if let Some(h) = line.split('|').nth(2) {
+            hits = h.trim().to_owned();
+        }
+    }
+    if times.len() != runs {
+        eprintln!("{backend} shell: expected {runs} timings, got {}:\n{text}", times.len());
+        return None;
+    }
+    times.sort_by(f64::total_cmp);
+    Some((percentile(&times, 0.5), hits))
+}
+
 fn run_backend(backend: &str, url: &str, data: &Path, n: usize, seconds: u64) {
+    let db_url = url;
     let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/prequal");
     let registry = Registry::new(Store::open(&DatabaseUrl::parse(url), data, 2).unwrap(), Policy::default());
     let token = fill(&registry, n);
@@ -201,23 +242,57 @@ fn run_backend(backend: &str, url: &str, data: &Path, n: usize, seconds: u64) {
     let agent: ureq::Agent =
         ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(120))).build().new_agent();
     println!(
-        "| reader | query | hits | requests | p50 ms | p99 ms | requests/s (2 clients) |\n|---|---|---|---|---|---|---|"
+        "| reader | query | hits | requests | p50 ms | p99 ms | requests/s (2 clients) | same query in the {} shell: p50 ms (hits) | ratio p50 shell/prequal |\n|---|---|---|---|---|---|---|---|---|",
+        if backend == "sqlite" { "sqlite3" } else { "psql" }
     );
-    let queries = [
-        ("anonymous", "property=HcJ&min=800&unit=kA/m&temperature=150&tolerance=5"),
-        ("OEM (DE)", "property=HcJ&min=800&unit=kA/m&temperature=150&tolerance=5"),
+    // The baseline: the same selection written as one SQL statement (public packages with
+    // evidence, grouped by material, best first, the first page and the number of hits), run
+    // in the database's own shell on the same database, timed by the shell.
+    let hcj = |bound: &str, t: u32| {
+        format!(
+            "SELECT material_id, best, count(*) OVER () FROM (SELECT s.material_id, max(p.value) AS best \
+             FROM dataset_points p JOIN search_index s ON s.key = p.package_key \
+             WHERE p.property = 'intrinsic_coercivity' AND p.temperature_c >= {lo} AND p.temperature_c <= {hi} \
+             AND p.value >= {bound} AND s.evidence AND s.releasability = 'public' GROUP BY s.material_id) t \
+             ORDER BY best DESC LIMIT 20",
+            lo = t - 5,
+            hi = t + 5
+        )
+    };
+    let per_index = |filter: &str, order: &str| {
+        format!(
+            "SELECT material_id, k, count(*) OVER () FROM (SELECT material_id, {order} AS k FROM search_index \
+             WHERE evidence AND releasability = 'public' AND {filter} GROUP BY material_id) t ORDER BY k LIMIT 20"
+        )
+    };
+    let queries: [(&str, &str, Option<String>); 8] = [
+        ("anonymous", "property=HcJ&min=800&unit=kA/m&temperature=150&tolerance=5", Some(hcj("800", 150))),
+        ("OEM (DE)", "property=HcJ&min=800&unit=kA/m&temperature=150&tolerance=5", None),
         // A different bound on every request (700 to 899 kA/m), so no two in a row are alike.
-        ("anonymous", "property=HcJ&min={min}&unit=kA/m&temperature=150&tolerance=5"),
+        ("anonymous", "property=HcJ&min={min}&unit=kA/m&temperature=150&tolerance=5", None),
         (
             "anonymous",
             "property=HcJ&min=7&unit=kOe&temperature=180&tolerance=5&material_class=permanent_magnet&sort=value",
+            // 7 kOe = 557.04 kA/m
+            Some(
+                hcj("557.0423", 180)
+                    .replace("AND s.evidence", "AND s.evidence AND s.material_class = 'permanent_magnet'"),
+            ),
         ),
-        ("anonymous", "material_class=permanent_magnet&rare_earth_free=true&sort=hhi"),
-        ("OEM (DE)", "material_class=permanent_magnet&rare_earth_free=true&sort=hhi"),
-        ("anonymous", "q=ferrite-123"),
-        ("anonymous", "country=DE&countersigned=false&per_page=50"),
+        (
+            "anonymous",
+            "material_class=permanent_magnet&rare_earth_free=true&sort=hhi",
+            Some(per_index("material_class = 'permanent_magnet' AND rare_earth_free", "min(supply_hhi)")),
+        ),
+        ("OEM (DE)", "material_class=permanent_magnet&rare_earth_free=true&sort=hhi", None),
+        ("anonymous", "q=ferrite-123", Some(per_index("text LIKE '%ferrite-123%'", "min(designation)"))),
+        (
+            "anonymous",
+            "country=DE&countersigned=false&per_page=50",
+            Some(per_index("producer_country = 'DE'", "min(designation)").replace("LIMIT 20", "LIMIT 50")),
+        ),
     ];
-    for (who, query) in queries {
+    for (who, query, baseline) in queries {
         let auth = if who == "anonymous" { String::new() } else { format!("Bearer {token}") };
         let get = |url: &str| {
             let mut req = agent.get(url);
@@ -251,11 +326,15 @@ fn run_backend(backend: &str, url: &str, data: &Path, n: usize, seconds: u64) {
         let elapsed = started.elapsed().as_secs_f64();
         let mut sorted = latencies.clone();
         sorted.sort_by(f64::total_cmp);
+        let p50 = percentile(&sorted, 0.5);
+        let shell = match baseline.and_then(|sql| shell_baseline(backend, db_url, &sql, 30)) {
+            Some((ms, hits)) => format!("{ms:.1} ({hits}) | {:.2}", ms / p50),
+            None => "— | —".to_owned(),
+        };
         println!(
-            "| {who} | `{query}` | {} | {} | {:.1} | {:.1} | {:.2} |",
+            "| {who} | `{query}` | {} | {} | {p50:.1} | {:.1} | {:.2} | {shell} |",
             total["total"],
             sorted.len(),
-            percentile(&sorted, 0.5),
             percentile(&sorted, 0.99),
             sorted.len() as f64 / elapsed
         );

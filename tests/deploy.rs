@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The files under `deploy/`, checked with the real tools that consume them (no Docker engine runs
 //! here): the compose file with docker-compose's own validation, the systemd unit with
 //! `systemd-analyze verify`, the reverse-proxy configuration by running nginx with it in front of

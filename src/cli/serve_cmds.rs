@@ -455,14 +455,14 @@ fn run_admin(registry: &Registry, command: AdminCommand, json: bool) -> Result<(
         }
         AdminCommand::Check { checkpoint, log_verifier } => {
             let mut report = registry.check_integrity(&mut |p| log::info!("{p}"))?;
-            if let (Some(cp), Some(vk)) = (checkpoint, log_verifier) {
-                if let Err(message) = check_checkpoint(registry, &cp, &vk) {
-                    report.problems.push(Problem {
-                        code: "checkpoint_mismatch",
-                        subject: cp.display().to_string(),
-                        message,
-                    });
-                }
+            if let (Some(cp), Some(vk)) = (checkpoint, log_verifier)
+                && let Err(message) = check_checkpoint(registry, &cp, &vk)
+            {
+                report.problems.push(Problem {
+                    code: "checkpoint_mismatch",
+                    subject: cp.display().to_string(),
+                    message,
+                });
             }
             show(json, &report, |r| {
                 let mut out = format!(
