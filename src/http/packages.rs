@@ -40,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 413, description = "Larger than the upload limit", body = ErrorBody),
         (status = 422, description = "The package failed verification or its signers were refused", body = ErrorBody),
         (status = 503, description = "Storage unavailable", body = ErrorBody),
+        (status = 507, description = "The registry's storage is full (storage_full); nothing was stored", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -56,12 +57,7 @@ pub async fn publish_package(
     if declared.is_some_and(|n| n > max) {
         return Err(RegistryError::UploadTooLarge { max }.into());
     }
-    let file = state
-        .registry
-        .store
-        .blobs
-        .temp_file()
-        .map_err(|e| RegistryError::Unavailable(format!("temporary file: {e}")))?;
+    let file = state.registry.store.blobs.temp_file().map_err(|e| RegistryError::io("temporary file", e))?;
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
@@ -72,12 +68,12 @@ pub async fn publish_package(
             return Err(RegistryError::UploadTooLarge { max }.into());
         }
         hasher.update(&chunk);
-        writer.write_all(&chunk).map_err(|e| RegistryError::Unavailable(format!("temporary file: {e}")))?;
+        writer.write_all(&chunk).map_err(|e| RegistryError::io("temporary file", e))?;
     }
     if size == 0 {
         return Err(RegistryError::bad_request("the request body is empty; send the package file").into());
     }
-    let file = writer.into_inner().map_err(|e| RegistryError::Unavailable(format!("temporary file: {e}")))?;
+    let file = writer.into_inner().map_err(|e| RegistryError::io("temporary file", e.into_error()))?;
     let upload = Upload { file, sha256_hex: hex::encode(hasher.finalize()), size };
     let principal = auth.0;
     let st = state.clone();

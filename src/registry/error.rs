@@ -38,6 +38,9 @@ pub enum RegistryError {
     TooManyAuthFailures { retry_after_secs: u64 },
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The disk (or volume) holding uploads or package files is full: nothing was stored.
+    #[error("the registry's storage is full, nothing was stored: {0}")]
+    StorageFull(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -61,6 +64,7 @@ impl RegistryError {
             Conflict(_) => "conflict",
             TooManyAuthFailures { .. } => "too_many_auth_failures",
             Unavailable(_) => "unavailable",
+            StorageFull(_) => "storage_full",
             Internal(_) => "internal",
         }
     }
@@ -77,6 +81,7 @@ impl RegistryError {
             PackageRejected(_) | SignatureRejected { .. } => 422,
             TooManyAuthFailures { .. } => 429,
             Unavailable(_) => 503,
+            StorageFull(_) => 507,
             Internal(_) => 500,
         }
     }
@@ -88,6 +93,16 @@ impl RegistryError {
                 r.problems.iter().map(|p| (p.code().to_owned(), p.to_string())).collect()
             }
             other => vec![(other.code().to_owned(), other.to_string())],
+        }
+    }
+
+    /// A failed write or read of stored files: `storage_full` when the disk is full,
+    /// `unavailable` otherwise. `what` says which file, e.g. "temporary file".
+    pub fn io(what: &str, e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::StorageFull || e.kind() == std::io::ErrorKind::QuotaExceeded {
+            RegistryError::StorageFull(format!("{what}: {e}"))
+        } else {
+            RegistryError::Unavailable(format!("{what}: {e}"))
         }
     }
 

@@ -364,10 +364,7 @@ impl Registry {
         // The blob first: a crash after this and before the commit leaves an unreferenced blob
         // that the start-up sweep removes; never a row without its blob.
         let sha = upload.sha256_hex.clone();
-        self.store
-            .blobs
-            .put(upload.file, &sha)
-            .map_err(|e| RegistryError::Unavailable(format!("storing blob: {e}")))?;
+        self.store.blobs.put(upload.file, &sha).map_err(|e| RegistryError::io("storing the package file", e))?;
         let committed = self.store.write(|conn| -> Result<()> {
             crate::store::lock_package_name(conn, &row.name)?;
             self.check_name(conn, principal, &row.name, &row.version)?;

@@ -204,9 +204,10 @@ impl Store {
         conn.transaction(f)
     }
 
-    /// Checks the database answers (for `/readyz`).
+    /// Checks the database answers (for `/readyz`), waiting at most 2 s for a connection so
+    /// a readiness probe gets its answer while the database is down.
     pub fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
+        let mut conn = self.pool.get_timeout(Duration::from_secs(2))?;
         conn.batch_execute("SELECT 1")?;
         Ok(())
     }
