@@ -17,18 +17,22 @@ use rand_core::{OsRng, RngCore};
 
 both_backends!(sigkill_during_uploads_loses_nothing);
 
-const PACKAGES: usize = 90;
-const ROUNDS: usize = 4;
+/// Kill rounds per run; `PREQUAL_CRASH_ROUNDS` raises it (tests/tools/kill-loop.sh).
+fn rounds() -> usize {
+    std::env::var("PREQUAL_CRASH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(4)
+}
 const UPLOADERS: usize = 2;
 
 fn sigkill_during_uploads_loses_nothing(backend: Backend) {
+    // Enough packages that every kill round has uploads in flight.
+    let total = (rounds() * 25).max(90);
     let mut reg = TestRegistry::start(backend);
     let tokens = reg.register(&[("lab-a", OrgKind::Lab, "US", Some(&test_key(1)))]);
     let token = tokens["lab-a"].clone();
     let dir = tempfile::tempdir().unwrap();
     // (bytes, sha256 of the file) for each distinct package.
     let packages: Arc<Vec<(Vec<u8>, String)>> = Arc::new(
-        (0..PACKAGES)
+        (0..total)
             .map(|i| {
                 let bytes =
                     std::fs::read(package_version(dir.path(), BASELINE, &format!("1.0.{i}"), &[&test_key(1)])).unwrap();
@@ -41,7 +45,7 @@ fn sigkill_during_uploads_loses_nothing(backend: Backend) {
     let next = Arc::new(AtomicUsize::new(0));
     let mut kills_mid_stream = 0;
 
-    for round in 0..ROUNDS {
+    for round in 0..rounds() {
         let url = reg.url.clone();
         let workers: Vec<_> = (0..UPLOADERS)
             .map(|_| {
@@ -50,7 +54,7 @@ fn sigkill_during_uploads_loses_nothing(backend: Backend) {
                 std::thread::spawn(move || {
                     loop {
                         let i = next.fetch_add(1, Ordering::SeqCst);
-                        if i >= PACKAGES {
+                        if i >= total {
                             return;
                         }
                         let (bytes, sha) = &packages[i];
@@ -74,14 +78,24 @@ fn sigkill_during_uploads_loses_nothing(backend: Backend) {
                 })
             })
             .collect();
-        let delay = 30 + u64::from(OsRng.next_u32() % 120);
+        // Kill at a random point after this round's first acknowledgment (so every round kills
+        // a server that was making progress, however loaded the machine is).
+        let acked_before = acknowledged.lock().unwrap().len();
+        let waiting = std::time::Instant::now();
+        while acknowledged.lock().unwrap().len() == acked_before
+            && next.load(Ordering::SeqCst) < total
+            && waiting.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let delay = u64::from(OsRng.next_u32() % 150);
         std::thread::sleep(Duration::from_millis(delay));
         let before = next.load(Ordering::SeqCst);
         reg.kill();
         for w in workers {
             w.join().unwrap();
         }
-        if before < PACKAGES {
+        if before < total {
             kills_mid_stream += 1;
         }
         reg.spawn();
@@ -142,4 +156,17 @@ fn sigkill_during_uploads_loses_nothing(backend: Backend) {
     assert!(some_blob.exists());
     assert_eq!(reg.get("/v1/packages?limit=500", Some(&reg.operator_token)).json()["total"], listed.len());
     eprintln!("{} acknowledged, {} stored, {} kill(s) during the stream", acked.len(), listed.len(), kills_mid_stream);
+
+    // The whole store re-checked from scratch: every file hashed and verified again, the log's
+    // leaves and root recomputed, one publish entry per package.
+    reg.kill();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prequal"))
+        .args(["admin", "--db", &reg.db.url, "--data"])
+        .arg(&reg.data)
+        .args(["check", "--json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(out.status.success(), "consistency check after the kills: {report}");
+    assert_eq!(report["packages"], listed.len());
 }
