@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::Outcome;
 use crate::http;
+use crate::log::cosignature::CosignerKey;
 use crate::package::signing::{KeyError, SecretKey};
 use crate::registry::transparency::LogKey;
 use crate::registry::views::{KeyRevocation, NewKey, NewOrganisation, NewToken};
@@ -86,6 +87,12 @@ pub struct ServeArgs {
     /// Default: `<bind host>/log` (`localhost/log` for an unspecified address).
     #[arg(long, env = "PREQUAL_LOG_ORIGIN", value_name = "ORIGIN")]
     log_origin: Option<String>,
+    /// A witness whose cosignatures of the log's checkpoints the registry accepts
+    /// (`POST /log/cosignature`) and serves with them: its verifier key
+    /// `<name>+<key id>+<base64(0x04 ‖ key)>`, as printed by `prequal log witness-key`.
+    /// Repeat for several; the environment variable takes a comma-separated list.
+    #[arg(long = "witness", env = "PREQUAL_WITNESSES", value_name = "VKEY", value_delimiter = ',')]
+    witnesses: Vec<String>,
 }
 
 /// `<host>/log` from a bind address such as `127.0.0.1:8080` or `[::]:80`.
@@ -127,12 +134,28 @@ fn fail(e: impl std::fmt::Display) -> Outcome {
 
 pub(super) fn serve(args: ServeArgs) -> Outcome {
     let policy = Policy { max_upload_bytes: args.max_upload_bytes, ..Policy::default() };
-    let registry = match args.storage.open(policy).and_then(|r| Ok(r.with_log_key(log_key(&args)?))) {
+    let witnesses = match args
+        .witnesses
+        .iter()
+        .map(|w| CosignerKey::parse(w).map_err(|e| format!("--witness {w}: [{}] {e}", e.code())))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(w) => w,
+        Err(e) => return fail(e),
+    };
+    let registry = match args
+        .storage
+        .open(policy)
+        .and_then(|r| Ok(r.with_log_key(log_key(&args)?).with_witnesses(witnesses)))
+    {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
     if let Some(key) = registry.log_key() {
         log::info!("transparency log origin '{}', verifier key {}", key.origin(), key.verifier());
+    }
+    for w in registry.witnesses() {
+        log::info!("accepting cosignatures from witness {w}");
     }
     log::info!("database: {} ({})", registry.store.url().redacted(), registry.store.url().backend());
     match registry.sweep_orphans(Duration::from_secs(args.sweep_grace), false) {
