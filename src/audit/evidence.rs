@@ -71,14 +71,15 @@ pub struct EvidenceBundle {
     pub proof: String,
 }
 
-/// Whether `bytes` look like an evidence bundle rather than a package (a zip starts with `PK`).
+/// Whether the file at `path` is meant as an evidence bundle (a JSON object) rather than a
+/// package (a zip, which starts with `PK`). A JSON file that is not a valid bundle is then
+/// refused as `evidence_malformed`.
 pub fn looks_like_bundle(path: &Path) -> bool {
     use std::io::Read as _;
     let mut head = [0u8; 64];
     let Ok(mut f) = std::fs::File::open(path) else { return false };
     let n = f.read(&mut head).unwrap_or(0);
-    let text = String::from_utf8_lossy(&head[..n]);
-    text.trim_start().starts_with('{') && text.contains("format")
+    head[..n].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 /// Why a bundle was refused. `code()` is stable.
