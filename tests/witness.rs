@@ -36,11 +36,7 @@ fn prequal(args: &[&str]) -> Output {
 
 fn out_json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
+        panic!("not JSON ({e}): {}\nstderr: {}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
     })
 }
 
@@ -153,7 +149,8 @@ fn log_signer(reg: &TestRegistry) -> NoteSigner {
 
 fn witnesses_cosign_and_clients_require_a_quorum(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (w1, w2, stranger) = (TestWitness::new(dir.path(), 1), TestWitness::new(dir.path(), 2), TestWitness::new(dir.path(), 3));
+    let (w1, w2, stranger) =
+        (TestWitness::new(dir.path(), 1), TestWitness::new(dir.path(), 2), TestWitness::new(dir.path(), 3));
     let reg = start(backend, &[&w1, &w2], false);
     let key = log_key(&reg);
     let both = [w1.vkey.as_str(), w2.vkey.as_str()];
@@ -203,7 +200,12 @@ fn witnesses_cosign_and_clients_require_a_quorum(backend: Backend) {
     let forged_text = Checkpoint { root: [7; 32], ..c.clone() }.to_text();
     let forged = SignedCheckpoint::verify(signer.sign(&forged_text).unwrap().as_bytes(), signer.verifier()).unwrap();
     let res = post_note(&reg, &format!("{}{}", forged.note().encode(), w2w.cosign(&forged, 1).unwrap()));
-    assert_eq!((res.status, res.code().as_str()), (422, "checkpoint_not_ours"), "{}", String::from_utf8_lossy(&res.body));
+    assert_eq!(
+        (res.status, res.code().as_str()),
+        (422, "checkpoint_not_ours"),
+        "{}",
+        String::from_utf8_lossy(&res.body)
+    );
     let beyond_text = Checkpoint { size: c.size + 5, ..c.clone() }.to_text();
     let beyond = SignedCheckpoint::verify(signer.sign(&beyond_text).unwrap().as_bytes(), signer.verifier()).unwrap();
     let res = post_note(&reg, &format!("{}{}", beyond.note().encode(), w2w.cosign(&beyond, 1).unwrap()));
@@ -367,7 +369,17 @@ fn evidence_bundles(backend: Backend) {
     // Before any cosignature: the export falls back to the current checkpoint, which a client
     // requiring witnesses refuses.
     let early = dir.path().join("early.json");
-    let out = prequal(&["evidence", "export", "--registry", &reg.url, "--digest", public, "--out", early.to_str().unwrap(), "--json"]);
+    let out = prequal(&[
+        "evidence",
+        "export",
+        "--registry",
+        &reg.url,
+        "--digest",
+        public,
+        "--out",
+        early.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out_json(&out)["report"]["cosigned_checkpoint"], false);
     assert_refused(&verify_bundle(&early, &key, &both, 2), "evidence_quorum_not_met");
@@ -378,7 +390,17 @@ fn evidence_bundles(backend: Backend) {
         assert!(w.cosign(&reg, &key).status.success());
     }
     let bundle = dir.path().join("public.json");
-    let out = prequal(&["evidence", "export", "--registry", &reg.url, "--digest", public, "--out", bundle.to_str().unwrap(), "--json"]);
+    let out = prequal(&[
+        "evidence",
+        "export",
+        "--registry",
+        &reg.url,
+        "--digest",
+        public,
+        "--out",
+        bundle.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out_json(&out)["report"]["cosigned_checkpoint"], true);
     assert_eq!(out_json(&out)["report"]["cosignatures"], 2);
@@ -394,13 +416,15 @@ fn evidence_bundles(backend: Backend) {
     assert_eq!(report["digest"], public);
     assert_eq!(report["evidence"]["cosigners"].as_array().unwrap().len(), 2);
     // The human report too.
-    let human = prequal(&["verify", bundle.to_str().unwrap(), "--log-key", &key, "--witness", both[0], "--witness", both[1]]);
+    let human =
+        prequal(&["verify", bundle.to_str().unwrap(), "--log-key", &key, "--witness", both[0], "--witness", both[1]]);
     assert!(human.status.success());
     assert!(String::from_utf8_lossy(&human.stdout).contains("cosigned by 2 of the named witnesses (quorum 2)"));
     // A bundle needs the log key; a package takes no log key.
     assert_eq!(prequal(&["verify", bundle.to_str().unwrap()]).status.code(), Some(2));
     // A log key that is not the log's.
-    let wrong_key = NoteSigner::new("127.0.0.1/log", test_key(77).signing_key().clone()).unwrap().verifier().to_string();
+    let wrong_key =
+        NoteSigner::new("127.0.0.1/log", test_key(77).signing_key().clone()).unwrap().verifier().to_string();
     assert_refused(&verify_bundle(&bundle, &wrong_key, &both, 2), "evidence_checkpoint_invalid");
 
     // Tampering, one field at a time, each with its own code.
@@ -473,6 +497,12 @@ fn evidence_bundles(backend: Backend) {
             }),
             "evidence_bad_cosignature",
         ),
+        (
+            tampered(&bundle, d, "digest.json", |v| {
+                v["digest"] = format!("sha256:{}", "ab".repeat(32)).into();
+            }),
+            "evidence_entry_not_this_package",
+        ),
     ];
     for (file, code) in &cases {
         assert_refused(&verify_bundle(file, &key, &both, 2), code);
@@ -488,14 +518,47 @@ fn evidence_bundles(backend: Backend) {
     let key = log_key(&reg);
     for (i, w) in [&w1, &w2].into_iter().enumerate() {
         let state = dir.path().join(format!("second-{i}.json"));
-        let out = prequal(&["log", "cosign", "--registry", &reg.url, "--log-key", &key, "--key", w.key_file.to_str().unwrap(), "--name", &w.name, "--state", state.to_str().unwrap()]);
+        let out = prequal(&[
+            "log",
+            "cosign",
+            "--registry",
+            &reg.url,
+            "--log-key",
+            &key,
+            "--key",
+            w.key_file.to_str().unwrap(),
+            "--name",
+            &w.name,
+            "--state",
+            state.to_str().unwrap(),
+        ]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let sealed = dir.path().join("allied.json");
-    let anonymous = prequal(&["evidence", "export", "--registry", &reg.url, "--digest", allied, "--out", sealed.to_str().unwrap(), "--json"]);
+    let anonymous = prequal(&[
+        "evidence",
+        "export",
+        "--registry",
+        &reg.url,
+        "--digest",
+        allied,
+        "--out",
+        sealed.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(anonymous.status.code(), Some(1), "an anonymous caller may not see the allied package");
     let out = prequal(&[
-        "evidence", "export", "--registry", &reg.url, "--digest", allied, "--out", sealed.to_str().unwrap(), "--token", &reg.operator_token, "--json",
+        "evidence",
+        "export",
+        "--registry",
+        &reg.url,
+        "--digest",
+        allied,
+        "--out",
+        sealed.to_str().unwrap(),
+        "--token",
+        &reg.operator_token,
+        "--json",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out_json(&out)["report"]["sealed"], true);

@@ -186,10 +186,8 @@ pub fn verify_bundle(path: &Path, policy: &EvidencePolicy, limits: Limits) -> Re
     if bundle.format != FORMAT {
         return Err(EvidenceError::Malformed(format!("format: '{}' is not {FORMAT}", bundle.format)));
     }
-    let proof =
-        TlogProof::parse(&bundle.proof).map_err(|e| EvidenceError::Malformed(format!("proof: {e}")))?;
-    let package =
-        B64.decode(&bundle.package).map_err(|_| EvidenceError::Malformed("package: not base64".into()))?;
+    let proof = TlogProof::parse(&bundle.proof).map_err(|e| EvidenceError::Malformed(format!("proof: {e}")))?;
+    let package = B64.decode(&bundle.package).map_err(|_| EvidenceError::Malformed("package: not base64".into()))?;
     let leaf_hash: Hash = hex::decode(&bundle.leaf_hash)
         .ok()
         .and_then(|b| b.try_into().ok())
@@ -211,7 +209,8 @@ pub fn verify_bundle(path: &Path, policy: &EvidencePolicy, limits: Limits) -> Re
     merkle::verify_inclusion(proof.index, c.size, &leaf, &proof.hashes, &c.root)
         .map_err(|e| EvidenceError::Inclusion { index: proof.index, detail: e.to_string() })?;
     // Step 5.
-    let not_this = |detail: &str| EvidenceError::NotThisPackage { digest: bundle.digest.clone(), detail: detail.into() };
+    let not_this =
+        |detail: &str| EvidenceError::NotThisPackage { digest: bundle.digest.clone(), detail: detail.into() };
     let entry = match entry_field(&bundle.log_entry, "sealed") {
         None => bundle.log_entry.as_str(),
         Some(commitment) => {

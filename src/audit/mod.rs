@@ -190,8 +190,10 @@ impl LogClient {
     /// `POST /log/cosignature`.
     pub fn submit_cosignature(&self, note: &str) -> Result<CosignaturesAccepted, AuditError> {
         let body = self.send("/log/cosignature", Some(note), MAX_BODY)?;
-        serde_json::from_slice(&body)
-            .map_err(|e| AuditError::BadResponse { url: format!("{}/log/cosignature", self.base), detail: e.to_string() })
+        serde_json::from_slice(&body).map_err(|e| AuditError::BadResponse {
+            url: format!("{}/log/cosignature", self.base),
+            detail: e.to_string(),
+        })
     }
 }
 
@@ -233,12 +235,8 @@ pub fn load_state(path: &Path, log_key: &VerifierKey) -> Result<Option<SignedChe
 pub fn save_state(path: &Path, cp: &SignedCheckpoint) -> Result<(), AuditError> {
     let bad = |detail: String| AuditError::State { path: path.display().to_string(), detail };
     let c = cp.checkpoint();
-    let state = StateFile {
-        origin: c.origin.clone(),
-        size: c.size,
-        root: B64.encode(c.root),
-        checkpoint: cp.note().encode(),
-    };
+    let state =
+        StateFile { origin: c.origin.clone(), size: c.size, root: B64.encode(c.root), checkpoint: cp.note().encode() };
     let json = serde_json::to_vec_pretty(&state).map_err(|e| bad(e.to_string()))?;
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, json).map_err(|e| bad(e.to_string()))?;
@@ -252,9 +250,8 @@ pub fn check_consistency(seen: &Checkpoint, new: &Checkpoint, proof: &[Hash]) ->
     if new.size < seen.size {
         return Err(AuditError::OlderThanSeen { seen: seen.size, got: new.size });
     }
-    merkle::verify_consistency(seen.size, new.size, proof, &seen.root, &new.root).map_err(|e| {
-        AuditError::Inconsistent { seen: seen.size, got: new.size, detail: e.to_string() }
-    })
+    merkle::verify_consistency(seen.size, new.size, proof, &seen.root, &new.root)
+        .map_err(|e| AuditError::Inconsistent { seen: seen.size, got: new.size, detail: e.to_string() })
 }
 
 /// Checks `new` against `seen`, fetching the consistency proof from the registry when needed.

@@ -135,10 +135,7 @@ fn witness(key: &Path, name: &str) -> Result<Witness, String> {
 
 /// Parses `--witness` values.
 pub(super) fn parse_witnesses(values: &[String]) -> Result<Vec<CosignerKey>, String> {
-    values
-        .iter()
-        .map(|w| CosignerKey::parse(w).map_err(|e| format!("--witness {w}: [{}] {e}", e.code())))
-        .collect()
+    values.iter().map(|w| CosignerKey::parse(w).map_err(|e| format!("--witness {w}: [{}] {e}", e.code()))).collect()
 }
 
 pub(super) fn parse_log_key(value: &str) -> Result<VerifierKey, String> {
@@ -206,7 +203,9 @@ pub(super) fn log(args: LogArgs) -> Outcome {
                             println!("    {} at {}", c.witness, c.timestamp);
                         }
                         if r.from_cosigned_endpoint {
-                            println!("  (the current checkpoint lacked the quorum; the newest cosigned one was checked)");
+                            println!(
+                                "  (the current checkpoint lacked the quorum; the newest cosigned one was checked)"
+                            );
                         }
                         match r.previous_size {
                             Some(p) => println!("  consistent with the last checkpoint accepted (size {p})"),

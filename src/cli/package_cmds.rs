@@ -257,7 +257,9 @@ fn verify_bundle(
                 other => json!([{"code": other.code(), "message": other.to_string()}]),
             };
             if json {
-                print_json(&json!({"ok": false, "bundle": path.display().to_string(), "code": e.code(), "message": e.to_string(), "problems": problems}));
+                print_json(
+                    &json!({"ok": false, "bundle": path.display().to_string(), "code": e.code(), "message": e.to_string(), "problems": problems}),
+                );
             } else {
                 println!("{}: REJECTED", path.display());
                 println!("  ✗  [{}] {e}", e.code());

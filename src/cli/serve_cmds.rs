@@ -143,14 +143,11 @@ pub(super) fn serve(args: ServeArgs) -> Outcome {
         Ok(w) => w,
         Err(e) => return fail(e),
     };
-    let registry = match args
-        .storage
-        .open(policy)
-        .and_then(|r| Ok(r.with_log_key(log_key(&args)?).with_witnesses(witnesses)))
-    {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
+    let registry =
+        match args.storage.open(policy).and_then(|r| Ok(r.with_log_key(log_key(&args)?).with_witnesses(witnesses))) {
+            Ok(r) => r,
+            Err(e) => return fail(e),
+        };
     if let Some(key) = registry.log_key() {
         log::info!("transparency log origin '{}', verifier key {}", key.origin(), key.verifier());
     }

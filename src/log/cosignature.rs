@@ -229,11 +229,7 @@ pub fn distinct_keys(witnesses: &[CosignerKey]) -> usize {
 /// Checks that `quorum` cosignatures by distinct named witnesses are among `found` (from
 /// [`verify_cosignatures`]), and that the quorum can be met at all by the named witnesses (a
 /// witness named twice is one witness).
-pub fn require_quorum(
-    found: &[Cosignature],
-    witnesses: &[CosignerKey],
-    quorum: usize,
-) -> Result<(), CosignatureError> {
+pub fn require_quorum(found: &[Cosignature], witnesses: &[CosignerKey], quorum: usize) -> Result<(), CosignatureError> {
     let distinct = distinct_keys(witnesses);
     if quorum > distinct {
         return Err(CosignatureError::QuorumTooLarge { quorum, witnesses: distinct });

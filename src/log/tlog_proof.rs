@@ -59,7 +59,8 @@ impl TlogProof {
     }
 
     pub fn parse(text: &str) -> Result<TlogProof, TlogProofError> {
-        let (head, checkpoint) = text.split_once("\n\n").ok_or(TlogProofError("no empty line before the checkpoint"))?;
+        let (head, checkpoint) =
+            text.split_once("\n\n").ok_or(TlogProofError("no empty line before the checkpoint"))?;
         let mut lines = head.split('\n').peekable();
         if lines.next() != Some(HEADER) {
             return Err(TlogProofError("the first line must be c2sp.org/tlog-proof@v1"));

@@ -106,11 +106,7 @@ impl Registry {
                 let (mut stored, mut already) = (Vec::new(), Vec::new());
                 for c in &cosignatures {
                     let witness = c.witness.to_string();
-                    let exists = log_cosignatures::table
-                        .find((&witness, size))
-                        .count()
-                        .get_result::<i64>(conn)?
-                        > 0;
+                    let exists = log_cosignatures::table.find((&witness, size)).count().get_result::<i64>(conn)? > 0;
                     if exists {
                         already.push(witness);
                         continue;
