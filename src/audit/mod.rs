@@ -417,3 +417,38 @@ pub fn verify_registry(
         previous_size: seen.map(|s| s.checkpoint().size),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::merkle::Leaves;
+
+    fn tree(leaves: &[Hash], size: u64) -> Checkpoint {
+        Checkpoint {
+            origin: "o".into(),
+            size,
+            root: merkle::root_of_leaves(&leaves[..size as usize]),
+            extensions: vec![],
+        }
+    }
+
+    #[test]
+    fn the_append_only_rule() {
+        let leaves: Vec<Hash> = (0..9u8).map(|i| merkle::leaf_hash(&[i])).collect();
+        let (old, new) = (tree(&leaves, 5), tree(&leaves, 9));
+        let proof = merkle::consistency_proof(&mut Leaves(&leaves), 5, 9).unwrap();
+        check_consistency(&old, &new, &proof).unwrap();
+        check_consistency(&old, &old, &[]).unwrap();
+        assert_eq!(check_consistency(&new, &old, &[]).unwrap_err().code(), "checkpoint_older_than_seen");
+        // Another history: same sizes, one leaf changed.
+        let mut other = leaves.clone();
+        other[2] = merkle::leaf_hash(b"rewritten");
+        let forked = tree(&other, 9);
+        let forked_proof = merkle::consistency_proof(&mut Leaves(&other), 5, 9).unwrap();
+        assert_eq!(check_consistency(&old, &forked, &forked_proof).unwrap_err().code(), "checkpoint_inconsistent");
+        assert_eq!(check_consistency(&old, &forked, &proof).unwrap_err().code(), "checkpoint_inconsistent");
+        assert_eq!(check_consistency(&new, &forked, &[]).unwrap_err().code(), "checkpoint_inconsistent");
+        // The first checkpoint seen needs no proof.
+        check_consistency(&tree(&leaves, 0), &new, &[]).unwrap();
+    }
+}
