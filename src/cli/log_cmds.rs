@@ -111,6 +111,11 @@ enum EvidenceCommand {
     },
 }
 
+/// POSIX seconds as RFC 3339, for people.
+pub(super) fn secs_to_time(secs: u64) -> String {
+    crate::store::format_time(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX))
+}
+
 fn print_json(value: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
@@ -200,7 +205,7 @@ pub(super) fn log(args: LogArgs) -> Outcome {
                         println!("  signed by the log key");
                         println!("  cosigned by {} of the named witnesses (quorum {}):", r.cosigners.len(), r.quorum);
                         for c in &r.cosigners {
-                            println!("    {} at {}", c.witness, c.timestamp);
+                            println!("    {} at {}", c.witness, secs_to_time(c.timestamp));
                         }
                         if r.from_cosigned_endpoint {
                             println!(

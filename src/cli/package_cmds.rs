@@ -297,7 +297,7 @@ fn verify_bundle(
             policy.quorum
         );
         for c in verified.cosignatures() {
-            println!("       {} at {}", c.witness, c.timestamp);
+            println!("       {} at {}", c.witness, super::log_cmds::secs_to_time(c.timestamp));
         }
     }
     report_verified(path, verified.package(), trust, allow_unsigned, json, Some(evidence))
