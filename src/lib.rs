@@ -3,6 +3,7 @@
 //! Labs pack their test data into packages (`package`), sign and verify them offline; the
 //! registry verifies every upload with the same code. See `README.md` for the tour.
 
+pub mod audit;
 pub mod cli;
 pub mod fit;
 pub mod http;

@@ -5,6 +5,7 @@
 //! files, a key that already exists).
 
 mod fit_cmd;
+mod log_cmds;
 mod package_cmds;
 mod push_cmd;
 mod serve_cmds;
@@ -62,9 +63,21 @@ enum Command {
         #[command(flatten)]
         limits: LimitArgs,
     },
-    /// Check a package offline: structure, hashes, manifest, data and signatures.
+    /// Check a package offline: structure, hashes, manifest, data and signatures. Given an
+    /// evidence bundle (`prequal evidence export`), also its log entry, inclusion proof,
+    /// checkpoint signature and witness quorum, still offline (needs --log-key).
     Verify {
         package: PathBuf,
+        /// For an evidence bundle: the log's verifier key `<origin>+<key id>+<base64>`.
+        #[arg(long, value_name = "VKEY")]
+        log_key: Option<String>,
+        /// For an evidence bundle: a witness's verifier key; repeat for several.
+        #[arg(long = "witness", value_name = "VKEY")]
+        witnesses: Vec<String>,
+        /// For an evidence bundle: how many distinct named witnesses must have cosigned its
+        /// checkpoint (default: all named).
+        #[arg(long)]
+        quorum: Option<usize>,
         /// Trust set: JSON file of key id -> organisation, role, status.
         #[arg(long)]
         trust: Option<PathBuf>,
@@ -86,6 +99,11 @@ enum Command {
     /// Test whether a new source (second site, new lot) is equivalent to a material's qualified
     /// data (mean and minimum-individual tests per property and temperature). Exit 1 if not.
     Equivalency(fit_cmd::EquivalencyArgs),
+    /// A registry's transparency log: witness keys, cosigning as a witness, and checking the
+    /// log against a quorum of witnesses.
+    Log(log_cmds::LogArgs),
+    /// Offline evidence bundles for a package (export; `prequal verify` checks them).
+    Evidence(log_cmds::EvidenceArgs),
     /// Upload a package to a registry.
     Push {
         package: PathBuf,
@@ -149,9 +167,12 @@ pub fn run() -> ExitCode {
         Command::Keygen { out, comment, json } => package_cmds::keygen(&out, comment.as_deref(), json),
         Command::Pack { dir, out, store, json, limits } => package_cmds::pack(&dir, &out, store, json, limits.limits()),
         Command::Sign { package, key, json, limits } => package_cmds::sign(&package, &key, json, limits.limits()),
-        Command::Verify { package, trust, allow_unsigned, json, limits } => {
-            package_cmds::verify(&package, trust.as_deref(), allow_unsigned, json, limits.limits())
+        Command::Verify { package, log_key, witnesses, quorum, trust, allow_unsigned, json, limits } => {
+            let evidence = package_cmds::EvidenceArgs { log_key, witnesses, quorum };
+            package_cmds::verify(&package, &evidence, trust.as_deref(), allow_unsigned, json, limits.limits())
         }
+        Command::Log(args) => log_cmds::log(args),
+        Command::Evidence(args) => log_cmds::evidence(args),
         Command::Serve(args) => serve_cmds::serve(args),
         Command::Fit(args) => fit_cmd::fit(args),
         Command::Equivalency(args) => fit_cmd::equivalency(args),

@@ -155,8 +155,16 @@ fn check_of(p: &PackageError) -> &'static str {
     }
 }
 
+/// The evidence-bundle options of `prequal verify`.
+pub(super) struct EvidenceArgs {
+    pub log_key: Option<String>,
+    pub witnesses: Vec<String>,
+    pub quorum: Option<usize>,
+}
+
 pub(super) fn verify(
     package: &Path,
+    evidence: &EvidenceArgs,
     trust_path: Option<&Path>,
     allow_unsigned: bool,
     json: bool,
@@ -169,9 +177,19 @@ pub(super) fn verify(
             return Outcome::Failed;
         }
     };
+    if crate::audit::evidence::looks_like_bundle(package) {
+        return verify_bundle(package, evidence, trust.as_ref(), allow_unsigned, json, limits);
+    }
+    if evidence.log_key.is_some() || !evidence.witnesses.is_empty() || evidence.quorum.is_some() {
+        eprintln!(
+            "error: --log-key, --witness and --quorum apply to evidence bundles; {} is a package",
+            package.display()
+        );
+        return Outcome::Failed;
+    }
     let result = verify_file(package, limits);
     let rejection = match result {
-        Ok(verified) => return report_verified(package, &verified, trust.as_ref(), allow_unsigned, json),
+        Ok(verified) => return report_verified(package, &verified, trust.as_ref(), allow_unsigned, json, None),
         Err(r) => r,
     };
     if rejection.problems.iter().all(|p| matches!(p, PackageError::Io { .. })) {
@@ -206,12 +224,92 @@ pub(super) fn verify(
     Outcome::Refused
 }
 
+fn verify_bundle(
+    path: &Path,
+    args: &EvidenceArgs,
+    trust: Option<&TrustSet>,
+    allow_unsigned: bool,
+    json: bool,
+    limits: Limits,
+) -> Outcome {
+    use crate::audit::evidence::{EvidenceError, EvidencePolicy, verify_bundle};
+    let Some(log_key) = args.log_key.as_deref() else {
+        eprintln!("error: {} is an evidence bundle: give the log's verifier key with --log-key", path.display());
+        return Outcome::Failed;
+    };
+    let policy = super::log_cmds::parse_log_key(log_key).and_then(|log_key| {
+        let witnesses = super::log_cmds::parse_witnesses(&args.witnesses)?;
+        let quorum = args.quorum.unwrap_or_else(|| crate::log::cosignature::distinct_keys(&witnesses));
+        Ok(EvidencePolicy { log_key, witnesses, quorum })
+    });
+    let policy = match policy {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::Failed;
+        }
+    };
+    let verified = match verify_bundle(path, &policy, limits) {
+        Ok(v) => v,
+        Err(e) => {
+            let problems = match &e {
+                EvidenceError::Package(r) => problems_json(r),
+                other => json!([{"code": other.code(), "message": other.to_string()}]),
+            };
+            if json {
+                print_json(
+                    &json!({"ok": false, "bundle": path.display().to_string(), "code": e.code(), "message": e.to_string(), "problems": problems}),
+                );
+            } else {
+                println!("{}: REJECTED", path.display());
+                println!("  ✗  [{}] {e}", e.code());
+                if let EvidenceError::Package(r) = &e {
+                    for p in &r.problems {
+                        println!("       [{}] {}", p.code(), p);
+                    }
+                }
+            }
+            return if matches!(e, EvidenceError::Unreadable { .. }) { Outcome::Failed } else { Outcome::Refused };
+        }
+    };
+    let cp = verified.checkpoint();
+    let evidence = json!({
+        "origin": cp.origin,
+        "tree_size": cp.size,
+        "leaf_index": verified.leaf_index(),
+        "sealed": verified.sealed(),
+        "quorum": policy.quorum,
+        "cosigners": verified.cosignatures().iter().map(|c| json!({"witness": c.witness.to_string(), "timestamp": c.timestamp})).collect::<Vec<_>>(),
+    });
+    // With --json the evidence goes into the package report, one document.
+    if !json {
+        println!("{}: evidence bundle", path.display());
+        println!(
+            "  ✓  logged: entry {} of {} is this package's{} (inclusion proof to the checkpoint's root)",
+            verified.leaf_index(),
+            cp.origin,
+            if verified.sealed() { ", sealed and opened" } else { "" }
+        );
+        println!("  ✓  checkpoint of size {} signed by the log key", cp.size);
+        println!(
+            "  ✓  cosigned by {} of the named witnesses (quorum {})",
+            verified.cosignatures().len(),
+            policy.quorum
+        );
+        for c in verified.cosignatures() {
+            println!("       {} at {}", c.witness, super::log_cmds::secs_to_time(c.timestamp));
+        }
+    }
+    report_verified(path, verified.package(), trust, allow_unsigned, json, Some(evidence))
+}
+
 fn report_verified(
     package: &Path,
     v: &crate::package::VerifiedPackage,
     trust: Option<&TrustSet>,
     allow_unsigned: bool,
     json: bool,
+    evidence: Option<serde_json::Value>,
 ) -> Outcome {
     let m = v.manifest();
     let measurements: usize = v.datasets().iter().map(|d| d.measurements.len()).sum();
@@ -237,7 +335,7 @@ fn report_verified(
         all_ok = false;
     }
     if json {
-        print_json(&json!({
+        let mut report = json!({
             "ok": all_ok,
             "package": package.display().to_string(),
             "digest": v.digest().to_string(),
@@ -257,7 +355,11 @@ fn report_verified(
                 "detail": sig.problem,
             })).collect::<Vec<_>>(),
             "trust_checked": trust.is_some(),
-        }));
+        });
+        if let (Some(e), Some(obj)) = (evidence, report.as_object_mut()) {
+            obj.insert("evidence".into(), e);
+        }
+        print_json(&report);
     } else {
         println!("{}: {}", package.display(), if all_ok { "VERIFIED" } else { "REJECTED" });
         println!("  ✓  zip container: {} payload files, {} bytes", v.files().len(), v.payload_bytes());

@@ -10,6 +10,7 @@ use super::Outcome;
 use crate::http;
 use crate::log::checkpoint::Checkpoint;
 use crate::log::note::{Note, VerifierKey};
+use crate::log::cosignature::CosignerKey;
 use crate::package::signing::{KeyError, SecretKey};
 use crate::registry::integrity::Problem;
 use crate::registry::transparency::LogKey;
@@ -94,6 +95,12 @@ pub struct ServeArgs {
     /// attempts) is taken from `X-Forwarded-For`.
     #[arg(long = "trusted-proxy", env = "PREQUAL_TRUSTED_PROXIES", value_name = "IP", value_delimiter = ',')]
     trusted_proxies: Vec<std::net::IpAddr>,
+    /// A witness whose cosignatures of the log's checkpoints the registry accepts
+    /// (`POST /log/cosignature`) and serves with them: its verifier key
+    /// `<name>+<key id>+<base64(0x04 ‖ key)>`, as printed by `prequal log witness-key`.
+    /// Repeat for several; the environment variable takes a comma-separated list.
+    #[arg(long = "witness", env = "PREQUAL_WITNESSES", value_name = "VKEY", value_delimiter = ',')]
+    witnesses: Vec<String>,
 }
 
 /// `<host>/log` from a bind address such as `127.0.0.1:8080` or `[::]:80`.
@@ -135,12 +142,25 @@ fn fail(e: impl std::fmt::Display) -> Outcome {
 
 pub(super) fn serve(args: ServeArgs) -> Outcome {
     let policy = Policy { max_upload_bytes: args.max_upload_bytes, ..Policy::default() };
-    let registry = match args.storage.open(policy).and_then(|r| Ok(r.with_log_key(log_key(&args)?))) {
-        Ok(r) => r,
+    let witnesses = match args
+        .witnesses
+        .iter()
+        .map(|w| CosignerKey::parse(w).map_err(|e| format!("--witness {w}: [{}] {e}", e.code())))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(w) => w,
         Err(e) => return fail(e),
     };
+    let registry =
+        match args.storage.open(policy).and_then(|r| Ok(r.with_log_key(log_key(&args)?).with_witnesses(witnesses))) {
+            Ok(r) => r,
+            Err(e) => return fail(e),
+        };
     if let Some(key) = registry.log_key() {
         log::info!("transparency log origin '{}', verifier key {}", key.origin(), key.verifier());
+    }
+    for w in registry.witnesses() {
+        log::info!("accepting cosignatures from witness {w}");
     }
     log::info!("database: {} ({})", registry.store.url().redacted(), registry.store.url().backend());
     match registry.sweep_orphans(Duration::from_secs(args.sweep_grace), false) {

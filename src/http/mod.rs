@@ -271,6 +271,8 @@ impl FromRequest for Auth {
         fit::run_equivalency,
         search::search_materials,
         tlog::get_log_checkpoint,
+        tlog::get_cosigned_checkpoint,
+        tlog::create_log_cosignature,
         tlog::get_log_key,
         tlog::get_log_tile,
         tlog::get_log_entry_bundle,
@@ -289,7 +291,7 @@ impl FromRequest for Auth {
         (name = "tokens", description = "API tokens (operator role)"),
         (name = "fit", description = "Application requirement profiles, materials, fit reports and rankings"),
         (name = "search", description = "Search materials by property at condition, application fit, critical-mineral content and supply concentration"),
-        (name = "log", description = "The transparency log: signed checkpoints, C2SP tlog-tiles, inclusion and consistency proofs"),
+        (name = "log", description = "The transparency log: signed checkpoints, witness cosignatures, C2SP tlog-tiles, inclusion and consistency proofs"),
         (name = "operations", description = "Health, readiness and metrics")
     )
 )]

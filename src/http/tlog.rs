@@ -10,10 +10,14 @@ use utoipa::IntoParams;
 use super::{ApiResult, MaybeAuth, State, blocking};
 use crate::log::tiles::{self, TILE_WIDTH};
 use crate::registry::RegistryError;
-use crate::registry::views::{ConsistencyProof, ErrorBody, InclusionProof, LogEntries, SealedEntry};
+use crate::registry::views::{
+    ConsistencyProof, CosignaturesAccepted, ErrorBody, InclusionProof, LogEntries, SealedEntry,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/log/checkpoint", web::get().to(get_log_checkpoint))
+        .route("/log/checkpoint/cosigned", web::get().to(get_cosigned_checkpoint))
+        .route("/log/cosignature", web::post().to(create_log_cosignature))
         .route("/log/key", web::get().to(get_log_key))
         .route("/log/tile/entries/{index:.*}", web::get().to(get_log_entry_bundle))
         .route("/log/tile/{level}/{index:.*}", web::get().to(get_log_tile))
@@ -42,7 +46,8 @@ fn parse_tile_index(index: &str) -> Result<tiles::TileAddress, RegistryError> {
 }
 
 /// The log's current checkpoint: a C2SP `tlog-checkpoint` (origin, tree size, base64 root
-/// hash) as a `signed-note`, signed with the log key (`GET /log/key`).
+/// hash) as a `signed-note`, signed with the log key (`GET /log/key`), followed by the C2SP
+/// `tlog-cosignature` lines that witnesses have submitted for this tree size, if any.
 #[utoipa::path(
     get, path = "/log/checkpoint", tag = "log", operation_id = "get_log_checkpoint",
     responses(
@@ -52,6 +57,40 @@ fn parse_tile_index(index: &str) -> Result<tiles::TileAddress, RegistryError> {
 )]
 pub async fn get_log_checkpoint(state: State) -> ApiResult<HttpResponse> {
     Ok(text(blocking(move || state.registry.checkpoint()).await?))
+}
+
+/// The newest checkpoint that witnesses have cosigned, with the log's signature and every
+/// stored cosignature of that size. The log grows between cosignings, so the current checkpoint
+/// often carries none; a client that needs a witnessed checkpoint reads this one and proves
+/// consistency or inclusion against its size.
+#[utoipa::path(
+    get, path = "/log/checkpoint/cosigned", tag = "log", operation_id = "get_cosigned_checkpoint",
+    responses(
+        (status = 200, description = "The cosigned checkpoint", body = String, content_type = "text/plain"),
+        (status = 404, description = "No witness has cosigned a checkpoint yet", body = ErrorBody),
+        (status = 503, description = "Storage unavailable or no log key", body = ErrorBody),
+    )
+)]
+pub async fn get_cosigned_checkpoint(state: State) -> ApiResult<HttpResponse> {
+    Ok(text(blocking(move || state.registry.cosigned_checkpoint()).await?))
+}
+
+/// Submit witness cosignatures: the body is a checkpoint of this log as a signed note (the
+/// log's signature line included) with one or more C2SP `tlog-cosignature` v1 lines by witnesses
+/// the registry accepts (`prequal serve --witness`). Each is checked and stored, one per witness
+/// and tree size, and served from then on with that checkpoint.
+#[utoipa::path(
+    post, path = "/log/cosignature", tag = "log", operation_id = "create_log_cosignature",
+    request_body(content = String, content_type = "text/plain", description = "The cosigned checkpoint note"),
+    responses(
+        (status = 200, description = "Accepted; which cosignatures were new", body = CosignaturesAccepted),
+        (status = 400, description = "`malformed_checkpoint`: not a signed note or not a checkpoint", body = ErrorBody),
+        (status = 422, description = "`checkpoint_not_ours` (not signed by this log, or another root or size), `unknown_witness`, `bad_cosignature` or `no_cosignature`", body = ErrorBody),
+        (status = 503, description = "Storage unavailable or no log key", body = ErrorBody),
+    )
+)]
+pub async fn create_log_cosignature(state: State, body: web::Bytes) -> ApiResult<web::Json<CosignaturesAccepted>> {
+    Ok(web::Json(blocking(move || state.registry.accept_cosignatures(&body)).await?))
 }
 
 /// The verifier key of the checkpoints, in signed-note form `<origin>+<key id>+<base64 key>`.

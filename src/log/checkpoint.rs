@@ -5,6 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::merkle::Hash;
+use super::note::{Note, NoteError, VerifierKey};
 
 /// Why a checkpoint body was refused. `code()` is stable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +79,66 @@ impl Checkpoint {
             extensions.push(line.to_owned());
         }
         Ok(Checkpoint { origin: origin.to_owned(), size: size_n, root, extensions })
+    }
+}
+
+/// Why a signed checkpoint was refused. `code()` is stable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignedCheckpointError {
+    #[error("the checkpoint note: {0}")]
+    Note(#[from] NoteError),
+    #[error("the checkpoint body: {0}")]
+    Body(#[from] CheckpointError),
+    #[error("the checkpoint's origin is '{found}', not the log key's name '{expected}'")]
+    WrongOrigin { expected: String, found: String },
+}
+
+impl SignedCheckpointError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            SignedCheckpointError::Note(e) => e.code(),
+            SignedCheckpointError::Body(e) => e.code(),
+            SignedCheckpointError::WrongOrigin { .. } => "checkpoint_wrong_origin",
+        }
+    }
+}
+
+/// A checkpoint whose signature by the log key verified and whose body parsed, with its origin
+/// equal to the key's name (tlog-checkpoint: the origin line is the log's key name). Only
+/// [`SignedCheckpoint::verify`] builds one, so holding one proves the log signed it. The note
+/// keeps every other signature line (cosignatures), unverified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    note: Note,
+    checkpoint: Checkpoint,
+}
+
+impl SignedCheckpoint {
+    /// Verifies `note` (the signed note's bytes) with the log's key.
+    pub fn verify(note: &[u8], log_key: &VerifierKey) -> Result<SignedCheckpoint, SignedCheckpointError> {
+        let note = Note::parse(note)?;
+        let checkpoint = Checkpoint::parse(note.verify(log_key)?)?;
+        if checkpoint.origin != log_key.name() {
+            return Err(SignedCheckpointError::WrongOrigin {
+                expected: log_key.name().to_owned(),
+                found: checkpoint.origin,
+            });
+        }
+        Ok(SignedCheckpoint { note, checkpoint })
+    }
+
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
+    }
+
+    /// The verified note text (the checkpoint body, ending in a newline).
+    pub fn text(&self) -> &str {
+        self.note.unverified_text()
+    }
+
+    /// The note with all its signature lines (the log's and any cosignatures, unverified).
+    pub fn note(&self) -> &Note {
+        &self.note
     }
 }
 

@@ -6,7 +6,9 @@
 //! (the registry stores the log in `log_entries` and `log_nodes` and calls in here).
 
 pub mod checkpoint;
+pub mod cosignature;
 pub mod entry;
 pub mod merkle;
 pub mod note;
 pub mod tiles;
+pub mod tlog_proof;

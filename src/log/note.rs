@@ -15,7 +15,7 @@ const ALG_ED25519: u8 = 0x01;
 pub const MAX_NOTE_BYTES: usize = 1 << 20;
 /// The most signature lines accepted (Go's `note.Open` has the same bound).
 pub const MAX_SIGNATURES: usize = 100;
-const SIG_PREFIX: &str = "\u{2014} ";
+pub(crate) const SIG_PREFIX: &str = "\u{2014} ";
 
 /// Why a note, a key or a signature was refused. `code()` is stable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,7 +62,8 @@ impl NoteError {
     }
 }
 
-fn check_name(name: &str) -> Result<(), NoteError> {
+/// Key names: non-empty, no whitespace, no '+', no control characters.
+pub(crate) fn check_name(name: &str) -> Result<(), NoteError> {
     if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '+' || c.is_control()) {
         return Err(NoteError::BadKeyName(name.to_owned()));
     }
@@ -71,9 +72,15 @@ fn check_name(name: &str) -> Result<(), NoteError> {
 
 /// The key id rule of signed-note: the first four bytes of SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key).
 pub fn key_id(name: &str, key: &VerifyingKey) -> u32 {
+    key_id_of_type(name, ALG_ED25519, key)
+}
+
+/// The key id of a key of signature type `alg` (0x01 note signatures, 0x04 cosignatures):
+/// the first four bytes of SHA-256(name ‖ 0x0A ‖ alg ‖ key).
+pub(crate) fn key_id_of_type(name: &str, alg: u8, key: &VerifyingKey) -> u32 {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
-    h.update([b'\n', ALG_ED25519]);
+    h.update([b'\n', alg]);
     h.update(key.as_bytes());
     let d = h.finalize();
     u32::from_be_bytes([d[0], d[1], d[2], d[3]])
@@ -158,7 +165,7 @@ impl NoteSigner {
     }
 }
 
-fn check_text(text: &str) -> Result<(), NoteError> {
+pub(crate) fn check_text(text: &str) -> Result<(), NoteError> {
     if !text.ends_with('\n') {
         return Err(NoteError::MissingNewline);
     }
@@ -174,6 +181,15 @@ pub struct NoteSignature {
     pub name: String,
     pub key_id: u32,
     pub signature: Vec<u8>,
+}
+
+impl NoteSignature {
+    /// The signature line, `— <name> <base64(key id ‖ signature)>\n`.
+    pub fn line(&self) -> String {
+        let mut blob = self.key_id.to_be_bytes().to_vec();
+        blob.extend_from_slice(&self.signature);
+        format!("{SIG_PREFIX}{} {}\n", self.name, B64.encode(blob))
+    }
 }
 
 /// A parsed, not yet verified note.
@@ -224,6 +240,15 @@ impl Note {
 
     pub fn signatures(&self) -> &[NoteSignature] {
         &self.signatures
+    }
+
+    /// The note as bytes again: the text, an empty line and one line per signature.
+    pub fn encode(&self) -> String {
+        let mut s = format!("{}\n", self.text);
+        for sig in &self.signatures {
+            s.push_str(&sig.line());
+        }
+        s
     }
 
     /// Verifies the signature by `key` and returns the text it vouches for. Signatures by other

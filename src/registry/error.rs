@@ -34,6 +34,10 @@ pub enum RegistryError {
     PublishedByOther { digest: String, owner: String },
     #[error("{0}")]
     Conflict(String),
+    /// A witness cosignature refused by `POST /log/cosignature`: `malformed_checkpoint`,
+    /// `checkpoint_not_ours`, `unknown_witness`, `bad_cosignature` or `no_cosignature`.
+    #[error("{detail}")]
+    CosignatureRefused { code: &'static str, detail: String },
     #[error("too many failed authentication attempts from this address; try again in {retry_after_secs} s")]
     TooManyAuthFailures { retry_after_secs: u64 },
     #[error("storage unavailable: {0}")]
@@ -62,6 +66,7 @@ impl RegistryError {
             NameOwned { .. } => "name_owned_by_other_organisation",
             PublishedByOther { .. } => "published_by_other_organisation",
             Conflict(_) => "conflict",
+            CosignatureRefused { code, .. } => code,
             TooManyAuthFailures { .. } => "too_many_auth_failures",
             Unavailable(_) => "unavailable",
             StorageFull(_) => "storage_full",
@@ -72,13 +77,13 @@ impl RegistryError {
     pub fn status(&self) -> u16 {
         use RegistryError::*;
         match self {
-            BadRequest(_) => 400,
+            BadRequest(_) | CosignatureRefused { code: "malformed_checkpoint", .. } => 400,
             Unauthenticated | InvalidToken | TokenRevoked => 401,
             Forbidden(_) | NameOwned { .. } => 403,
             NotFound(_) => 404,
             VersionConflict { .. } | PublishedByOther { .. } | Conflict(_) => 409,
             UploadTooLarge { .. } => 413,
-            PackageRejected(_) | SignatureRejected { .. } => 422,
+            PackageRejected(_) | SignatureRejected { .. } | CosignatureRefused { .. } => 422,
             TooManyAuthFailures { .. } => 429,
             Unavailable(_) => 503,
             StorageFull(_) => 507,

@@ -16,6 +16,7 @@ mod search_index;
 pub mod supply;
 pub mod transparency;
 pub mod views;
+pub mod witnessing;
 
 use diesel::prelude::*;
 
@@ -54,6 +55,8 @@ pub struct Registry {
     mirror: search_index::Mirror,
     /// Signs log checkpoints; absent in registries opened only to administer them.
     log_key: Option<transparency::LogKey>,
+    /// The witnesses whose cosignatures the log accepts (`POST /log/cosignature`).
+    witnesses: Vec<crate::log::cosignature::CosignerKey>,
 }
 
 type Result<T, E = RegistryError> = std::result::Result<T, E>;
@@ -114,7 +117,7 @@ fn token_view(row: TokenRow) -> Result<TokenInfo> {
 
 impl Registry {
     pub fn new(store: Store, policy: Policy) -> Registry {
-        Registry { store, policy, mirror: search_index::Mirror::default(), log_key: None }
+        Registry { store, policy, mirror: search_index::Mirror::default(), log_key: None, witnesses: Vec::new() }
     }
 
     /// The caller behind a bearer token.

@@ -177,7 +177,12 @@ pub(super) fn require_keys_in_force(
     Ok(())
 }
 
-fn head(conn: &mut AnyConnection) -> Result<(u64, bool)> {
+/// The root of the tree of `size` entries, from the stored subtrees.
+pub(super) fn tree_root_at(conn: &mut AnyConnection, size: u64) -> Result<Hash> {
+    merkle::tree_root(&mut DbNodes(conn), size)
+}
+
+pub(super) fn head(conn: &mut AnyConnection) -> Result<(u64, bool)> {
     let (size, backfilled): (i64, bool) =
         log_head::table.find(1).select((log_head::size, log_head::backfilled)).first(conn)?;
     Ok((size as u64, backfilled))
@@ -217,18 +222,30 @@ impl Registry {
         merkle::tree_root(&mut DbNodes(&mut conn), size)
     }
 
-    /// The signed checkpoint (C2SP signed note) of the log as it is now.
+    /// The signed checkpoint (C2SP signed note) of the log as it is now, with the stored
+    /// witness cosignatures of its size appended (see [`super::witnessing`]).
     pub fn checkpoint(&self) -> Result<String> {
-        let key = self.log_key.as_ref().ok_or_else(|| RegistryError::Unavailable("no log key configured".into()))?;
         let mut conn = self.store.conn()?;
         let size = head(&mut conn)?.0;
+        let mut note = self.signed_checkpoint(&mut conn, size)?;
+        for line in super::witnessing::cosignature_lines(&mut conn, size)? {
+            note.push_str(&line);
+        }
+        Ok(note)
+    }
+
+    /// The checkpoint of the tree of `size` entries (at most the log's size), signed with the
+    /// log key, without cosignatures. Signing is deterministic, so a size always gives the same
+    /// note.
+    pub(super) fn signed_checkpoint(&self, conn: &mut AnyConnection, size: u64) -> Result<String> {
+        let key = self.log_key.as_ref().ok_or_else(|| RegistryError::Unavailable("no log key configured".into()))?;
         if let Ok(cached) = key.cached.lock()
             && let Some((s, note)) = cached.as_ref()
             && *s == size
         {
             return Ok(note.clone());
         }
-        let root = merkle::tree_root(&mut DbNodes(&mut conn), size)?;
+        let root = tree_root_at(conn, size)?;
         let text = Checkpoint { origin: key.origin().to_owned(), size, root, extensions: Vec::new() }.to_text();
         let note = key.signer.sign(&text).map_err(|e| RegistryError::Internal(e.to_string()))?;
         if let Ok(mut cached) = key.cached.lock() {

@@ -309,6 +309,17 @@ pub struct SealedEntry {
     pub salt: String,
 }
 
+/// What `POST /log/cosignature` did with the cosignatures it was sent.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CosignaturesAccepted {
+    /// The tree size of the cosigned checkpoint.
+    pub tree_size: u64,
+    /// The verifier keys of the witnesses whose cosignature was stored now.
+    pub stored: Vec<String>,
+    /// The verifier keys of the witnesses that had already cosigned this size (kept as it was).
+    pub already_stored: Vec<String>,
+}
+
 /// An RFC 9162 consistency proof between two sizes of the log.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ConsistencyProof {

@@ -220,3 +220,14 @@ diesel::table! {
         hash -> Binary,
     }
 }
+
+diesel::table! {
+    log_cosignatures (witness, tree_size) {
+        witness -> Text,
+        tree_size -> BigInt,
+        root_hash -> Binary,
+        cosigned_at -> BigInt,
+        line -> Text,
+        received_at -> BigInt,
+    }
+}

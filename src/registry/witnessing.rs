@@ -1,0 +1,158 @@
+//! The origin's side of witnessing: accepting cosignatures of the log's checkpoints from the
+//! witnesses the registry is configured with (`prequal serve --witness`), storing them in
+//! `log_cosignatures`, and serving them with the checkpoint of their tree size.
+//!
+//! A submission is a checkpoint note carrying one or more cosignature lines. It is accepted
+//! only if, in order:
+//! 1. it parses as a signed note and a tlog-checkpoint (`malformed_checkpoint`, 400);
+//! 2. the log's own signature on it verifies with the log key, its origin is this log's, its
+//!    size is at most the log's, and its root is the log's root at that size
+//!    (`checkpoint_not_ours`, 422): a witness cannot get the origin to serve a view it never
+//!    signed;
+//! 3. every other line is by a configured witness (`unknown_witness`, 422) and verifies as a
+//!    cosignature/v1 of that checkpoint (`bad_cosignature`, 422); there is at least one
+//!    (`no_cosignature`, 422).
+//!
+//! Nothing is stored unless every line passes. One cosignature is kept per witness and size:
+//! resubmitting (the same line, or a newer one for the same size) stores nothing new.
+
+use diesel::prelude::*;
+
+use super::transparency::{head, tree_root_at};
+use super::views::CosignaturesAccepted;
+use super::{Registry, RegistryError, Result, is_unique_violation};
+use crate::log::checkpoint::{SignedCheckpoint, SignedCheckpointError};
+use crate::log::cosignature::{Cosignature, CosignerKey};
+use crate::log::note::NoteError;
+use crate::store::schema::log_cosignatures;
+use crate::store::{AnyConnection, now_ms};
+
+fn refused(code: &'static str, detail: impl Into<String>) -> RegistryError {
+    RegistryError::CosignatureRefused { code, detail: detail.into() }
+}
+
+/// The stored cosignature lines for `size`, in witness order.
+pub(super) fn cosignature_lines(conn: &mut AnyConnection, size: u64) -> Result<Vec<String>> {
+    let size = i64::try_from(size).map_err(|_| RegistryError::Internal("tree size out of range".into()))?;
+    Ok(log_cosignatures::table
+        .filter(log_cosignatures::tree_size.eq(size))
+        .order(log_cosignatures::witness)
+        .select(log_cosignatures::line)
+        .load(conn)?)
+}
+
+impl Registry {
+    /// Accepts cosignatures from `witnesses` (verifier keys, type 0x04).
+    pub fn with_witnesses(mut self, witnesses: Vec<CosignerKey>) -> Registry {
+        self.witnesses = witnesses;
+        self
+    }
+
+    pub fn witnesses(&self) -> &[CosignerKey] {
+        &self.witnesses
+    }
+
+    /// Checks and stores the cosignatures carried by `note` (see the module docs).
+    pub fn accept_cosignatures(&self, note: &[u8]) -> Result<CosignaturesAccepted> {
+        let key = self.log_key().ok_or_else(|| RegistryError::Unavailable("no log key configured".into()))?;
+        // Step 1 and the signature of step 2.
+        let signed = SignedCheckpoint::verify(note, key.verifier()).map_err(|e| match e {
+            SignedCheckpointError::Note(NoteError::NotSignedByKey { .. } | NoteError::BadSignature { .. })
+            | SignedCheckpointError::WrongOrigin { .. } => {
+                refused("checkpoint_not_ours", format!("this log did not sign the checkpoint: {e}"))
+            }
+            other => refused("malformed_checkpoint", other.to_string()),
+        })?;
+        let cp = signed.checkpoint();
+        // The rest of step 2: the log's own root at that size.
+        let mut conn = self.store.conn()?;
+        let current = head(&mut conn)?.0;
+        if cp.size > current {
+            return Err(refused(
+                "checkpoint_not_ours",
+                format!("the checkpoint's size {} is larger than the log ({current} entries)", cp.size),
+            ));
+        }
+        if tree_root_at(&mut conn, cp.size)? != cp.root {
+            return Err(refused(
+                "checkpoint_not_ours",
+                format!("the checkpoint's root is not this log's root at size {}", cp.size),
+            ));
+        }
+        drop(conn);
+        // Step 3.
+        let mut cosignatures: Vec<Cosignature> = Vec::new();
+        for sig in signed.note().signatures() {
+            if sig.name == key.origin() && sig.key_id == key.verifier().key_id() {
+                continue;
+            }
+            let witness = self.witnesses.iter().find(|w| w.claims(sig)).ok_or_else(|| {
+                refused(
+                    "unknown_witness",
+                    format!("'{}' (key id {:08x}) is not a witness this log accepts", sig.name, sig.key_id),
+                )
+            })?;
+            let cosig = witness.verify(signed.text(), sig).map_err(|e| refused("bad_cosignature", e.to_string()))?;
+            if !cosignatures.iter().any(|c| c.witness == cosig.witness) {
+                cosignatures.push(cosig);
+            }
+        }
+        if cosignatures.is_empty() {
+            return Err(refused("no_cosignature", "the note carries no cosignature"));
+        }
+        let size = i64::try_from(cp.size).map_err(|_| RegistryError::Internal("tree size out of range".into()))?;
+        let store = || {
+            self.store.write(|conn| -> Result<(Vec<String>, Vec<String>)> {
+                let (mut stored, mut already) = (Vec::new(), Vec::new());
+                for c in &cosignatures {
+                    let witness = c.witness.to_string();
+                    let exists = log_cosignatures::table.find((&witness, size)).count().get_result::<i64>(conn)? > 0;
+                    if exists {
+                        already.push(witness);
+                        continue;
+                    }
+                    diesel::insert_into(log_cosignatures::table)
+                        .values((
+                            log_cosignatures::witness.eq(&witness),
+                            log_cosignatures::tree_size.eq(size),
+                            log_cosignatures::root_hash.eq(cp.root.as_slice()),
+                            log_cosignatures::cosigned_at.eq(i64::try_from(c.timestamp).unwrap_or(i64::MAX)),
+                            log_cosignatures::line.eq(&c.line),
+                            log_cosignatures::received_at.eq(now_ms()),
+                        ))
+                        .execute(conn)
+                        .map_err(|e| {
+                            if is_unique_violation(&e) {
+                                RegistryError::Conflict(format!("{witness} cosigned size {size} concurrently"))
+                            } else {
+                                e.into()
+                            }
+                        })?;
+                    stored.push(witness);
+                }
+                Ok((stored, already))
+            })
+        };
+        // Two submissions of one witness's cosignature racing: the loser finds it stored.
+        let (stored, already_stored) = match store() {
+            Err(RegistryError::Conflict(_)) => store()?,
+            other => other?,
+        };
+        Ok(CosignaturesAccepted { tree_size: cp.size, stored, already_stored })
+    }
+
+    /// The newest checkpoint that witnesses cosigned, with their cosignatures: the largest tree
+    /// size in `log_cosignatures`. Not found while no witness has cosigned.
+    pub fn cosigned_checkpoint(&self) -> Result<String> {
+        let mut conn = self.store.conn()?;
+        let size: Option<i64> =
+            log_cosignatures::table.select(diesel::dsl::max(log_cosignatures::tree_size)).first(&mut conn)?;
+        let size = size.ok_or_else(|| RegistryError::not_found("no witness has cosigned a checkpoint yet"))?;
+        let size = u64::try_from(size).map_err(|_| RegistryError::Internal("stored tree size below zero".into()))?;
+        let mut note = self.signed_checkpoint(&mut conn, size)?;
+        for line in cosignature_lines(&mut conn, size)? {
+            note.push_str(&line);
+        }
+        Ok(note)
+    }
+}
