@@ -11,7 +11,7 @@
 # | search (cargo bench --bench search) | p50/p99 of `GET /v1/search` at 100 000 packages, both databases | the same query as one SQL statement in `sqlite3` / `psql` |
 # | fit ranking (cargo bench --bench fit_ranking) | ranking 10 000 packages against every built-in profile | the first measurement (benches/RESULTS-fit.md, 2026-11-23) |
 # | mixed load (tests/load.rs, release build) | uploads, searches, downloads from 4 clients for 2 minutes per database: throughput, p50/p90/p99, errors (must be 0) | — (absolute numbers) |
-# | mirror sync (benches/mirror.sh, when present) | a mirror syncing from the origin on loopback | the same blobs fetched with parallel curl |
+# | mirror sync (cargo bench --bench mirror_sync) | a mirror syncing from the origin on loopback | the same blobs fetched with parallel curl |
 #
 # --quick runs every benchmark smaller and shorter (minutes instead of about an hour): numbers
 # to check the report works, not to quote. Run it on a quiet machine: the load average before and
@@ -37,7 +37,7 @@ cd "$root"
 
 echo "== building the release binary and the benchmarks" >&2
 cargo build --release --quiet --bin prequal
-cargo bench --no-run --quiet --bench search --bench fit_ranking 2>/dev/null
+cargo bench --no-run --quiet --bench search --bench fit_ranking --bench mirror_sync
 export PREQUAL_BIN="$root/target/release/prequal"
 
 logs=$(mktemp -d "${TMPDIR:-/tmp}/prequal-report.XXXXXX")
@@ -77,13 +77,13 @@ if [ "$quick" = 1 ]; then
   verify_mib=128; verify_runs=1; registry_args=(--quick)
   search_env=(PREQUAL_BENCH_PACKAGES=5000 PREQUAL_BENCH_SECONDS=3)
   fit_env=(PREQUAL_BENCH_PACKAGES=1000 PREQUAL_BENCH_RUNS=1)
-  mirror_args=(--quick)
+  mirror_env=(PREQUAL_BENCH_PACKAGES=500)
   load_secs=10
 else
   verify_mib=1024; verify_runs=3; registry_args=()
   search_env=(PREQUAL_BENCH_PACKAGES=100000 PREQUAL_BENCH_SECONDS=15)
   fit_env=(PREQUAL_BENCH_PACKAGES=10000 PREQUAL_BENCH_RUNS=5)
-  mirror_args=()
+  mirror_env=(PREQUAL_BENCH_PACKAGES=10000)
   load_secs=120
 fi
 
@@ -98,9 +98,8 @@ bench fit "Fit ranking (baseline: the first measurement, benches/RESULTS-fit.md)
 bench load "Mixed load (uploads, searches, downloads; 4 clients) on SQLite and PostgreSQL" \
   env PREQUAL_LOAD_SECONDS="$load_secs" PREQUAL_TEST_POSTGRES="$pg_url/postgres" \
   cargo nextest run --cargo-profile release --test load --no-capture --test-threads 1
-if [ -x benches/mirror.sh ]; then
-  bench mirror "Mirror sync vs parallel curl of the same blobs" benches/mirror.sh "${mirror_args[@]}"
-fi
+bench mirror "Mirror sync vs parallel curl of the same package files" \
+  env "${mirror_env[@]}" cargo bench --quiet --bench mirror_sync
 
 {
   echo "# Benchmark report"

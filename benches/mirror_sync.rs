@@ -1,0 +1,213 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Benchmark: a mirror syncing N packages (default 10 000) from an origin on loopback, against
+//! fetching the same package files with parallel curl in the same run, and the time an
+//! up-to-date mirror takes to pick up one new package.
+//!
+//!   cargo build --release --bin prequal && cargo bench --bench mirror_sync
+//!
+//! The origin is filled through the library's real publish path (verify, store, log), then
+//! served by the release binary. The mirror is `prequal mirror --once` on a fresh SQLite
+//! database: it checks the checkpoint, the consistency proof and every entry bundle against the
+//! root, downloads every package and verifies it again before storing it. The baseline only
+//! downloads: `curl --parallel --parallel-max 8` of every package file to /dev/null.
+//! Environment: PREQUAL_BENCH_PACKAGES (10000).
+
+use std::io::{BufRead, BufReader, Write as _};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use prequal::package::signing::encode_public_key;
+use prequal::package::{Compression, Limits, SecretKey, pack_dir, sign_package};
+use prequal::registry::views::{NewKey, NewOrganisation, NewToken};
+use prequal::registry::{OrgKind, Policy, Principal, Registry, Role, Upload};
+use prequal::store::{DatabaseUrl, Store};
+use sha2::Digest as _;
+
+const SOURCE: &str = "ndfeb-n42sh-baseline";
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+/// A signed package of the sample source with its own name: (bytes).
+fn make_package(work: &Path, name: &str, key: &SecretKey) -> Vec<u8> {
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-packages/sources");
+    let dir = work.join(format!("src-{name}"));
+    copy_tree(&samples.join(SOURCE), &dir);
+    let manifest_path = dir.join("prequal.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    m["name"] = name.into();
+    m["lab"]["name"] = "bench-lab".into();
+    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let zip = work.join(format!("{name}.zip"));
+    pack_dir(&dir, &zip, Compression::Deflated, Limits::default()).unwrap();
+    sign_package(&zip, key, Limits::default()).unwrap();
+    let bytes = std::fs::read(&zip).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_file(&zip).unwrap();
+    bytes
+}
+
+fn publish(registry: &Registry, bytes: &[u8]) -> String {
+    let mut file = tempfile::NamedTempFile::new_in(std::env::temp_dir()).unwrap();
+    file.write_all(bytes).unwrap();
+    let upload = Upload { file, sha256_hex: hex::encode(sha2::Sha256::digest(bytes)), size: bytes.len() as u64 };
+    let principal =
+        Principal { token_id: "bench".into(), organisation: "bench-lab".into(), country: "US".into(), role: Role::Lab };
+    registry.publish(&principal, upload).unwrap().0.digest
+}
+
+fn binary() -> std::path::PathBuf {
+    let b = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/prequal");
+    assert!(b.exists(), "build the server first: cargo build --release --bin prequal");
+    b
+}
+
+/// Runs `prequal mirror --once` and returns its wall time in seconds.
+fn mirror_once(upstream: &str, key: &str, data: &Path) -> f64 {
+    let t = Instant::now();
+    let out = Command::new(binary())
+        .args(["mirror", "--once", "--upstream", upstream, "--upstream-key", key, "--data"])
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    assert!(out.status.success(), "mirror: {}", String::from_utf8_lossy(&out.stderr));
+    secs
+}
+
+/// The mirror's log size and root, read from its database.
+fn mirror_head(data: &Path) -> (u64, [u8; 32]) {
+    let url = DatabaseUrl::Sqlite(data.join("prequal.db").display().to_string());
+    let registry = Registry::new(Store::open(&url, data, 1).unwrap(), Policy::default());
+    let size = registry.log_size().unwrap();
+    (size, registry.log_root(size).unwrap())
+}
+
+fn origin_head(base: &str) -> (u64, [u8; 32]) {
+    let text = ureq::get(format!("{base}/log/checkpoint")).call().unwrap().body_mut().read_to_string().unwrap();
+    let mut lines = text.lines().skip(1);
+    let size: u64 = lines.next().unwrap().parse().unwrap();
+    use base64::Engine as _;
+    let root = base64::engine::general_purpose::STANDARD.decode(lines.next().unwrap()).unwrap();
+    (size, root.try_into().unwrap())
+}
+
+fn main() {
+    let n: usize = std::env::var("PREQUAL_BENCH_PACKAGES").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let work = tempfile::tempdir().unwrap();
+    let origin_data = work.path().join("origin");
+    let url = DatabaseUrl::Sqlite(origin_data.join("prequal.db").display().to_string());
+    std::fs::create_dir_all(&origin_data).unwrap();
+    let registry = Registry::new(Store::open(&url, &origin_data, 2).unwrap(), Policy::default());
+    let key = SecretKey::from_seed([7; 32]);
+    registry
+        .create_organisation(&NewOrganisation {
+            id: "bench-lab".into(),
+            name: "Bench lab".into(),
+            kind: OrgKind::Lab,
+            country: "US".into(),
+        })
+        .unwrap();
+    registry.add_key("bench-lab", &NewKey { public_key: encode_public_key(&key.public_key()) }).unwrap();
+    let token = registry
+        .create_token(&NewToken { organisation: "bench-lab".into(), role: Role::Lab, label: "bench".into() })
+        .unwrap()
+        .token;
+    let start = Instant::now();
+    let mut digests = Vec::with_capacity(n);
+    let mut bytes_total = 0usize;
+    for i in 0..n {
+        let bytes = make_package(work.path(), &format!("mirror-bench-{i}"), &key);
+        bytes_total += bytes.len();
+        digests.push(publish(&registry, &bytes));
+        if (i + 1) % 1000 == 0 {
+            eprintln!("  {} packages published ({:.0}/s)", i + 1, (i + 1) as f64 / start.elapsed().as_secs_f64());
+        }
+    }
+    drop(registry);
+
+    let mut server = Command::new(binary())
+        .args(["serve", "--db", &format!("sqlite://{}", origin_data.join("prequal.db").display()), "--data"])
+        .arg(&origin_data)
+        .args(["--bind", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut base = String::new();
+    for line in BufReader::new(server.stdout.take().unwrap()).lines().map_while(Result::ok) {
+        if let Some(rest) = line.strip_prefix("prequal registry listening on ") {
+            base = rest.split_whitespace().next().unwrap().to_owned();
+            break;
+        }
+    }
+    let log_key = ureq::get(format!("{base}/log/key")).call().unwrap().body_mut().read_to_string().unwrap();
+    let log_key = log_key.trim().to_owned();
+
+    // Baseline: every package file with parallel curl.
+    let config = work.path().join("curl.cfg");
+    let mut cfg = std::fs::File::create(&config).unwrap();
+    for d in &digests {
+        writeln!(cfg, "url = \"{base}/v1/packages/{d}/download\"\noutput = \"/dev/null\"").unwrap();
+    }
+    drop(cfg);
+    let t = Instant::now();
+    let curl = Command::new("curl")
+        .args(["-sS", "--fail", "--parallel", "--parallel-max", "8", "-K"])
+        .arg(&config)
+        .status()
+        .unwrap();
+    let curl_secs = t.elapsed().as_secs_f64();
+    assert!(curl.success(), "curl failed");
+
+    // The mirror from scratch, then one new package on an up-to-date mirror.
+    let mirror_data = work.path().join("mirror");
+    let sync_secs = mirror_once(&base, &log_key, &mirror_data);
+    assert_eq!(mirror_head(&mirror_data), origin_head(&base), "the mirror did not reach the origin's checkpoint");
+    let idle_secs = mirror_once(&base, &log_key, &mirror_data);
+    let one = make_package(work.path(), "mirror-bench-one-more", &key);
+    let res = ureq::post(format!("{base}/v1/packages"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Content-Type", "application/zip")
+        .send(&one[..])
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let one_secs = mirror_once(&base, &log_key, &mirror_data);
+    assert_eq!(mirror_head(&mirror_data), origin_head(&base));
+    let _ = server.kill();
+    let _ = server.wait();
+
+    let mib = bytes_total as f64 / 1048576.0;
+    println!(
+        "{n} packages, {mib:.1} MiB in all ({:.1} kB each), origin and mirror on SQLite, loopback",
+        bytes_total as f64 / n as f64 / 1000.0
+    );
+    println!("| what | seconds | packages/s | MiB/s | ratio to parallel curl |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| parallel curl (8 streams), download only | {curl_secs:.1} | {:.0} | {:.1} | 1.00 |",
+        n as f64 / curl_secs,
+        mib / curl_secs
+    );
+    println!(
+        "| `prequal mirror --once` from scratch: verify log, download, re-verify, store | {sync_secs:.1} | {:.0} | {:.1} | {:.2} |",
+        n as f64 / sync_secs,
+        mib / sync_secs,
+        curl_secs / sync_secs
+    );
+    println!("| `prequal mirror --once`, already up to date | {idle_secs:.2} | | | |");
+    println!("| `prequal mirror --once`, one new package | {one_secs:.2} | | | |");
+}
