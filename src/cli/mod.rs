@@ -5,6 +5,7 @@
 //! files, a key that already exists).
 
 mod fit_cmd;
+mod mirror_cmd;
 mod package_cmds;
 mod push_cmd;
 mod serve_cmds;
@@ -78,6 +79,10 @@ enum Command {
     },
     /// Run the registry (SQLite under ./prequal-data unless --db names PostgreSQL).
     Serve(serve_cmds::ServeArgs),
+    /// Follow another registry as a verifying, read-only mirror (serves the read API and pages).
+    Mirror(mirror_cmd::MirrorArgs),
+    /// Transparency log tools: check split-view evidence offline.
+    Log(mirror_cmd::LogArgs),
     /// Manage organisations, keys and API tokens directly in the registry's database.
     Admin(serve_cmds::AdminArgs),
     /// Fit a material's evidence against an application requirement profile: which requirements
@@ -153,6 +158,8 @@ pub fn run() -> ExitCode {
             package_cmds::verify(&package, trust.as_deref(), allow_unsigned, json, limits.limits())
         }
         Command::Serve(args) => serve_cmds::serve(args),
+        Command::Mirror(args) => mirror_cmd::mirror(args),
+        Command::Log(args) => mirror_cmd::log(args),
         Command::Fit(args) => fit_cmd::fit(args),
         Command::Equivalency(args) => fit_cmd::equivalency(args),
         Command::Admin(args) => serve_cmds::admin(args),

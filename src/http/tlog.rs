@@ -63,12 +63,7 @@ pub async fn get_log_checkpoint(state: State) -> ApiResult<HttpResponse> {
     )
 )]
 pub async fn get_log_key(state: State) -> ApiResult<HttpResponse> {
-    let key = state
-        .registry
-        .log_key()
-        .ok_or_else(|| RegistryError::Unavailable("no log key configured".into()))?
-        .verifier()
-        .to_string();
+    let key = blocking(move || state.registry.log_verifier_key()).await?;
     Ok(text(format!("{key}\n")))
 }
 

@@ -36,6 +36,8 @@ pub enum RegistryError {
     Conflict(String),
     #[error("too many failed authentication attempts from this address; try again in {retry_after_secs} s")]
     TooManyAuthFailures { retry_after_secs: u64 },
+    #[error("this registry is a read-only mirror of {upstream}; send changes there")]
+    ReadOnlyMirror { upstream: String },
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -60,6 +62,7 @@ impl RegistryError {
             PublishedByOther { .. } => "published_by_other_organisation",
             Conflict(_) => "conflict",
             TooManyAuthFailures { .. } => "too_many_auth_failures",
+            ReadOnlyMirror { .. } => "read_only_mirror",
             Unavailable(_) => "unavailable",
             Internal(_) => "internal",
         }
@@ -70,7 +73,7 @@ impl RegistryError {
         match self {
             BadRequest(_) => 400,
             Unauthenticated | InvalidToken | TokenRevoked => 401,
-            Forbidden(_) | NameOwned { .. } => 403,
+            Forbidden(_) | NameOwned { .. } | ReadOnlyMirror { .. } => 403,
             NotFound(_) => 404,
             VersionConflict { .. } | PublishedByOther { .. } | Conflict(_) => 409,
             UploadTooLarge { .. } => 413,

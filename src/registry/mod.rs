@@ -9,6 +9,7 @@ pub mod demo;
 pub mod error;
 pub mod evidence;
 pub mod materials;
+pub mod mirror;
 mod packages;
 pub mod search;
 mod search_index;

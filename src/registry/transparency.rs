@@ -84,17 +84,47 @@ pub(super) fn append(conn: &mut AnyConnection, event: &Event, at: i64) -> Result
         .returning(log_head::size)
         .get_result(conn)?;
     let index = size - 1;
-    let leaf = merkle::leaf_hash(&bytes);
+    let stored = StoredEntry { kind: event.kind(), subject: event.subject(), bytes: &bytes, sealed_entry, salt };
+    insert_entry(conn, index, &stored)?;
+    Ok(index as u64)
+}
+
+/// One entry as the log tables keep it.
+pub(super) struct StoredEntry<'a> {
+    pub kind: &'a str,
+    pub subject: &'a str,
+    /// The logged bytes (sealed, for a change to a non-public package).
+    pub bytes: &'a [u8],
+    /// For a sealed entry, the full entry and the salt, when known.
+    pub sealed_entry: Option<Vec<u8>>,
+    pub salt: Option<Vec<u8>>,
+}
+
+/// Appends an entry another log already holds at `index` (a mirror copying its upstream), in
+/// the caller's transaction. The log must have exactly `index` entries.
+pub(super) fn append_at(conn: &mut AnyConnection, index: u64, entry: &StoredEntry) -> Result<()> {
+    let size: i64 = diesel::update(log_head::table.find(1))
+        .set(log_head::size.eq(log_head::size + 1))
+        .returning(log_head::size)
+        .get_result(conn)?;
+    if size - 1 != to_i64(index)? {
+        return Err(RegistryError::Internal(format!("log entry {index} appended to a log of {} entries", size - 1)));
+    }
+    insert_entry(conn, size - 1, entry)
+}
+
+fn insert_entry(conn: &mut AnyConnection, index: i64, e: &StoredEntry) -> Result<()> {
+    let leaf = merkle::leaf_hash(e.bytes);
     diesel::insert_into(log_entries::table)
         .values((
             log_entries::idx.eq(index),
-            log_entries::kind.eq(event.kind()),
-            log_entries::subject.eq(event.subject()),
-            log_entries::entry.eq(&bytes),
+            log_entries::kind.eq(e.kind),
+            log_entries::subject.eq(e.subject),
+            log_entries::entry.eq(e.bytes),
             log_entries::leaf_hash.eq(leaf.as_slice()),
             log_entries::created_at.eq(now_ms()),
-            log_entries::sealed_entry.eq(sealed_entry),
-            log_entries::salt.eq(salt),
+            log_entries::sealed_entry.eq(&e.sealed_entry),
+            log_entries::salt.eq(&e.salt),
         ))
         .execute(conn)?;
     // The complete subtrees this leaf closes: one per trailing 1 bit of its index.
@@ -107,7 +137,7 @@ pub(super) fn append(conn: &mut AnyConnection, event: &Event, at: i64) -> Result
         i >>= 1;
         insert_node(conn, level, i, &hash)?;
     }
-    Ok(index as u64)
+    Ok(())
 }
 
 fn insert_node(conn: &mut AnyConnection, level: i32, idx: i64, hash: &Hash) -> Result<()> {
@@ -126,7 +156,7 @@ fn to_i64(n: u64) -> Result<i64> {
 }
 
 /// Complete subtree hashes from `log_nodes`.
-struct DbNodes<'a>(&'a mut AnyConnection);
+pub(super) struct DbNodes<'a>(pub &'a mut AnyConnection);
 
 impl NodeSource for DbNodes<'_> {
     type Error = RegistryError;
@@ -177,7 +207,7 @@ pub(super) fn require_keys_in_force(
     Ok(())
 }
 
-fn head(conn: &mut AnyConnection) -> Result<(u64, bool)> {
+pub(super) fn head(conn: &mut AnyConnection) -> Result<(u64, bool)> {
     let (size, backfilled): (i64, bool) =
         log_head::table.find(1).select((log_head::size, log_head::backfilled)).first(conn)?;
     Ok((size as u64, backfilled))
@@ -217,9 +247,23 @@ impl Registry {
         merkle::tree_root(&mut DbNodes(&mut conn), size)
     }
 
-    /// The signed checkpoint (C2SP signed note) of the log as it is now.
+    /// The verifier key of the checkpoints this registry serves: its own, or a mirror's
+    /// upstream's.
+    pub fn log_verifier_key(&self) -> Result<String> {
+        if let Some(key) = &self.log_key {
+            return Ok(key.verifier().to_string());
+        }
+        self.mirrored_key()?.ok_or_else(|| RegistryError::Unavailable("no log key configured".into()))
+    }
+
+    /// The signed checkpoint (C2SP signed note) of the log as it is now. A mirror serves its
+    /// upstream's signed checkpoint of the entries it holds, verbatim.
     pub fn checkpoint(&self) -> Result<String> {
-        let key = self.log_key.as_ref().ok_or_else(|| RegistryError::Unavailable("no log key configured".into()))?;
+        let Some(key) = self.log_key.as_ref() else {
+            return self
+                .mirrored_checkpoint()?
+                .ok_or_else(|| RegistryError::Unavailable("no log key configured".into()));
+        };
         let mut conn = self.store.conn()?;
         let size = head(&mut conn)?.0;
         if let Ok(cached) = key.cached.lock()
