@@ -158,10 +158,6 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-fn digest_of(path: &Path) -> String {
-    prequal::package::verify_file(path, prequal::package::Limits::default()).unwrap().digest().to_string()
-}
-
 fn publish(reg_url: &str, token: &str, package: &Path) -> String {
     let res = try_request(
         &format!("{reg_url}/v1/packages"),
@@ -264,7 +260,11 @@ fn serve_one(mut stream: std::net::TcpStream, conf: &Mutex<ProxyConf>) {
     if path.ends_with("/download") {
         std::thread::sleep(delay);
     }
-    let Ok(res) = try_request(&format!("{target}{path}"), "GET", None, None, &[]) else { return };
+    let token = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("authorization").then(|| value.trim().trim_start_matches("Bearer ").to_owned())
+    });
+    let Ok(res) = try_request(&format!("{target}{path}"), "GET", token.as_deref(), None, &[]) else { return };
     let body = match &conf.lock().unwrap().tamper {
         Some(f) if res.status == 200 => f(&path, res.body),
         _ => res.body,
@@ -429,7 +429,7 @@ fn tampered_answers_are_refused_without_halting() {
         let mut entries = prequal::log::tiles::split_bundle(&body).unwrap();
         let n = entries.len();
         entries.swap(n - 1, n - 2);
-        prequal::log::tiles::entry_bundle(entries.into_iter())
+        prequal::log::tiles::entry_bundle(entries)
     });
     assert_refused(&m.once(&proxy.url, &[]), "entries_invalid");
     // A consistency proof with a flipped bit.
@@ -610,7 +610,7 @@ fn a_fork_halts_both_mirrors_with_evidence_anyone_can_check() {
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         for (field, value) in [
             ("older_root_in_newer", Value::from("00".repeat(32))),
-            ("newer", Value::from(bundle["older"].clone())),
+            ("newer", bundle["older"].clone()),
             ("older", Value::from(bundle["older"].as_str().unwrap().replacen("\n", "\n1", 1))),
         ] {
             let mut f = bundle.clone();
@@ -672,4 +672,76 @@ fn a_mirror_killed_mid_sync_resumes_without_loss_or_duplication() {
     assert_eq!(stored, want);
     assert_eq!(list.total, 12);
     assert!(m.status().rejections.is_empty());
+}
+
+#[test]
+fn sealed_entries_open_with_a_token_and_the_country_filter_applies() {
+    let origin = TestRegistry::start(Backend::Sqlite);
+    let tokens = origin.register(&[
+        ("lab-a", OrgKind::Lab, "US", Some(&test_key(1))),
+        ("oem-gb", OrgKind::Oem, "GB", None),
+        ("oem-fr", OrgKind::Oem, "FR", None),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let public = publish(&origin.url, &tokens["lab-a"], &signed_package(dir.path()));
+    let allied = publish(
+        &origin.url,
+        &tokens["lab-a"],
+        &signed_package_from(dir.path(), "iron-nitride-fe16n2-illustrative", &[1]),
+    );
+    let want = checkpoint_of(&origin.url);
+    let reader = prequal::registry::Reader::Operator;
+    let allied_index = {
+        let lib = origin.library();
+        let entries = lib.log_entries(0, size_of(&want)).unwrap().entries;
+        entries.iter().position(|e| e.contains("\nreleasability allied\n")).unwrap() as u64
+    };
+
+    // A GB reader's token, mirroring for GB: both packages, the sealed entry opened and kept.
+    let gb = Mirror::new(&Backend::Sqlite);
+    assert_synced(&gb.once(&origin.url, &["--token", &tokens["oem-gb"], "--country", "GB"]));
+    // No token: the sealed entry is kept and verified, the package unknown.
+    let anonymous = Mirror::new(&Backend::Sqlite);
+    assert_synced(&anonymous.once(&origin.url, &[]));
+    // A token that may see it, but mirroring for a country it is not releasable to.
+    let fr = Mirror::new(&Backend::Sqlite);
+    assert_synced(&fr.once(&origin.url, &["--token", &tokens["oem-gb"], "--country", "FR"]));
+    // A token that may not see it (FR is not in the allied list): 404, kept.
+    let fr_token = Mirror::new(&Backend::Sqlite);
+    assert_synced(&fr_token.once(&origin.url, &["--token", &tokens["oem-fr"]]));
+
+    for (m, stores_allied) in [(&gb, true), (&anonymous, false), (&fr, false), (&fr_token, false)] {
+        let lib = m.library();
+        assert_eq!(lib.checkpoint().unwrap().as_bytes(), &want[..]);
+        assert!(lib.detail(&reader, &public).is_ok());
+        assert_eq!(lib.detail(&reader, &allied).is_ok(), stores_allied);
+        assert!(m.status().rejections.is_empty(), "{:?}", m.status());
+        let opened = lib.open_sealed(&reader, allied_index);
+        assert_eq!(opened.is_ok(), stores_allied);
+    }
+    let opened = gb.library().open_sealed(&reader, allied_index).unwrap();
+    assert!(opened.full_entry.contains("\nname iron-nitride-fe16n2-illustrative\n"));
+    assert_eq!(gb.library().detail(&reader, &allied).unwrap().summary.releasability, "allied");
+
+    // An opened entry that does not match its commitment is refused; the rest is stored.
+    let proxy = Proxy::start(&origin.url);
+    proxy.tamper(|path, body| {
+        if !path.starts_with("/v1/log/sealed/") {
+            return body;
+        }
+        let mut v: Value = serde_json::from_slice(&body).unwrap();
+        let full = v["full_entry"].as_str().unwrap().replace("\nversion 1.0.0\n", "\nversion 1.0.1\n");
+        v["full_entry"] = full.into();
+        serde_json::to_vec(&v).unwrap()
+    });
+    let tampered = Mirror::new(&Backend::Sqlite);
+    assert_synced(&tampered.once(&proxy.url, &["--token", &tokens["oem-gb"]]));
+    let status = tampered.status();
+    assert_eq!(status.rejections.len(), 1, "{status:?}");
+    assert_eq!(
+        (status.rejections[0].index, status.rejections[0].code.as_str()),
+        (allied_index, "sealed_entry_invalid")
+    );
+    assert!(tampered.library().detail(&reader, &public).is_ok());
+    assert!(tampered.library().detail(&reader, &allied).is_err());
 }

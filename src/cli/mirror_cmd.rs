@@ -41,6 +41,14 @@ pub struct MirrorArgs {
     /// Log entries replayed per transaction: a crash loses at most one batch.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     batch: u64,
+    /// An API token of the upstream's (a reader organisation's): non-public packages it may see
+    /// are fetched and their sealed log entries opened, checked and replayed.
+    #[arg(long, env = "PREQUAL_UPSTREAM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Store only packages releasable to this country (ISO 3166-1 alpha-2): public ones and
+    /// allied ones listing it. Every log entry is still kept and verified.
+    #[arg(long, value_name = "CC")]
+    country: Option<String>,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "PREQUAL_WORKERS")]
     workers: Option<usize>,
@@ -126,6 +134,8 @@ pub(super) fn mirror(args: MirrorArgs) -> Outcome {
         upstream_key: args.upstream_key.clone(),
         evidence_dir: args.storage.data().join("evidence"),
         batch: usize::try_from(args.batch).unwrap_or(256),
+        token: args.token.clone(),
+        country: args.country.clone(),
     };
     let up = HttpUpstream::new(&args.upstream);
     if args.once {

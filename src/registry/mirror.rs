@@ -70,6 +70,12 @@ pub struct MirrorConfig {
     pub evidence_dir: PathBuf,
     /// Entries replayed per transaction.
     pub batch: usize,
+    /// A token of the upstream's (a reader organisation's): non-public packages it may see are
+    /// fetched, their sealed entries opened, checked against the commitment and replayed.
+    pub token: Option<String>,
+    /// Store only packages releasable to this country (ISO 3166-1 alpha-2): public ones, and
+    /// allied ones that list it. Every log entry is still kept and verified.
+    pub country: Option<String>,
 }
 
 /// Why a sync did not complete. `code()` is stable.
@@ -224,6 +230,17 @@ fn open_checkpoint(note: &str, key: &VerifierKey) -> Result<Verified, String> {
     Ok(Verified { note: note.to_owned(), cp })
 }
 
+/// Two checkpoints that cannot both be true, and what shows it (see `log::split_view`).
+struct Conflict<'a> {
+    older: &'a Verified,
+    newer: &'a Verified,
+    /// The newer tree's root at the older size.
+    older_root_in_newer: Hash,
+    /// Consistency proof from the older size to the newer, in the newer tree.
+    proof: &'a [Hash],
+    reason: String,
+}
+
 /// Stored nodes below `own` and new leaves from `own` on (C2SP tlog clients do the same with
 /// hash tiles): the tree the mirror would hold after storing the new entries.
 struct Extended<'a> {
@@ -263,6 +280,18 @@ struct Refused {
 
 fn refused(code: &'static str, message: impl Into<String>) -> Refused {
     Refused { code, message: message.into() }
+}
+
+/// What an entry needs that takes the network, gathered before the batch's transaction.
+#[derive(Default)]
+struct Prepared {
+    /// The full event to replay: the entry itself, or the opened sealed entry.
+    event: Option<Event>,
+    /// An opened sealed entry: (full entry, salt), kept to serve entitled readers.
+    opened: Option<(Vec<u8>, Vec<u8>)>,
+    /// A sealed entry that did not open correctly.
+    refused: Option<Refused>,
+    fetched: Option<std::result::Result<Fetched, Refused>>,
 }
 
 /// A package file fetched and verified before the transaction that stores it.
@@ -449,10 +478,7 @@ impl Registry {
         cfg: &MirrorConfig,
         up: &dyn Upstream,
         key: &VerifierKey,
-        (older, newer): (&Verified, &Verified),
-        older_root_in_newer: Hash,
-        proof: &[Hash],
-        reason: String,
+        Conflict { older, newer, older_root_in_newer, proof, reason }: Conflict,
     ) -> MirrorError {
         let now = now_ms();
         let evidence = Evidence {
@@ -531,7 +557,12 @@ impl Registry {
                         "a checkpoint of {} entries whose root is not that of the first {} of the {} verified",
                         new.cp.size, new.cp.size, t_size
                     );
-                    return Err(self.split_view(cfg, up, &key, (&new, target), ours, &proof, reason));
+                    return Err(self.split_view(
+                        cfg,
+                        up,
+                        &key,
+                        Conflict { older: &new, newer: target, older_root_in_newer: ours, proof: &proof, reason },
+                    ));
                 }
             }
             return Err(MirrorError::Stale { have: t_size, got: new.cp.size });
@@ -541,7 +572,12 @@ impl Registry {
             match &target {
                 Some(target) if target.cp.root != new.cp.root => {
                     let reason = format!("two checkpoints of {t_size} entries with different roots");
-                    return Err(self.split_view(cfg, up, &key, (target, &new), new.cp.root, &[], reason));
+                    return Err(self.split_view(
+                        cfg,
+                        up,
+                        &key,
+                        Conflict { older: target, newer: &new, older_root_in_newer: new.cp.root, proof: &[], reason },
+                    ));
                 }
                 Some(target) => Verified { note: target.note.clone(), cp: target.cp.clone() },
                 None => new,
@@ -564,7 +600,12 @@ impl Registry {
                              has another root at {t_size}",
                             new.cp.size
                         );
-                        return Err(self.split_view(cfg, up, &key, (target, &new), theirs, &proof, reason));
+                        return Err(self.split_view(
+                            cfg,
+                            up,
+                            &key,
+                            Conflict { older: target, newer: &new, older_root_in_newer: theirs, proof: &proof, reason },
+                        ));
                     }
                     return Err(MirrorError::ConsistencyProofInvalid(format!("from {t_size} to {}: {e}", new.cp.size)));
                 }
@@ -621,8 +662,11 @@ impl Registry {
             let bytes = &entries[(start - own) as usize..(start - own) as usize + chunk.len()];
             // Files are fetched and verified before the transaction; everything that depends on
             // the log's state (keys in force, names) is checked inside it.
-            let mut fetched: Vec<Option<std::result::Result<Fetched, Refused>>> =
-                chunk.iter().map(|d| self.prefetch(up, d)).collect();
+            let mut prepared: Vec<Prepared> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, d)| self.prepare_entry(cfg, up, start + i as u64, d, &bytes[i]))
+                .collect::<Result<_>>()?;
             let last = start + chunk.len() as u64 == goal.cp.size;
             let (stored, rejected) = self.store.write(|conn| -> Result<(u64, u64)> {
                 diesel::update(mirror_state::table.find(1))
@@ -631,22 +675,16 @@ impl Registry {
                 let (mut stored, mut rejected) = (0, 0);
                 for (i, d) in chunk.iter().enumerate() {
                     let idx = start + i as u64;
-                    match self.replay(conn, idx, d, fetched[i].take())? {
+                    let mut p = std::mem::take(&mut prepared[i]);
+                    let (sealed_entry, salt) = p.opened.take().unzip();
+                    match self.replay(conn, cfg, idx, d, p)? {
                         Replayed::Stored => stored += 1,
                         Replayed::Rejected => rejected += 1,
                         Replayed::Kept => {}
                     }
-                    transparency::append_at(
-                        conn,
-                        idx,
-                        &StoredEntry {
-                            kind: d.kind(),
-                            subject: d.subject(),
-                            bytes: &bytes[i],
-                            sealed_entry: None,
-                            salt: None,
-                        },
-                    )?;
+                    let entry =
+                        StoredEntry { kind: d.kind(), subject: d.subject(), bytes: &bytes[i], sealed_entry, salt };
+                    transparency::append_at(conn, idx, &entry)?;
                 }
                 if last {
                     diesel::update(mirror_state::table.find(1))
@@ -672,9 +710,48 @@ impl Registry {
         Ok(report)
     }
 
+    /// Opens a sealed entry (with the token) and fetches a published package's file. Only an
+    /// unreachable upstream fails; a bad answer about one entry is a refusal of that entry.
+    fn prepare_entry(
+        &self,
+        cfg: &MirrorConfig,
+        up: &dyn Upstream,
+        idx: u64,
+        d: &Decoded,
+        bytes: &[u8],
+    ) -> Result<Prepared> {
+        let mut p = Prepared::default();
+        match d {
+            Decoded::Event { event, .. } => p.event = Some(event.clone()),
+            Decoded::Sealed { .. } => {
+                let Some(token) = &cfg.token else { return Ok(p) };
+                match open_sealed(up, token, idx, d, bytes)? {
+                    None => return Ok(p),
+                    Some(Err(r)) => {
+                        p.refused = Some(r);
+                        return Ok(p);
+                    }
+                    Some(Ok((event, full, salt))) => {
+                        p.event = Some(event);
+                        p.opened = Some((full, salt));
+                    }
+                }
+            }
+        }
+        if let Some(event) = &p.event {
+            p.fetched = self.prefetch(up, cfg.token.as_deref(), event);
+        }
+        Ok(p)
+    }
+
     /// Downloads and verifies the file of a published package. `None` for other entries.
-    fn prefetch(&self, up: &dyn Upstream, d: &Decoded) -> Option<std::result::Result<Fetched, Refused>> {
-        let Decoded::Event { event: Event::PackagePublished { digest, file_sha256, .. }, .. } = d else {
+    fn prefetch(
+        &self,
+        up: &dyn Upstream,
+        token: Option<&str>,
+        event: &Event,
+    ) -> Option<std::result::Result<Fetched, Refused>> {
+        let Event::PackagePublished { digest, file_sha256, .. } = event else {
             return None;
         };
         Some((|| {
@@ -682,7 +759,7 @@ impl Registry {
                 self.store.blobs.temp_file().map_err(|e| refused("mirror_storage", format!("temporary file: {e}")))?;
             let path = format!("/v1/packages/{digest}/download");
             let status = up
-                .download(&path, None, file.as_file_mut())
+                .download(&path, token, file.as_file_mut())
                 .map_err(|e| refused("package_unavailable", format!("GET {path}: {e}")))?;
             if status != 200 {
                 return Err(refused("package_unavailable", format!("GET {path}: status {status}")));
@@ -705,15 +782,19 @@ impl Registry {
     fn replay(
         &self,
         conn: &mut AnyConnection,
+        cfg: &MirrorConfig,
         idx: u64,
         d: &Decoded,
-        fetched: Option<std::result::Result<Fetched, Refused>>,
+        p: Prepared,
     ) -> Result<Replayed> {
-        let Decoded::Event { at, event } = d else {
-            // Sealed: a change to a package the mirror may not see. Kept, not replayed.
-            return Ok(Replayed::Kept);
-        };
-        let at = *at;
+        let at = d.at();
+        let Prepared { event, refused: open_refused, fetched, .. } = p;
+        if let Some(r) = open_refused {
+            record_rejection(conn, idx, d.subject(), &r)?;
+            return Ok(Replayed::Rejected);
+        }
+        // A sealed entry the mirror may not open: kept, not replayed.
+        let Some(event) = &event else { return Ok(Replayed::Kept) };
         let outcome = match event {
             Event::OrganisationAdded { organisation, name, kind, country } => {
                 let exists = organisations::table.find(organisation).count().get_result::<i64>(conn)? > 0;
@@ -784,7 +865,7 @@ impl Registry {
                 }
             }
             Event::PackagePublished { .. } => match fetched {
-                Some(Ok(f)) => self.store_package(conn, event, at, f)?.map(|()| true),
+                Some(Ok(f)) => self.store_package(conn, cfg, event, at, f)?,
                 Some(Err(r)) => Err(r),
                 None => Err(refused("package_unavailable", "the package was not fetched")),
             },
@@ -826,35 +907,22 @@ impl Registry {
             Ok(true) => Ok(Replayed::Stored),
             Ok(false) => Ok(Replayed::Kept),
             Err(r) => {
-                log::warn!(
-                    "mirror: entry {idx} ({} {}) refused: {}: {}",
-                    event.kind(),
-                    event.subject(),
-                    r.code,
-                    r.message
-                );
-                diesel::insert_into(mirror_rejections::table)
-                    .values((
-                        mirror_rejections::idx.eq(idx as i64),
-                        mirror_rejections::digest.eq(event.subject()),
-                        mirror_rejections::code.eq(r.code),
-                        mirror_rejections::message.eq(&r.message),
-                        mirror_rejections::rejected_at.eq(now_ms()),
-                    ))
-                    .execute(conn)?;
+                record_rejection(conn, idx, event.subject(), &r)?;
                 Ok(Replayed::Rejected)
             }
         }
     }
 
     /// The checks an upload passes that depend on the log's state, then the rows and the blob.
+    /// `Ok(Ok(false))`: verified but not releasable to the mirror's country, so not stored.
     fn store_package(
         &self,
         conn: &mut AnyConnection,
+        cfg: &MirrorConfig,
         event: &Event,
         at: i64,
         f: Fetched,
-    ) -> std::result::Result<std::result::Result<(), Refused>, MirrorError> {
+    ) -> std::result::Result<std::result::Result<bool, Refused>, MirrorError> {
         let Event::PackagePublished { digest, name, version, organisation, releasability, signatures: logged, .. } =
             event
         else {
@@ -865,10 +933,13 @@ impl Registry {
         if v.digest().to_string() != *digest {
             return Ok(Err(refused("digest_mismatch", format!("the file's package digest is {}", v.digest()))));
         }
-        let level = match &m.releasability {
-            crate::package::manifest::Releasability::Public => "public",
-            crate::package::manifest::Releasability::Allied { .. } => "allied",
-            crate::package::manifest::Releasability::Restricted { .. } => "restricted",
+        use crate::package::manifest::Releasability;
+        let (level, releasable) = match (&m.releasability, &cfg.country) {
+            (Releasability::Public, _) => ("public", true),
+            (Releasability::Allied { countries }, country) => {
+                ("allied", country.as_ref().is_none_or(|c| countries.iter().any(|x| x == c)))
+            }
+            (Releasability::Restricted { .. }, country) => ("restricted", country.is_none()),
         };
         if (m.name.as_str(), m.version.as_str(), level) != (name.as_str(), version.as_str(), releasability.as_str()) {
             return Ok(Err(refused(
@@ -961,6 +1032,11 @@ impl Registry {
         if taken {
             return Ok(Err(refused("version_conflict", format!("{name} {version} is already stored"))));
         }
+        if !releasable {
+            let country = cfg.country.as_deref().unwrap_or("");
+            log::info!("mirror: {digest} is not releasable to {country}; its entry is kept, the package is not stored");
+            return Ok(Ok(false));
+        }
         let package = PackageRows::new(v, &f.sha256, f.size, organisation, at, rows, &accepted);
         // The blob first: if the transaction then fails, the start-up sweep removes it.
         self.store
@@ -968,7 +1044,7 @@ impl Registry {
             .put(f.file, &f.sha256)
             .map_err(|e| RegistryError::Unavailable(format!("storing blob: {e}")))?;
         package.insert(conn)?;
-        Ok(Ok(()))
+        Ok(Ok(true))
     }
 }
 
@@ -1025,4 +1101,75 @@ fn hash_file(path: &std::path::Path) -> std::io::Result<(String, u64)> {
         h.update(&buf[..n]);
     }
     Ok((hex::encode(h.finalize()), size))
+}
+
+fn record_rejection(conn: &mut AnyConnection, idx: u64, subject: &str, r: &Refused) -> Result<()> {
+    log::warn!("mirror: entry {idx} ({subject}) refused: {}: {}", r.code, r.message);
+    diesel::insert_into(mirror_rejections::table)
+        .values((
+            mirror_rejections::idx.eq(idx as i64),
+            mirror_rejections::digest.eq(subject),
+            mirror_rejections::code.eq(r.code),
+            mirror_rejections::message.eq(&r.message),
+            mirror_rejections::rejected_at.eq(now_ms()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// An opened sealed entry: the full event, the full entry's bytes and the salt.
+type Opened = (Event, Vec<u8>, Vec<u8>);
+
+/// Opens sealed entry `idx` with the token: `None` if the token may not see it (404). The
+/// opened entry must be the logged one, its commitment SHA-256(salt ‖ full entry) must match,
+/// and the full entry must be the same change (kind, time, package, level).
+fn open_sealed(
+    up: &dyn Upstream,
+    token: &str,
+    idx: u64,
+    d: &Decoded,
+    bytes: &[u8],
+) -> Result<Option<std::result::Result<Opened, Refused>>> {
+    use sha2::Digest as _;
+    let Decoded::Sealed { kind, at, digest, level, commitment } = d else { return Ok(None) };
+    let path = format!("/v1/log/sealed/{idx}");
+    let (status, body) = up.get(&path, Some(token)).map_err(|e| upstream_error(&path, e))?;
+    match status {
+        200 => {}
+        404 => return Ok(None),
+        other => {
+            return Ok(Some(Err(refused("sealed_entry_unavailable", format!("GET {path}: status {other}")))));
+        }
+    }
+    let bad = |m: String| Ok(Some(Err(refused("sealed_entry_invalid", m))));
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return bad(format!("GET {path}: not JSON"));
+    };
+    let (Some(entry), Some(full), Some(salt)) =
+        (v["entry"].as_str(), v["full_entry"].as_str(), v["salt"].as_str().and_then(|s| hex::decode(s).ok()))
+    else {
+        return bad(format!("GET {path}: needs entry, full_entry and a hex salt"));
+    };
+    if entry.as_bytes() != bytes {
+        return bad("the opened entry is not the logged one".into());
+    }
+    let mut h = sha2::Sha256::new();
+    h.update(&salt);
+    h.update(full.as_bytes());
+    if <[u8; 32]>::from(h.finalize()) != *commitment {
+        return bad("SHA-256(salt ‖ full entry) is not the logged commitment".into());
+    }
+    let event = match Event::decode(full.as_bytes()) {
+        Ok(Decoded::Event { at: full_at, event })
+            if full_at == *at
+                && event.kind() == kind
+                && event.subject() == digest
+                && !matches!(&event, Event::PackagePublished { releasability, .. } if releasability != level) =>
+        {
+            event
+        }
+        Ok(_) => return bad("the full entry is not the change the sealed entry describes".into()),
+        Err(e) => return bad(format!("the full entry: {e}")),
+    };
+    Ok(Some(Ok((event, full.as_bytes().to_vec(), salt))))
 }
