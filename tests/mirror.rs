@@ -360,6 +360,12 @@ fn origin_and_two_mirrors_agree_and_keep_serving_when_the_origin_is_down() {
         )
         .unwrap();
         assert_eq!((res.status, res.code().as_str()), (403, "read_only_mirror"));
+        // Search and the materials view are rebuilt from the replayed rows.
+        for q in ["/v1/search", "/v1/materials"] {
+            let (mine, theirs) = (m.get(q), origin.get(q, None));
+            assert_eq!(mine.status, 200, "{q}");
+            assert_eq!(mine.json(), theirs.json(), "{q}");
+        }
         assert_eq!(m.get("/").status, 200);
         assert_eq!(m.get(&format!("/packages/{p1}")).status, 200);
         let status = m.get("/v1/mirror").json();
@@ -744,4 +750,32 @@ fn sealed_entries_open_with_a_token_and_the_country_filter_applies() {
     );
     assert!(tampered.library().detail(&reader, &public).is_ok());
     assert!(tampered.library().detail(&reader, &allied).is_err());
+}
+
+#[test]
+fn a_mirrors_database_takes_no_changes_of_its_own() {
+    let (origin, _tokens) = origin_with_orgs(Backend::Sqlite);
+    let m = Mirror::new(&Backend::Sqlite);
+    assert_synced(&m.once(&origin.url, &[]));
+    let size = m.library().log_size().unwrap();
+    // Organisations come from the log only; `prequal admin` on the mirror's database is refused.
+    let out = Command::new(BIN)
+        .args(["admin", "--db", &m.db.url, "--data"])
+        .arg(m.data())
+        .args(["org", "add", "rogue", "--name", "Rogue", "--kind", "lab", "--country", "US"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("read-only mirror"), "{}", stderr(&out));
+    assert_eq!(m.library().log_size().unwrap(), size);
+    // A database with a log of its own cannot become a mirror.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["mirror", "--once", "--upstream", &origin.url, "--db", &origin.db.url, "--data"])
+        .arg(elsewhere.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("holds a transparency log of its own"), "{}", stderr(&out));
+    assert_eq!(origin.get("/v1/mirror", None).status, 404);
 }

@@ -56,6 +56,16 @@ impl LogKey {
 
 /// Appends `event`, made at `at`, in the caller's transaction; returns its index.
 pub(super) fn append(conn: &mut AnyConnection, event: &Event, at: i64) -> Result<u64> {
+    // A mirror's log is its upstream's: nothing of its own may be appended (`prequal admin`
+    // on a mirror's database included).
+    if let Some(upstream) = crate::store::schema::mirror_state::table
+        .find(1)
+        .select(crate::store::schema::mirror_state::upstream)
+        .first::<String>(conn)
+        .optional()?
+    {
+        return Err(RegistryError::ReadOnlyMirror { upstream });
+    }
     let full = event.encode(at).map_err(|e| RegistryError::bad_request(e.to_string()))?;
     // Changes to packages that are not public are logged sealed (see `log::entry`).
     let level = match event {
