@@ -462,6 +462,19 @@ fn tampered_answers_are_refused_without_halting() {
         lines.join("\n").into_bytes()
     });
     assert_refused(&m.once(&proxy.url, &[]), "checkpoint_invalid");
+    // Honest while checked against the checkpoint, tampered when fetched again to be replayed
+    // (a sync too large to keep its entries in memory).
+    let fetched = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = fetched.clone();
+    proxy.tamper(move |path, mut body| {
+        if bundles(path) && count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+            let last = body.len() - 1;
+            body[last] ^= 1;
+        }
+        body
+    });
+    assert_refused(&m.once(&proxy.url, &["--entries-in-memory", "0"]), "entries_invalid");
+    assert!(fetched.load(std::sync::atomic::Ordering::SeqCst) >= 2);
     // Nothing was stored by any of these, and the mirror is not halted.
     assert_eq!(m.library().log_size().unwrap(), before);
     let status = m.status();
@@ -653,8 +666,12 @@ fn a_mirror_killed_mid_sync_resumes_without_loss_or_duplication() {
     let m = Mirror::new(&Backend::Sqlite);
     // Opened (and migrated) before the mirror starts, to watch it.
     let lib = m.library();
-    let mut child =
-        m.command(&proxy.url, &["--once", "--batch", "3"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = m
+        .command(&proxy.url, &["--once", "--batch", "3", "--entries-in-memory", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     wait_for("the first batch", || lib.log_size().map(|n| n > 0).unwrap_or(false));
     child.kill().unwrap();
     child.wait().unwrap();
@@ -663,7 +680,7 @@ fn a_mirror_killed_mid_sync_resumes_without_loss_or_duplication() {
     assert_eq!(partial % 3, 0, "a batch is committed whole");
 
     proxy.conf.lock().unwrap().download_delay = Duration::ZERO;
-    assert_synced(&m.once(&proxy.url, &["--batch", "3"]));
+    assert_synced(&m.once(&proxy.url, &["--batch", "3", "--entries-in-memory", "2"]));
     assert_eq!(lib.checkpoint().unwrap().as_bytes(), &checkpoint_of(&origin.url)[..]);
     let list = lib
         .list_packages(

@@ -49,6 +49,11 @@ pub struct MirrorArgs {
     /// allied ones listing it. Every log entry is still kept and verified.
     #[arg(long, value_name = "CC")]
     country: Option<String>,
+    /// Syncs of at most this many new entries keep them in memory between checking them against
+    /// the checkpoint and replaying them; larger syncs fetch each batch's entries again (and
+    /// check them against the leaf hashes already verified).
+    #[arg(long, default_value_t = 100_000)]
+    entries_in_memory: u64,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "PREQUAL_WORKERS")]
     workers: Option<usize>,
@@ -134,6 +139,7 @@ pub(super) fn mirror(args: MirrorArgs) -> Outcome {
         upstream_key: args.upstream_key.clone(),
         evidence_dir: args.storage.data().join("evidence"),
         batch: usize::try_from(args.batch).unwrap_or(256),
+        entries_in_memory: args.entries_in_memory,
         token: args.token.clone(),
         country: args.country.clone(),
     };

@@ -70,6 +70,9 @@ pub struct MirrorConfig {
     pub evidence_dir: PathBuf,
     /// Entries replayed per transaction.
     pub batch: usize,
+    /// Syncs of at most this many entries keep them in memory between checking them against
+    /// the checkpoint and replaying them; larger ones fetch each batch again.
+    pub entries_in_memory: u64,
     /// A token of the upstream's (a reader organisation's): non-public packages it may see are
     /// fetched, their sealed entries opened, checked against the commitment and replayed.
     pub token: Option<String>,
@@ -316,11 +319,17 @@ fn get_ok(up: &dyn Upstream, path: &str) -> Result<Vec<u8>> {
     }
 }
 
-/// Entries `[start, end)` through entry bundles; each bundle must hold exactly its width.
-fn fetch_entries(up: &dyn Upstream, start: u64, end: u64, mut progress: impl FnMut(u64)) -> Result<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
+/// Entries `[start, end)` through entry bundles, each handed to `sink` with its index; each
+/// bundle must hold exactly its width.
+fn for_each_entry(
+    up: &dyn Upstream,
+    start: u64,
+    end: u64,
+    mut sink: impl FnMut(u64, &[u8]),
+    mut progress: impl FnMut(u64),
+) -> Result<()> {
     if start >= end {
-        return Ok(out);
+        return Ok(());
     }
     for tile in start / TILE_WIDTH..=(end - 1) / TILE_WIDTH {
         let first = tile * TILE_WIDTH;
@@ -336,12 +345,20 @@ fn fetch_entries(up: &dyn Upstream, start: u64, end: u64, mut progress: impl FnM
             return Err(MirrorError::EntriesInvalid(format!("{path}: {} entries, expected {width}", entries.len())));
         }
         for (i, e) in entries.into_iter().enumerate() {
-            if first + i as u64 >= start {
-                out.push(e.to_vec());
+            let index = first + i as u64;
+            if index >= start {
+                sink(index, e);
             }
         }
         progress(first + width);
     }
+    Ok(())
+}
+
+/// The leaf hashes of entries `[start, end)`.
+fn leaf_hashes(up: &dyn Upstream, start: u64, end: u64) -> Result<Vec<Hash>> {
+    let mut out = Vec::new();
+    for_each_entry(up, start, end, |_, e| out.push(merkle::leaf_hash(e)), |_| {})?;
     Ok(out)
 }
 
@@ -588,9 +605,7 @@ impl Registry {
                 let proof = parse_proof(&get_ok(up, &path)?)?;
                 if let Err(e) = merkle::verify_consistency(t_size, new.cp.size, &proof, &t_root, &new.cp.root) {
                     // Another history, or a bad proof? The upstream's own entries tell.
-                    let theirs = fetch_entries(up, 0, t_size, |_| {}).map(|entries| {
-                        merkle::root_of_leaves(&entries.iter().map(|e| merkle::leaf_hash(e)).collect::<Vec<_>>())
-                    });
+                    let theirs = leaf_hashes(up, 0, t_size).map(|leaves| merkle::root_of_leaves(&leaves));
                     if let Ok(theirs) = theirs
                         && theirs != t_root
                         && merkle::verify_consistency(t_size, new.cp.size, &proof, &theirs, &new.cp.root).is_ok()
@@ -627,12 +642,26 @@ impl Registry {
         // Step 3.
         let total = goal.cp.size - own;
         log::info!("mirror: fetching {total} entries ({own} to {}) from {}", goal.cp.size, up.base());
-        let entries = fetch_entries(up, own, goal.cp.size, |done| {
-            if done % (TILE_WIDTH * 40) == 0 {
-                log::info!("mirror: fetched entries up to {done} of {}", goal.cp.size);
-            }
-        })?;
-        let leaves: Vec<Hash> = entries.iter().map(|e| merkle::leaf_hash(e)).collect();
+        // Small syncs keep the entries from this pass; large ones keep only the leaf hashes and
+        // fetch each batch again, checking it against them.
+        let keep = total <= cfg.entries_in_memory;
+        let (mut leaves, mut kept) = (Vec::new(), Vec::new());
+        for_each_entry(
+            up,
+            own,
+            goal.cp.size,
+            |_, e| {
+                leaves.push(merkle::leaf_hash(e));
+                if keep {
+                    kept.push(e.to_vec());
+                }
+            },
+            |done| {
+                if done % (TILE_WIDTH * 40) == 0 {
+                    log::info!("mirror: fetched entries up to {done} of {}", goal.cp.size);
+                }
+            },
+        )?;
         let root = {
             let mut conn = self.store.conn()?;
             merkle::tree_root(&mut Extended { db: DbNodes(&mut conn), own, leaves: &leaves }, goal.cp.size)?
@@ -644,22 +673,34 @@ impl Registry {
             )));
         }
 
-        // Step 4.
-        let decoded = entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                Event::decode(e)
-                    .map_err(|err| MirrorError::EntryMalformed { index: own + i as u64, problem: err.to_string() })
-            })
-            .collect::<Result<Vec<_>>>()?;
-
-        // Step 5.
-        let batch = cfg.batch.max(1);
+        // Steps 4 and 5, batch by batch.
+        let batch = cfg.batch.max(1) as u64;
         let mut index = own;
-        for (chunk_no, chunk) in decoded.chunks(batch).enumerate() {
-            let start = own + (chunk_no * batch) as u64;
-            let bytes = &entries[(start - own) as usize..(start - own) as usize + chunk.len()];
+        let mut start = own;
+        while start < goal.cp.size {
+            let end = (start + batch).min(goal.cp.size);
+            let bytes: Vec<Vec<u8>> = if keep {
+                kept[(start - own) as usize..(end - own) as usize].to_vec()
+            } else {
+                let mut again = Vec::new();
+                for_each_entry(up, start, end, |_, e| again.push(e.to_vec()), |_| {})?;
+                if again.iter().zip(&leaves[(start - own) as usize..]).any(|(e, l)| merkle::leaf_hash(e) != *l) {
+                    return Err(MirrorError::EntriesInvalid(format!(
+                        "entries {start} to {end} changed since they were checked against the checkpoint"
+                    )));
+                }
+                again
+            };
+            let chunk = bytes
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    Event::decode(e).map_err(|err| MirrorError::EntryMalformed {
+                        index: start + i as u64,
+                        problem: err.to_string(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
             // Files are fetched and verified before the transaction; everything that depends on
             // the log's state (keys in force, names) is checked inside it.
             let mut prepared: Vec<Prepared> = chunk
@@ -667,7 +708,7 @@ impl Registry {
                 .enumerate()
                 .map(|(i, d)| self.prepare_entry(cfg, up, start + i as u64, d, &bytes[i]))
                 .collect::<Result<_>>()?;
-            let last = start + chunk.len() as u64 == goal.cp.size;
+            let last = end == goal.cp.size;
             let (stored, rejected) = self.store.write(|conn| -> Result<(u64, u64)> {
                 diesel::update(mirror_state::table.find(1))
                     .set(mirror_state::target_checkpoint.eq(&goal.note))
@@ -693,10 +734,11 @@ impl Registry {
                 }
                 Ok((stored, rejected))
             })?;
-            index = start + chunk.len() as u64;
+            index = end;
+            start = end;
             report.packages_stored += stored;
             report.packages_rejected += rejected;
-            if total > batch as u64 {
+            if total > batch {
                 log::info!(
                     "mirror: committed {index} of {} entries ({} package(s) stored, {} refused so far)",
                     goal.cp.size,
