@@ -137,9 +137,11 @@ impl Evidence {
             return Err(EvidenceError::SizesReversed(older.size, newer.size));
         }
         let proven = ProvenSplitView { origin: older.origin.clone(), older_size: older.size, newer_size: newer.size };
-        if older.size == newer.size {
-            return if older.root != newer.root { Ok(proven) } else { Err(EvidenceError::SameCheckpoint) };
+        if older.size == newer.size && older.root == newer.root {
+            return Err(EvidenceError::SameCheckpoint);
         }
+        // At equal sizes the proof is empty and the root at the older size is the newer root;
+        // the same check covers both cases.
         let in_newer = hash("older_root_in_newer", &self.older_root_in_newer)?;
         let proof =
             self.consistency_proof.iter().map(|h| hash("consistency_proof", h)).collect::<Result<Vec<_>, _>>()?;
@@ -198,6 +200,12 @@ mod tests {
                 let mut e = fork(m, m + 1);
                 e.older = note(&s, m as u64, root_of_leaves(&leaves("a", m)));
                 e.newer = note(&s, m as u64, root_of_leaves(&leaves("c", m)));
+                e.older_root_in_newer = hex::encode(root_of_leaves(&leaves("c", m)));
+                e.consistency_proof = vec![];
+                // At equal sizes the root "at the older size" must be the newer root.
+                let mut forged = e.clone();
+                forged.older_root_in_newer = hex::encode([0u8; 32]);
+                assert_eq!(forged.check(None).unwrap_err().code(), "evidence_proof_invalid");
                 e
             } else {
                 fork(m, n)
