@@ -270,9 +270,9 @@ impl Registry {
     /// upstream's signed checkpoint of the entries it holds, verbatim.
     pub fn checkpoint(&self) -> Result<String> {
         let Some(key) = self.log_key.as_ref() else {
-            return self
-                .mirrored_checkpoint()?
-                .ok_or_else(|| RegistryError::Unavailable("no log key configured".into()));
+            return self.mirrored_checkpoint()?.ok_or_else(|| {
+                RegistryError::Unavailable("no log key, or a mirror with no verified checkpoint yet".into())
+            });
         };
         let mut conn = self.store.conn()?;
         let size = head(&mut conn)?.0;
