@@ -281,6 +281,9 @@ fn serve_one(mut stream: std::net::TcpStream, conf: &Mutex<ProxyConf>) {
 
 // --- tests ---
 
+// The mirror's own database on both backends (the origin is on SQLite).
+both_backends!(a_mirror_killed_mid_sync_resumes_without_loss_or_duplication);
+
 #[test]
 fn origin_and_two_mirrors_agree_and_keep_serving_when_the_origin_is_down() {
     let (mut origin, tokens) = origin_with_orgs(Backend::Sqlite);
@@ -373,6 +376,11 @@ fn origin_and_two_mirrors_agree_and_keep_serving_when_the_origin_is_down() {
         assert_eq!(status["rejections"], Value::Array(vec![]));
     }
     assert_eq!(origin.get("/v1/mirror", None).status, 404);
+    // A mirror serves what a mirror needs: a mirror of the mirror, pinning the same key, agrees.
+    let chained = Mirror::new(&Backend::Sqlite);
+    assert_synced(&chained.once(&first.url, &["--upstream-key", key.trim()]));
+    assert_eq!(chained.library().checkpoint().unwrap().as_bytes(), &want[..]);
+    assert!(chained.status().rejections.is_empty());
 
     // The origin grows; the mirrors follow.
     let p4 = publish(&origin.url, &tokens["lab-a"], &package_version(dir.path(), BASELINE, "3.0.0", &[&test_key(1)]));
@@ -659,8 +667,7 @@ fn a_fork_halts_both_mirrors_with_evidence_anyone_can_check() {
     let _ = fork.wait();
 }
 
-#[test]
-fn a_mirror_killed_mid_sync_resumes_without_loss_or_duplication() {
+fn a_mirror_killed_mid_sync_resumes_without_loss_or_duplication(backend: Backend) {
     let (origin, tokens) = origin_with_orgs(Backend::Sqlite);
     let dir = tempfile::tempdir().unwrap();
     let mut digests = Vec::new();
@@ -671,7 +678,7 @@ fn a_mirror_killed_mid_sync_resumes_without_loss_or_duplication() {
     let total = size_of(&checkpoint_of(&origin.url));
     let proxy = Proxy::start(&origin.url);
     proxy.conf.lock().unwrap().download_delay = Duration::from_millis(300);
-    let m = Mirror::new(&Backend::Sqlite);
+    let m = Mirror::new(&backend);
     // Opened (and migrated) before the mirror starts, to watch it.
     let lib = m.library();
     let mut child = m
