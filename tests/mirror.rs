@@ -334,6 +334,15 @@ fn origin_and_two_mirrors_agree_and_keep_serving_when_the_origin_is_down() {
         assert_eq!(m.get(&tile).body, origin.get(&tile, None).body);
         let proof = "/v1/log/proof/consistency?from=3&to=9";
         assert_eq!(m.get(proof).json(), origin.get(proof, None).json());
+        // Every package reads the same, but for when the mirror itself verified it.
+        for d in [&p1, &p2, &p3] {
+            let (mut mine, mut theirs) =
+                (m.get(&format!("/v1/packages/{d}")).json(), origin.get(&format!("/v1/packages/{d}"), None).json());
+            assert_eq!(mine["verification"]["result"], "verified");
+            mine["verification"] = Value::Null;
+            theirs["verification"] = Value::Null;
+            assert_eq!(mine, theirs);
+        }
         // Withdrawal, countersignature and revocation replayed.
         let d1 = m.get(&format!("/v1/packages/{p1}")).json();
         assert_eq!(d1["countersigned"], true, "{d1}");
