@@ -532,37 +532,20 @@ impl Registry {
         MirrorError::SplitView { reason, evidence: file }
     }
 
-    /// One sync with the upstream (see the module docs). `on_verified_checkpoint` is called
-    /// with each signed checkpoint once all its entries are committed.
-    pub fn sync_mirror(
+    /// Step 2: the checkpoint to sync to, given the newest verified one (`target`, of which
+    /// `own` entries are stored) and the upstream's `new` one. Refuses a stale or unproven one;
+    /// halts on a split view.
+    fn next_goal(
         &self,
         cfg: &MirrorConfig,
         up: &dyn Upstream,
-        on_verified_checkpoint: &dyn Fn(&str),
-    ) -> Result<SyncReport> {
-        let state = self.mirror_state(cfg, up)?;
-        if let Some(reason) = state.halted_reason {
-            return Err(MirrorError::Halted(reason));
-        }
-        let key = VerifierKey::parse(&state.upstream_key)
-            .map_err(|e| RegistryError::Internal(format!("the pinned upstream key: {e}")))?;
-
-        // Step 1.
-        let body = get_ok(up, "/log/checkpoint")?;
-        let note = String::from_utf8(body).map_err(|_| MirrorError::CheckpointInvalid("not UTF-8".into()))?;
-        let new = open_checkpoint(&note, &key).map_err(MirrorError::CheckpointInvalid)?;
-
-        // Step 2.
+        key: &VerifierKey,
+        own: u64,
+        target: Option<Verified>,
+        new: Verified,
+    ) -> Result<Verified> {
         let mut conn = self.store.conn()?;
-        let own = transparency::head(&mut conn)?.0;
-        let target = match &state.target_checkpoint {
-            Some(t) => {
-                Some(open_checkpoint(t, &key).map_err(|e| RegistryError::Internal(format!("stored checkpoint: {e}")))?)
-            }
-            None => None,
-        };
         let (t_size, t_root) = target.as_ref().map_or((0, merkle::empty_root()), |t| (t.cp.size, t.cp.root));
-        let mut report = SyncReport { from_size: own, to_size: own, ..SyncReport::default() };
         if new.cp.size < t_size {
             // Provable only when all of the target's entries are here.
             if let Some(target) = target.as_ref().filter(|_| own == t_size) {
@@ -577,7 +560,7 @@ impl Registry {
                     return Err(self.split_view(
                         cfg,
                         up,
-                        &key,
+                        key,
                         Conflict { older: &new, newer: target, older_root_in_newer: ours, proof: &proof, reason },
                     ));
                 }
@@ -592,7 +575,7 @@ impl Registry {
                     return Err(self.split_view(
                         cfg,
                         up,
-                        &key,
+                        key,
                         Conflict { older: target, newer: &new, older_root_in_newer: new.cp.root, proof: &[], reason },
                     ));
                 }
@@ -618,7 +601,7 @@ impl Registry {
                         return Err(self.split_view(
                             cfg,
                             up,
-                            &key,
+                            key,
                             Conflict { older: target, newer: &new, older_root_in_newer: theirs, proof: &proof, reason },
                         ));
                     }
@@ -627,6 +610,39 @@ impl Registry {
             }
             new
         };
+        Ok(goal)
+    }
+
+    /// One sync with the upstream (see the module docs). `on_verified_checkpoint` is called
+    /// with each signed checkpoint once all its entries are committed.
+    pub fn sync_mirror(
+        &self,
+        cfg: &MirrorConfig,
+        up: &dyn Upstream,
+        on_verified_checkpoint: &dyn Fn(&str),
+    ) -> Result<SyncReport> {
+        let state = self.mirror_state(cfg, up)?;
+        if let Some(reason) = state.halted_reason {
+            return Err(MirrorError::Halted(reason));
+        }
+        let key = VerifierKey::parse(&state.upstream_key)
+            .map_err(|e| RegistryError::Internal(format!("the pinned upstream key: {e}")))?;
+
+        // Step 1.
+        let body = get_ok(up, "/log/checkpoint")?;
+        let note = String::from_utf8(body).map_err(|_| MirrorError::CheckpointInvalid("not UTF-8".into()))?;
+        let new = open_checkpoint(&note, &key).map_err(MirrorError::CheckpointInvalid)?;
+
+        // Step 2.
+        let own = transparency::head(&mut *self.store.conn()?)?.0;
+        let target = match &state.target_checkpoint {
+            Some(t) => {
+                Some(open_checkpoint(t, &key).map_err(|e| RegistryError::Internal(format!("stored checkpoint: {e}")))?)
+            }
+            None => None,
+        };
+        let goal = self.next_goal(cfg, up, &key, own, target, new)?;
+        let mut report = SyncReport { from_size: own, to_size: own, ..SyncReport::default() };
         if own == goal.cp.size {
             if state.checkpoint.as_deref() != Some(goal.note.as_str()) {
                 self.store.write(|conn| -> Result<usize, RegistryError> {
