@@ -770,6 +770,26 @@ fn sealed_entries_open_with_a_token_and_the_country_filter_applies() {
     assert!(opened.full_entry.contains("\nname iron-nitride-fe16n2-illustrative\n"));
     assert_eq!(gb.library().detail(&reader, &allied).unwrap().summary.releasability, "allied");
 
+    // The mirror's own readers: organisations come from the log, tokens are the mirror's.
+    let gb_reader = gb
+        .library()
+        .create_token(&prequal::registry::views::NewToken {
+            organisation: "oem-gb".into(),
+            role: prequal::registry::Role::Reader,
+            label: "mirror reader".into(),
+        })
+        .unwrap()
+        .token;
+    let mut gb = gb;
+    gb.serve(&origin.url);
+    let url = format!("{}/v1/packages/{allied}", gb.url);
+    assert_eq!(try_request(&url, "GET", Some(&gb_reader), None, &[]).unwrap().status, 200);
+    assert_eq!(try_request(&url, "GET", None, None, &[]).unwrap().status, 404);
+    let sealed = format!("{}/v1/log/sealed/{allied_index}", gb.url);
+    let opened = try_request(&sealed, "GET", Some(&gb_reader), None, &[]).unwrap();
+    assert_eq!(opened.status, 200);
+    assert!(opened.json()["full_entry"].as_str().unwrap().contains("iron-nitride"));
+
     // An opened entry that does not match its commitment is refused; the rest is stored.
     let proxy = Proxy::start(&origin.url);
     proxy.tamper(|path, body| {

@@ -455,6 +455,18 @@ impl Registry {
             {
                 return Err(MirrorError::KeyMismatch { pinned: state.upstream_key, fetched: given.trim().to_owned() });
             }
+            // Trust is the pinned key, not the address: the upstream may move (or be reached
+            // through another host). Recorded for `GET /v1/mirror`.
+            if state.upstream != up.base() {
+                log::warn!("mirror: upstream address changed from {} to {}", state.upstream, up.base());
+                drop(conn);
+                self.store.write(|conn| -> Result<usize, RegistryError> {
+                    Ok(diesel::update(mirror_state::table.find(1))
+                        .set(mirror_state::upstream.eq(up.base()))
+                        .execute(conn)?)
+                })?;
+                return Ok(StateRow { upstream: up.base().to_owned(), ..state });
+            }
             return Ok(state);
         }
         if transparency::head(&mut conn)?.0 > 0 {
