@@ -20,6 +20,15 @@ pub struct LogArgs {
 
 #[derive(Subcommand, Debug)]
 enum LogCommand {
+    /// Check a split-view evidence bundle (written by a mirror) offline: both checkpoints
+    /// signed by the key and provably inconsistent. Exit 0 if it proves a split view, 1 if not,
+    /// 2 if unreadable.
+    CheckEvidence {
+        file: PathBuf,
+        /// The log's verifier key; must be the bundle's (default: the key the bundle names).
+        #[arg(long, value_name = "VKEY")]
+        key: Option<String>,
+    },
     /// Print a witness's verifier key (`<name>+<key id>+<base64(0x04 ‖ key)>`) for a
     /// `prequal keygen` key file: give it to the registries the witness cosigns for.
     WitnessKey {
@@ -149,6 +158,7 @@ pub(super) fn parse_log_key(value: &str) -> Result<VerifierKey, String> {
 
 pub(super) fn log(args: LogArgs) -> Outcome {
     match args.command {
+        LogCommand::CheckEvidence { file, key } => super::mirror_cmd::check_evidence(file, key),
         LogCommand::WitnessKey { key, name, json } => {
             let w = match witness(&key, &name) {
                 Ok(w) => w,

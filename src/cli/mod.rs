@@ -6,6 +6,7 @@
 
 mod fit_cmd;
 mod log_cmds;
+mod mirror_cmd;
 mod package_cmds;
 mod push_cmd;
 mod serve_cmds;
@@ -91,6 +92,8 @@ enum Command {
     },
     /// Run the registry (SQLite under ./prequal-data unless --db names PostgreSQL).
     Serve(serve_cmds::ServeArgs),
+    /// Follow another registry as a verifying, read-only mirror (serves the read API and pages).
+    Mirror(mirror_cmd::MirrorArgs),
     /// Manage organisations, keys and API tokens directly in the registry's database.
     Admin(serve_cmds::AdminArgs),
     /// Fit a material's evidence against an application requirement profile: which requirements
@@ -99,8 +102,8 @@ enum Command {
     /// Test whether a new source (second site, new lot) is equivalent to a material's qualified
     /// data (mean and minimum-individual tests per property and temperature). Exit 1 if not.
     Equivalency(fit_cmd::EquivalencyArgs),
-    /// A registry's transparency log: witness keys, cosigning as a witness, and checking the
-    /// log against a quorum of witnesses.
+    /// A registry's transparency log: witness keys, cosigning as a witness, checking the log
+    /// against a quorum of witnesses, and checking split-view evidence offline.
     Log(log_cmds::LogArgs),
     /// Offline evidence bundles for a package (export; `prequal verify` checks them).
     Evidence(log_cmds::EvidenceArgs),
@@ -174,6 +177,7 @@ pub fn run() -> ExitCode {
         Command::Log(args) => log_cmds::log(args),
         Command::Evidence(args) => log_cmds::evidence(args),
         Command::Serve(args) => serve_cmds::serve(args),
+        Command::Mirror(args) => mirror_cmd::mirror(args),
         Command::Fit(args) => fit_cmd::fit(args),
         Command::Equivalency(args) => fit_cmd::equivalency(args),
         Command::Admin(args) => serve_cmds::admin(args),

@@ -41,7 +41,11 @@ impl StorageArgs {
         }
     }
 
-    fn open(&self, policy: Policy) -> Result<Registry, String> {
+    pub(super) fn data(&self) -> &std::path::Path {
+        &self.data
+    }
+
+    pub(super) fn open(&self, policy: Policy) -> Result<Registry, String> {
         std::fs::create_dir_all(&self.data).map_err(|e| format!("{}: {e}", self.data.display()))?;
         let url = self.url();
         let store = Store::open(&url, &self.data, self.pool_size).map_err(|e| format!("{}: {e}", url.redacted()))?;
@@ -135,9 +139,50 @@ fn log_key(args: &ServeArgs) -> Result<LogKey, String> {
     LogKey::new(&origin, &key)
 }
 
-fn fail(e: impl std::fmt::Display) -> Outcome {
+pub(super) fn fail(e: impl std::fmt::Display) -> Outcome {
     eprintln!("error: {e}");
     Outcome::Failed
+}
+
+/// Start-up work before serving (a registry or a mirror): sweep what interrupted uploads left,
+/// index for search, load the built-in requirement profiles.
+pub(super) fn prepare(registry: &Registry, sweep_grace: Duration) -> Result<(), String> {
+    match registry.sweep_orphans(sweep_grace, false) {
+        Ok(orphans) if !orphans.is_empty() => {
+            log::warn!("removed {} blob(s) of interrupted uploads", orphans.len())
+        }
+        Ok(_) => {}
+        Err(e) => return Err(format!("sweeping interrupted uploads: {e}")),
+    }
+    let started = std::time::Instant::now();
+    let indexed = registry.reindex(|n| {
+        if n % 10_000 == 0 {
+            log::info!("indexing for search: {n} package(s) so far");
+        }
+    });
+    match indexed {
+        Ok(r) if r.packages > 0 => log::info!(
+            "indexed {} package(s) and {} dataset point(s) for search in {:.1} s",
+            r.packages,
+            r.points,
+            started.elapsed().as_secs_f64()
+        ),
+        Ok(_) => {}
+        Err(e) => return Err(format!("indexing packages for search: {e}")),
+    }
+    let started = std::time::Instant::now();
+    match registry.warm_search() {
+        Ok(n) => {
+            log::info!("search holds {n} package(s) in memory (loaded in {:.1} s)", started.elapsed().as_secs_f64())
+        }
+        Err(e) => return Err(format!("loading the search index: {e}")),
+    }
+    match registry.load_builtin_profiles() {
+        Ok(n) if n > 0 => log::info!("loaded {n} built-in requirement profile(s)"),
+        Ok(_) => {}
+        Err(e) => return Err(format!("loading the built-in profiles: {e}")),
+    }
+    Ok(())
 }
 
 pub(super) fn serve(args: ServeArgs) -> Outcome {
@@ -163,40 +208,8 @@ pub(super) fn serve(args: ServeArgs) -> Outcome {
         log::info!("accepting cosignatures from witness {w}");
     }
     log::info!("database: {} ({})", registry.store.url().redacted(), registry.store.url().backend());
-    match registry.sweep_orphans(Duration::from_secs(args.sweep_grace), false) {
-        Ok(orphans) if !orphans.is_empty() => {
-            log::warn!("removed {} blob(s) of interrupted uploads", orphans.len())
-        }
-        Ok(_) => {}
-        Err(e) => return fail(format!("sweeping interrupted uploads: {e}")),
-    }
-    let started = std::time::Instant::now();
-    let indexed = registry.reindex(|n| {
-        if n % 10_000 == 0 {
-            log::info!("indexing for search: {n} package(s) so far");
-        }
-    });
-    match indexed {
-        Ok(r) if r.packages > 0 => log::info!(
-            "indexed {} package(s) and {} dataset point(s) for search in {:.1} s",
-            r.packages,
-            r.points,
-            started.elapsed().as_secs_f64()
-        ),
-        Ok(_) => {}
-        Err(e) => return fail(format!("indexing packages for search: {e}")),
-    }
-    let started = std::time::Instant::now();
-    match registry.warm_search() {
-        Ok(n) => {
-            log::info!("search holds {n} package(s) in memory (loaded in {:.1} s)", started.elapsed().as_secs_f64())
-        }
-        Err(e) => return fail(format!("loading the search index: {e}")),
-    }
-    match registry.load_builtin_profiles() {
-        Ok(n) if n > 0 => log::info!("loaded {n} built-in requirement profile(s)"),
-        Ok(_) => {}
-        Err(e) => return fail(format!("loading the built-in profiles: {e}")),
+    if let Err(e) = prepare(&registry, Duration::from_secs(args.sweep_grace)) {
+        return fail(e);
     }
     if args.demo {
         let loaded =

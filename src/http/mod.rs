@@ -6,6 +6,7 @@
 mod admin;
 mod fit;
 mod metrics;
+mod mirror;
 mod ops;
 mod packages;
 mod pages;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub auth_failures: AuthFailures,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// A mirror serves reads only: every other request is refused with 403 `read_only_mirror`.
+    pub read_only_of: Option<String>,
 }
 
 pub type State = web::Data<AppState>;
@@ -280,6 +283,7 @@ impl FromRequest for Auth {
         tlog::get_consistency_proof,
         tlog::list_log_entries,
         tlog::get_sealed_entry,
+        mirror::get_mirror_status,
         ops::get_healthz,
         ops::get_readyz,
         ops::get_metrics,
@@ -292,6 +296,7 @@ impl FromRequest for Auth {
         (name = "fit", description = "Application requirement profiles, materials, fit reports and rankings"),
         (name = "search", description = "Search materials by property at condition, application fit, critical-mineral content and supply concentration"),
         (name = "log", description = "The transparency log: signed checkpoints, witness cosignatures, C2SP tlog-tiles, inclusion and consistency proofs"),
+        (name = "mirror", description = "A verifying mirror's state: its upstream, verified checkpoint and refused packages"),
         (name = "operations", description = "Health, readiness and metrics")
     )
 )]
@@ -336,6 +341,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     fit::configure(cfg);
     search::configure(cfg);
     tlog::configure(cfg);
+    mirror::configure(cfg);
     pages::configure(cfg);
     ops::configure(cfg);
     cfg.service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()));
@@ -391,6 +397,17 @@ pub fn server(
                     .error_handler(|err, _| ApiError(RegistryError::bad_request(format!("path: {err}"))).into()),
             )
             .configure(configure)
+            .wrap_fn(|req, srv| {
+                use futures_util::future::Either;
+                let upstream = req.app_data::<State>().and_then(|s| s.read_only_of.clone());
+                match upstream {
+                    Some(upstream) if changes_state(req.method(), req.path()) => {
+                        let refusal = ApiError(RegistryError::ReadOnlyMirror { upstream }).error_response();
+                        Either::Left(futures_util::future::ready(Ok(req.into_response(refusal))))
+                    }
+                    _ => Either::Right(srv.call(req)),
+                }
+            })
             .wrap_fn(move |req, srv| {
                 let start = Instant::now();
                 let id = request_id(&req);
@@ -437,5 +454,25 @@ pub fn with_trusted_proxies(registry: Registry, trusted_proxies: Vec<std::net::I
         metrics: Metrics::default(),
         auth_failures: AuthFailures::default(),
         trusted_proxies,
+        read_only_of: None,
     })
+}
+
+/// The state of a mirror of `upstream`: reads only.
+pub fn new_mirror_state(registry: Registry, upstream: &str, trusted_proxies: Vec<std::net::IpAddr>) -> State {
+    web::Data::new(AppState {
+        registry,
+        metrics: Metrics::default(),
+        auth_failures: AuthFailures::default(),
+        trusted_proxies,
+        read_only_of: Some(upstream.to_owned()),
+    })
+}
+
+/// Whether a request may change the registry: every method but GET, HEAD and OPTIONS, except
+/// the equivalency test, which posts its input and computes without storing.
+fn changes_state(method: &actix_web::http::Method, path: &str) -> bool {
+    use actix_web::http::Method;
+    !(matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        || (*method == Method::POST && path == "/v1/equivalency"))
 }

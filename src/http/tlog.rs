@@ -102,12 +102,7 @@ pub async fn create_log_cosignature(state: State, body: web::Bytes) -> ApiResult
     )
 )]
 pub async fn get_log_key(state: State) -> ApiResult<HttpResponse> {
-    let key = state
-        .registry
-        .log_key()
-        .ok_or_else(|| RegistryError::Unavailable("no log key configured".into()))?
-        .verifier()
-        .to_string();
+    let key = blocking(move || state.registry.log_verifier_key()).await?;
     Ok(text(format!("{key}\n")))
 }
 

@@ -44,6 +44,108 @@ pub const MAX_ENTRY_BYTES: usize = u16::MAX as usize;
 pub enum EntryError {
     #[error("the log entry would be {0} bytes, more than {MAX_ENTRY_BYTES}")]
     TooLong(usize),
+    /// A stored or fetched entry that is not in the canonical form [`Event::encode`] writes.
+    #[error("log entry line {line}: {problem}")]
+    Malformed { line: usize, problem: String },
+}
+
+impl EntryError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            EntryError::TooLong(_) => "entry_too_long",
+            EntryError::Malformed { .. } => "entry_malformed",
+        }
+    }
+}
+
+/// A decoded entry: a full event, or the sealed form of a change to a non-public package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    Event {
+        at: i64,
+        event: Event,
+    },
+    Sealed {
+        /// `package_published`, `package_countersigned` or `package_withdrawn`.
+        kind: String,
+        at: i64,
+        digest: String,
+        /// `allied` or `restricted`.
+        level: String,
+        /// SHA-256 of the salt followed by the full entry.
+        commitment: [u8; 32],
+    },
+}
+
+impl Decoded {
+    pub fn at(&self) -> i64 {
+        match self {
+            Decoded::Event { at, .. } | Decoded::Sealed { at, .. } => *at,
+        }
+    }
+
+    pub fn kind(&self) -> &str {
+        match self {
+            Decoded::Event { event, .. } => event.kind(),
+            Decoded::Sealed { kind, .. } => kind,
+        }
+    }
+
+    pub fn subject(&self) -> &str {
+        match self {
+            Decoded::Event { event, .. } => event.subject(),
+            Decoded::Sealed { digest, .. } => digest,
+        }
+    }
+}
+
+fn unescape(value: &str) -> Option<String> {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                '\\' => out.push('\\'),
+                'x' => {
+                    let hex: String = [chars.next()?, chars.next()?].iter().collect();
+                    out.push(char::from(u8::from_str_radix(&hex, 16).ok()?));
+                }
+                _ => return None,
+            },
+            c if c.is_control() => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// Reads `<name> <value>` lines in a fixed order.
+struct Lines<'a> {
+    lines: std::iter::Enumerate<std::str::Split<'a, char>>,
+}
+
+impl Lines<'_> {
+    fn bad(line: usize, problem: impl Into<String>) -> EntryError {
+        EntryError::Malformed { line, problem: problem.into() }
+    }
+
+    fn next_raw(&mut self) -> Option<(usize, &str)> {
+        self.lines.next().map(|(i, l)| (i + 1, l))
+    }
+
+    fn field(&mut self, name: &str) -> Result<String, EntryError> {
+        let (n, line) = self.next_raw().ok_or_else(|| Self::bad(0, format!("missing field '{name}'")))?;
+        let value = line
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .ok_or_else(|| Self::bad(n, format!("expected field '{name}'")))?;
+        unescape(value).ok_or_else(|| Self::bad(n, format!("field '{name}' has a bad escape or a control character")))
+    }
+
+    fn time(&mut self, name: &str) -> Result<i64, EntryError> {
+        let value = self.field(name)?;
+        crate::store::parse_time(&value).map_err(|e| Self::bad(0, format!("{name}: {e}")))
+    }
 }
 
 /// A state change of the registry.
@@ -148,6 +250,107 @@ impl Event {
         Some(s.into_bytes())
     }
 
+    /// Decodes entry bytes: the exact inverse of [`Event::encode`] and [`Event::encode_sealed`].
+    /// Strict: anything but the canonical bytes (field order, escapes, time format, trailing
+    /// newline) is refused, checked by encoding the result again and comparing.
+    pub fn decode(bytes: &[u8]) -> Result<Decoded, EntryError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| Lines::bad(0, "not UTF-8"))?;
+        let body = text.strip_suffix('\n').ok_or_else(|| Lines::bad(0, "must end with a newline"))?;
+        let mut r = Lines { lines: body.split('\n').enumerate() };
+        match r.next_raw() {
+            Some((_, ENTRY_VERSION)) => {}
+            _ => return Err(Lines::bad(1, format!("the first line must be '{ENTRY_VERSION}'"))),
+        }
+        let kind = r.field("kind")?;
+        let at = r.time("at")?;
+        let peek_sealed = body.contains("\nsealed sha256:");
+        let decoded = if peek_sealed {
+            let digest = r.field("digest")?;
+            let level = r.field("releasability")?;
+            let sealed = r.field("sealed")?;
+            let commitment: [u8; 32] = sealed
+                .strip_prefix("sha256:")
+                .and_then(|h| hex::decode(h).ok())
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| Lines::bad(6, "sealed must be sha256:<64 hex digits>"))?;
+            if !matches!(kind.as_str(), "package_published" | "package_countersigned" | "package_withdrawn") {
+                return Err(Lines::bad(2, format!("kind '{kind}' cannot be sealed")));
+            }
+            if level != "allied" && level != "restricted" {
+                return Err(Lines::bad(5, format!("a sealed entry's releasability is '{level}'")));
+            }
+            Decoded::Sealed { kind, at, digest, level, commitment }
+        } else {
+            let event = match kind.as_str() {
+                "organisation_added" => Event::OrganisationAdded {
+                    organisation: r.field("organisation")?,
+                    name: r.field("name")?,
+                    kind: r.field("org_kind")?,
+                    country: r.field("country")?,
+                },
+                "key_added" => Event::KeyAdded {
+                    key_id: r.field("key_id")?,
+                    organisation: r.field("organisation")?,
+                    public_key: r.field("public_key")?,
+                },
+                "key_revoked" => Event::KeyRevoked {
+                    key_id: r.field("key_id")?,
+                    organisation: r.field("organisation")?,
+                    effective_at: r.time("effective_at")?,
+                    compromised: match r.field("compromised")?.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        other => return Err(Lines::bad(0, format!("compromised is '{other}'"))),
+                    },
+                    reason: r.field("reason")?,
+                },
+                "package_published" => {
+                    let mut e = Event::PackagePublished {
+                        digest: r.field("digest")?,
+                        name: r.field("name")?,
+                        version: r.field("version")?,
+                        organisation: r.field("organisation")?,
+                        releasability: r.field("releasability")?,
+                        file_sha256: r.field("file_sha256")?,
+                        signatures: Vec::new(),
+                    };
+                    if let Event::PackagePublished { signatures, .. } = &mut e {
+                        while let Ok(sig) = r.field("signature") {
+                            let (key, kind) = sig
+                                .split_once(' ')
+                                .ok_or_else(|| Lines::bad(0, format!("signature '{sig}' is not '<key id> <kind>'")))?;
+                            signatures.push((key.to_owned(), kind.to_owned()));
+                        }
+                    }
+                    e
+                }
+                "package_countersigned" => Event::Countersigned {
+                    digest: r.field("digest")?,
+                    key_id: r.field("key_id")?,
+                    organisation: r.field("organisation")?,
+                    signature: r.field("signature")?,
+                },
+                "package_withdrawn" => Event::Withdrawn { digest: r.field("digest")?, reason: r.field("reason")? },
+                other => return Err(Lines::bad(2, format!("unknown kind '{other}'"))),
+            };
+            Decoded::Event { at, event }
+        };
+        // Canonical form only: the same bytes must come out again.
+        let again = match &decoded {
+            Decoded::Event { at, event } => event.encode(*at)?,
+            Decoded::Sealed { kind, at, digest, level, commitment } => format!(
+                "{ENTRY_VERSION}\nkind {kind}\nat {}\ndigest {digest}\nreleasability {level}\nsealed sha256:{}\n",
+                format_time(*at),
+                hex::encode(commitment)
+            )
+            .into_bytes(),
+        };
+        if again != bytes {
+            return Err(Lines::bad(0, "not in canonical form (field order, escapes, time or extra lines)"));
+        }
+        Ok(decoded)
+    }
+
     /// The entry's bytes for a change made at `at` (milliseconds since the epoch).
     pub fn encode(&self, at: i64) -> Result<Vec<u8>, EntryError> {
         let mut s = format!("{ENTRY_VERSION}\nkind {}\nat {}\n", self.kind(), format_time(at));
@@ -220,5 +423,92 @@ mod tests {
         assert_eq!(e.encode(0).unwrap(), bytes);
         let long = Event::Withdrawn { digest: "d".into(), reason: "x".repeat(70_000) };
         assert!(matches!(long.encode(0), Err(EntryError::TooLong(_))));
+    }
+
+    fn every_kind() -> Vec<Event> {
+        vec![
+            Event::OrganisationAdded {
+                organisation: "lab-a".into(),
+                name: "Lab A \\ Söhne\n".into(),
+                kind: "lab".into(),
+                country: "DE".into(),
+            },
+            Event::KeyAdded { key_id: "k1".into(), organisation: "lab-a".into(), public_key: "ed25519:AAAA".into() },
+            Event::KeyRevoked {
+                key_id: "k1".into(),
+                organisation: "lab-a".into(),
+                effective_at: 1_764_000_000_123,
+                compromised: true,
+                reason: "lost\tlaptop".into(),
+            },
+            Event::PackagePublished {
+                digest: "sha256:ab".into(),
+                name: "n".into(),
+                version: "1.0.0".into(),
+                organisation: "lab-a".into(),
+                releasability: "public".into(),
+                file_sha256: "cd".into(),
+                signatures: vec![("k1".into(), "author".into()), ("k2".into(), "countersignature".into())],
+            },
+            Event::PackagePublished {
+                digest: "sha256:ab".into(),
+                name: "n".into(),
+                version: "1.0.0".into(),
+                organisation: "lab-a".into(),
+                releasability: "public".into(),
+                file_sha256: "cd".into(),
+                signatures: vec![],
+            },
+            Event::Countersigned {
+                digest: "sha256:ab".into(),
+                key_id: "k2".into(),
+                organisation: "cert".into(),
+                signature: "c2ln".into(),
+            },
+            Event::Withdrawn { digest: "sha256:ab".into(), reason: "".into() },
+        ]
+    }
+
+    #[test]
+    fn decode_is_the_exact_inverse_of_encode() {
+        for (i, e) in every_kind().into_iter().enumerate() {
+            let at = 1_764_000_000_000 + i as i64;
+            let bytes = e.encode(at).unwrap();
+            assert_eq!(Event::decode(&bytes).unwrap(), Decoded::Event { at, event: e.clone() }, "{e:?}");
+            if let Some(sealed) = e.encode_sealed(at, "allied", &[7; 32], &bytes) {
+                match Event::decode(&sealed).unwrap() {
+                    Decoded::Sealed { kind, at: t, digest, level, .. } => {
+                        assert_eq!(
+                            (kind.as_str(), t, digest.as_str(), level.as_str()),
+                            (e.kind(), at, "sha256:ab", "allied")
+                        );
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decode_refuses_anything_but_canonical_bytes() {
+        let e = &every_kind()[3];
+        let good = String::from_utf8(e.encode(5).unwrap()).unwrap();
+        let bad = [
+            good.replace("prequal-log-entry-v1", "prequal-log-entry-v2"),
+            good.trim_end().to_owned(),
+            good.replace("name n\nversion 1.0.0\n", "version 1.0.0\nname n\n"),
+            good.replace("at 1970-01-01T00:00:00.005Z", "at 1970-01-01T00:00:00.005000Z"),
+            good.replace("kind package_published", "kind package_exploded"),
+            format!("{good}extra x\n"),
+            good.replace("signature k1 author", "signature k1author"),
+            good.replace("name n", "name n\\q"),
+            good.replace("name n", "name \\x0"),
+            good.replace("name n", "name n\r"),
+        ];
+        for b in bad {
+            let err = Event::decode(b.as_bytes()).unwrap_err();
+            assert_eq!(err.code(), "entry_malformed", "{b:?}");
+        }
+        assert!(Event::decode(&[0xff, 0xfe]).is_err());
     }
 }

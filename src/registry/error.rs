@@ -40,6 +40,8 @@ pub enum RegistryError {
     CosignatureRefused { code: &'static str, detail: String },
     #[error("too many failed authentication attempts from this address; try again in {retry_after_secs} s")]
     TooManyAuthFailures { retry_after_secs: u64 },
+    #[error("this registry is a read-only mirror of {upstream}; send changes there")]
+    ReadOnlyMirror { upstream: String },
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     /// The disk (or volume) holding uploads or package files is full: nothing was stored.
@@ -68,6 +70,7 @@ impl RegistryError {
             Conflict(_) => "conflict",
             CosignatureRefused { code, .. } => code,
             TooManyAuthFailures { .. } => "too_many_auth_failures",
+            ReadOnlyMirror { .. } => "read_only_mirror",
             Unavailable(_) => "unavailable",
             StorageFull(_) => "storage_full",
             Internal(_) => "internal",
@@ -79,7 +82,7 @@ impl RegistryError {
         match self {
             BadRequest(_) | CosignatureRefused { code: "malformed_checkpoint", .. } => 400,
             Unauthenticated | InvalidToken | TokenRevoked => 401,
-            Forbidden(_) | NameOwned { .. } => 403,
+            Forbidden(_) | NameOwned { .. } | ReadOnlyMirror { .. } => 403,
             NotFound(_) => 404,
             VersionConflict { .. } | PublishedByOther { .. } | Conflict(_) => 409,
             UploadTooLarge { .. } => 413,

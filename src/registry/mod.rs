@@ -10,6 +10,7 @@ pub mod error;
 pub mod evidence;
 pub mod integrity;
 pub mod materials;
+pub mod mirror;
 mod packages;
 pub mod search;
 mod search_index;

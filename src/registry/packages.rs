@@ -199,7 +199,13 @@ fn signature_problem(code: &'static str, sig: &CheckedSignature, detail: impl In
 }
 
 /// What the registry records about the checks an upload passed.
-fn verification_record(v: &VerifiedPackage, upload: &Upload, now: i64, signers: &[(String, String, &str)]) -> String {
+fn verification_record(
+    v: &VerifiedPackage,
+    file_sha256: &str,
+    file_bytes: u64,
+    now: i64,
+    signers: &[(String, String, &str)],
+) -> String {
     serde_json::json!({
         "verified_at": format_time(now),
         "verifier": format!("prequal {}", env!("CARGO_PKG_VERSION")),
@@ -210,8 +216,8 @@ fn verification_record(v: &VerifiedPackage, upload: &Upload, now: i64, signers: 
             "datasets and curves (CSV values, units, batches)", "no unreferenced files", "signatures",
             "signers are registered, unrevoked keys; the publishing lab signed"
         ],
-        "file_sha256": upload.sha256_hex,
-        "file_bytes": upload.size,
+        "file_sha256": file_sha256,
+        "file_bytes": file_bytes,
         "payload_bytes": v.payload_bytes(),
         "payload_files": v.files().len(),
         "datasets": v.datasets().len(),
@@ -219,6 +225,104 @@ fn verification_record(v: &VerifiedPackage, upload: &Upload, now: i64, signers: 
         "signatures": signers.iter().map(|(file, key, kind)| serde_json::json!({"file": file, "key_id": key, "kind": kind})).collect::<Vec<_>>(),
     })
     .to_string()
+}
+
+/// Every row stored for one verified package, built before the transaction that inserts them
+/// (by an upload, or by a mirror replaying the upstream's log).
+pub(super) struct PackageRows {
+    pub(super) row: PackageRow,
+    document: DocumentRow,
+    material_row: crate::store::models::PackageMaterialRow,
+    readers: Vec<ReaderRow>,
+    dataset_rows: Vec<DatasetRow>,
+    signature_rows: Vec<SignatureRow>,
+}
+
+impl PackageRows {
+    /// `signers`: (file, key id, kind) of each accepted signature, for the verification record.
+    pub(super) fn new(
+        verified: &VerifiedPackage,
+        file_sha256: &str,
+        file_bytes: u64,
+        organisation: &str,
+        at: i64,
+        signature_rows: Vec<SignatureRow>,
+        signers: &[(String, String, &str)],
+    ) -> PackageRows {
+        let digest = verified.digest().to_string();
+        let digest = digest.as_str();
+        let manifest = verified.manifest();
+        let (level, grants) = releasability_grants(&manifest.releasability);
+        let row = PackageRow {
+            digest: digest.to_owned(),
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            title: manifest.title.clone(),
+            material_class: manifest.material.class.as_str().to_owned(),
+            designation: manifest.material.designation.clone(),
+            organisation_id: organisation.to_owned(),
+            releasability: level.to_owned(),
+            synthetic: manifest.synthetic,
+            blob_sha256: file_sha256.to_owned(),
+            size_bytes: i64::try_from(file_bytes).unwrap_or(i64::MAX),
+            registered_at: at,
+            withdrawn_at: None,
+            withdrawn_reason: None,
+            superseded_by: None,
+            material_id: crate::fit::material_id(&manifest.material.producer.name, &manifest.material.designation),
+            producer: manifest.material.producer.name.clone(),
+        };
+        let document = DocumentRow {
+            digest: digest.to_owned(),
+            manifest: String::from_utf8_lossy(verified.manifest_bytes()).into_owned(),
+            verification: verification_record(verified, file_sha256, file_bytes, at, signers),
+        };
+        let material_row = crate::store::models::PackageMaterialRow {
+            digest: digest.to_owned(),
+            producer_country: manifest.material.producer.country.clone(),
+            composition: serde_json::to_string(&manifest.material.composition).unwrap_or_else(|_| "[]".to_owned()),
+        };
+        let readers: Vec<ReaderRow> =
+            grants.into_iter().map(|reader| ReaderRow { digest: digest.to_owned(), reader }).collect();
+        let evidence = crate::fit::evidence_from_verified(verified);
+        let dataset_rows: Vec<DatasetRow> = verified
+            .datasets()
+            .iter()
+            .map(|d| {
+                let rows =
+                    evidence.datasets.iter().find(|e| e.id == d.spec.id).map(|e| crate::fit::encode_rows(&e.rows));
+                DatasetRow { rows: rows.unwrap_or_default(), ..dataset_row(digest, manifest, d) }
+            })
+            .collect();
+        PackageRows { row, document, material_row, readers, dataset_rows, signature_rows }
+    }
+
+    /// Inserts the rows, updates supersession within the name and the search index. The caller
+    /// holds the transaction (and appends the log entry).
+    pub(super) fn insert(&self, conn: &mut AnyConnection) -> Result<()> {
+        let row = &self.row;
+        diesel::insert_into(packages::table).values(row).execute(conn)?;
+        diesel::insert_into(package_documents::table).values(&self.document).execute(conn)?;
+        diesel::insert_into(crate::store::schema::package_materials::table).values(&self.material_row).execute(conn)?;
+        // One row per statement: multi-row inserts do not compile through MultiConnection.
+        for r in &self.readers {
+            diesel::insert_into(package_readers::table).values(r).execute(conn)?;
+        }
+        for d in &self.dataset_rows {
+            diesel::insert_into(datasets::table).values(d).execute(conn)?;
+        }
+        for s in &self.signature_rows {
+            diesel::insert_into(signatures::table).values(s).execute(conn)?;
+        }
+        // The new package and the versions whose supersession changed.
+        let mut changed = update_supersession(conn, &row.name)?;
+        if !changed.contains(&row.digest) {
+            changed.push(row.digest.clone());
+        }
+        super::search_index::refresh(conn, &changed)?;
+        super::search_index::write_points(conn, &self.dataset_rows)?;
+        Ok(())
+    }
 }
 
 impl Registry {
@@ -307,38 +411,16 @@ impl Registry {
         }
         drop(conn);
 
-        let (level, grants) = releasability_grants(&manifest.releasability);
-        let row = PackageRow {
-            digest: digest.clone(),
-            name: manifest.name.clone(),
-            version: manifest.version.clone(),
-            title: manifest.title.clone(),
-            material_class: manifest.material.class.as_str().to_owned(),
-            designation: manifest.material.designation.clone(),
-            organisation_id: principal.organisation.clone(),
-            releasability: level.to_owned(),
-            synthetic: manifest.synthetic,
-            blob_sha256: upload.sha256_hex.clone(),
-            size_bytes: i64::try_from(upload.size).unwrap_or(i64::MAX),
-            registered_at: now,
-            withdrawn_at: None,
-            withdrawn_reason: None,
-            superseded_by: None,
-            material_id: crate::fit::material_id(&manifest.material.producer.name, &manifest.material.designation),
-            producer: manifest.material.producer.name.clone(),
-        };
-        let document = DocumentRow {
-            digest: digest.clone(),
-            manifest: String::from_utf8_lossy(verified.manifest_bytes()).into_owned(),
-            verification: verification_record(&verified, &upload, now, &signers),
-        };
-        let material_row = crate::store::models::PackageMaterialRow {
-            digest: digest.clone(),
-            producer_country: manifest.material.producer.country.clone(),
-            composition: serde_json::to_string(&manifest.material.composition).unwrap_or_else(|_| "[]".to_owned()),
-        };
-        let readers: Vec<ReaderRow> =
-            grants.into_iter().map(|reader| ReaderRow { digest: digest.clone(), reader }).collect();
+        let rows = PackageRows::new(
+            &verified,
+            &upload.sha256_hex,
+            upload.size,
+            &principal.organisation,
+            now,
+            signature_rows,
+            &signers,
+        );
+        let row = &rows.row;
         let published = Event::PackagePublished {
             digest: digest.clone(),
             name: row.name.clone(),
@@ -350,16 +432,6 @@ impl Registry {
         };
         let signer_keys: Vec<(String, String)> =
             signers.iter().map(|(file, key, _)| (file.clone(), key.clone())).collect();
-        let evidence = crate::fit::evidence_from_verified(&verified);
-        let dataset_rows: Vec<DatasetRow> = verified
-            .datasets()
-            .iter()
-            .map(|d| {
-                let rows =
-                    evidence.datasets.iter().find(|e| e.id == d.spec.id).map(|e| crate::fit::encode_rows(&e.rows));
-                DatasetRow { rows: rows.unwrap_or_default(), ..dataset_row(&digest, manifest, d) }
-            })
-            .collect();
 
         // The blob first: a crash after this and before the commit leaves an unreferenced blob
         // that the start-up sweep removes; never a row without its blob.
@@ -368,26 +440,7 @@ impl Registry {
         let committed = self.store.write(|conn| -> Result<()> {
             crate::store::lock_package_name(conn, &row.name)?;
             self.check_name(conn, principal, &row.name, &row.version)?;
-            diesel::insert_into(packages::table).values(&row).execute(conn)?;
-            diesel::insert_into(package_documents::table).values(&document).execute(conn)?;
-            diesel::insert_into(crate::store::schema::package_materials::table).values(&material_row).execute(conn)?;
-            // One row per statement: multi-row inserts do not compile through MultiConnection.
-            for r in &readers {
-                diesel::insert_into(package_readers::table).values(r).execute(conn)?;
-            }
-            for d in &dataset_rows {
-                diesel::insert_into(datasets::table).values(d).execute(conn)?;
-            }
-            for s in &signature_rows {
-                diesel::insert_into(signatures::table).values(s).execute(conn)?;
-            }
-            // The new package and the versions whose supersession changed.
-            let mut changed = update_supersession(conn, &row.name)?;
-            if !changed.contains(&row.digest) {
-                changed.push(row.digest.clone());
-            }
-            super::search_index::refresh(conn, &changed)?;
-            super::search_index::write_points(conn, &dataset_rows)?;
+            rows.insert(conn)?;
             // Log order is the clock: the signers' keys must have been added, and not revoked,
             // before this package's entry.
             let index = super::transparency::append(conn, &published, now)?;

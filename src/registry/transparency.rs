@@ -56,6 +56,16 @@ impl LogKey {
 
 /// Appends `event`, made at `at`, in the caller's transaction; returns its index.
 pub(super) fn append(conn: &mut AnyConnection, event: &Event, at: i64) -> Result<u64> {
+    // A mirror's log is its upstream's: nothing of its own may be appended (`prequal admin`
+    // on a mirror's database included).
+    if let Some(upstream) = crate::store::schema::mirror_state::table
+        .find(1)
+        .select(crate::store::schema::mirror_state::upstream)
+        .first::<String>(conn)
+        .optional()?
+    {
+        return Err(RegistryError::ReadOnlyMirror { upstream });
+    }
     let full = event.encode(at).map_err(|e| RegistryError::bad_request(e.to_string()))?;
     // Changes to packages that are not public are logged sealed (see `log::entry`).
     let level = match event {
@@ -84,17 +94,47 @@ pub(super) fn append(conn: &mut AnyConnection, event: &Event, at: i64) -> Result
         .returning(log_head::size)
         .get_result(conn)?;
     let index = size - 1;
-    let leaf = merkle::leaf_hash(&bytes);
+    let stored = StoredEntry { kind: event.kind(), subject: event.subject(), bytes: &bytes, sealed_entry, salt };
+    insert_entry(conn, index, &stored)?;
+    Ok(index as u64)
+}
+
+/// One entry as the log tables keep it.
+pub(super) struct StoredEntry<'a> {
+    pub kind: &'a str,
+    pub subject: &'a str,
+    /// The logged bytes (sealed, for a change to a non-public package).
+    pub bytes: &'a [u8],
+    /// For a sealed entry, the full entry and the salt, when known.
+    pub sealed_entry: Option<Vec<u8>>,
+    pub salt: Option<Vec<u8>>,
+}
+
+/// Appends an entry another log already holds at `index` (a mirror copying its upstream), in
+/// the caller's transaction. The log must have exactly `index` entries.
+pub(super) fn append_at(conn: &mut AnyConnection, index: u64, entry: &StoredEntry) -> Result<()> {
+    let size: i64 = diesel::update(log_head::table.find(1))
+        .set(log_head::size.eq(log_head::size + 1))
+        .returning(log_head::size)
+        .get_result(conn)?;
+    if size - 1 != to_i64(index)? {
+        return Err(RegistryError::Internal(format!("log entry {index} appended to a log of {} entries", size - 1)));
+    }
+    insert_entry(conn, size - 1, entry)
+}
+
+fn insert_entry(conn: &mut AnyConnection, index: i64, e: &StoredEntry) -> Result<()> {
+    let leaf = merkle::leaf_hash(e.bytes);
     diesel::insert_into(log_entries::table)
         .values((
             log_entries::idx.eq(index),
-            log_entries::kind.eq(event.kind()),
-            log_entries::subject.eq(event.subject()),
-            log_entries::entry.eq(&bytes),
+            log_entries::kind.eq(e.kind),
+            log_entries::subject.eq(e.subject),
+            log_entries::entry.eq(e.bytes),
             log_entries::leaf_hash.eq(leaf.as_slice()),
             log_entries::created_at.eq(now_ms()),
-            log_entries::sealed_entry.eq(sealed_entry),
-            log_entries::salt.eq(salt),
+            log_entries::sealed_entry.eq(&e.sealed_entry),
+            log_entries::salt.eq(&e.salt),
         ))
         .execute(conn)?;
     // The complete subtrees this leaf closes: one per trailing 1 bit of its index.
@@ -107,7 +147,7 @@ pub(super) fn append(conn: &mut AnyConnection, event: &Event, at: i64) -> Result
         i >>= 1;
         insert_node(conn, level, i, &hash)?;
     }
-    Ok(index as u64)
+    Ok(())
 }
 
 fn insert_node(conn: &mut AnyConnection, level: i32, idx: i64, hash: &Hash) -> Result<()> {
@@ -126,7 +166,7 @@ fn to_i64(n: u64) -> Result<i64> {
 }
 
 /// Complete subtree hashes from `log_nodes`.
-struct DbNodes<'a>(&'a mut AnyConnection);
+pub(super) struct DbNodes<'a>(pub &'a mut AnyConnection);
 
 impl NodeSource for DbNodes<'_> {
     type Error = RegistryError;
@@ -222,9 +262,31 @@ impl Registry {
         merkle::tree_root(&mut DbNodes(&mut conn), size)
     }
 
+    /// The verifier key of the checkpoints this registry serves: its own, or a mirror's
+    /// upstream's.
+    pub fn log_verifier_key(&self) -> Result<String> {
+        if let Some(key) = &self.log_key {
+            return Ok(key.verifier().to_string());
+        }
+        self.mirrored_key()?.ok_or_else(|| RegistryError::Unavailable("no log key configured".into()))
+    }
+
     /// The signed checkpoint (C2SP signed note) of the log as it is now, with the stored
-    /// witness cosignatures of its size appended (see [`super::witnessing`]).
+    /// witness cosignatures of its size appended (see [`super::witnessing`]). A mirror serves
+    /// its upstream's signed checkpoint of the entries it holds, verbatim.
     pub fn checkpoint(&self) -> Result<String> {
+        if self.log_key.is_none() {
+            let mut note = self.mirrored_checkpoint()?.ok_or_else(|| {
+                RegistryError::Unavailable("no log key, or a mirror with no verified checkpoint yet".into())
+            })?;
+            // A mirror that witnesses serves its own cosignature with it.
+            if let Some(size) = note.lines().nth(1).and_then(|l| l.parse::<u64>().ok()) {
+                for line in super::witnessing::cosignature_lines(&mut *self.store.conn()?, size)? {
+                    note.push_str(&line);
+                }
+            }
+            return Ok(note);
+        }
         let mut conn = self.store.conn()?;
         let size = head(&mut conn)?.0;
         let mut note = self.signed_checkpoint(&mut conn, size)?;

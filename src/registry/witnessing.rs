@@ -141,6 +141,37 @@ impl Registry {
         Ok(CosignaturesAccepted { tree_size: cp.size, stored, already_stored })
     }
 
+    /// A mirror acting as a witness: keeps its own cosignature `line` (by `witness`, at
+    /// `timestamp`) of the upstream checkpoint `signed` it has verified and committed, so its
+    /// `GET /log/checkpoint` serves the checkpoint with it. Storing it twice is harmless.
+    pub fn keep_own_cosignature(
+        &self,
+        witness: &CosignerKey,
+        signed: &SignedCheckpoint,
+        line: &str,
+        timestamp: u64,
+    ) -> Result<()> {
+        let cp = signed.checkpoint();
+        let size = i64::try_from(cp.size).map_err(|_| RegistryError::Internal("tree size out of range".into()))?;
+        let name = witness.to_string();
+        self.store.write(|conn| -> Result<()> {
+            let exists = log_cosignatures::table.find((&name, size)).count().get_result::<i64>(conn)? > 0;
+            if !exists {
+                diesel::insert_into(log_cosignatures::table)
+                    .values((
+                        log_cosignatures::witness.eq(&name),
+                        log_cosignatures::tree_size.eq(size),
+                        log_cosignatures::root_hash.eq(cp.root.as_slice()),
+                        log_cosignatures::cosigned_at.eq(i64::try_from(timestamp).unwrap_or(i64::MAX)),
+                        log_cosignatures::line.eq(line),
+                        log_cosignatures::received_at.eq(now_ms()),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+    }
+
     /// The newest checkpoint that witnesses cosigned, with their cosignatures: the largest tree
     /// size in `log_cosignatures`. Not found while no witness has cosigned.
     pub fn cosigned_checkpoint(&self) -> Result<String> {

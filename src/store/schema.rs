@@ -231,3 +231,28 @@ diesel::table! {
         received_at -> BigInt,
     }
 }
+
+diesel::table! {
+    mirror_state (id) {
+        id -> Integer,
+        upstream -> Text,
+        upstream_key -> Text,
+        target_checkpoint -> Nullable<Text>,
+        checkpoint -> Nullable<Text>,
+        halted_reason -> Nullable<Text>,
+        halted_at -> Nullable<BigInt>,
+        evidence_file -> Nullable<Text>,
+        last_sync_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    mirror_rejections (idx) {
+        idx -> BigInt,
+        digest -> Text,
+        code -> Text,
+        message -> Text,
+        rejected_at -> BigInt,
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE mirror_rejections;
+DROP TABLE mirror_state;
