@@ -64,7 +64,7 @@ fn publish(registry: &Registry, bytes: &[u8]) -> String {
     let upload = Upload { file, sha256_hex: hex::encode(sha2::Sha256::digest(bytes)), size: bytes.len() as u64 };
     let principal =
         Principal { token_id: "bench".into(), organisation: "bench-lab".into(), country: "US".into(), role: Role::Lab };
-    registry.publish(&principal, upload).unwrap().0.digest
+    registry.publish(&principal, upload).unwrap().0.summary.digest
 }
 
 fn binary() -> std::path::PathBuf {
