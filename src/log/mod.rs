@@ -6,6 +6,8 @@
 //! (the registry stores the log in `log_entries` and `log_nodes` and calls in here).
 
 pub mod checkpoint;
+// Entries carry registry times, formatted by the store.
+#[cfg(feature = "server")]
 pub mod entry;
 pub mod merkle;
 pub mod note;
