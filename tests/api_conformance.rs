@@ -76,14 +76,15 @@ fn run_schemathesis(st: &Path, url: &str, token: &str, label: &str, filter: &[&s
     let started = Instant::now();
     let out = command.output().unwrap_or_else(|e| panic!("running {}: {e}", st.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary: Vec<&str> =
-        stdout.lines().filter(|l| l.contains("passed") || l.contains("failed") || l.contains("cases")).collect();
+    // The closing line, e.g. "==== 1182 passed in 27.40s ====", and the case count before it.
+    let closing =
+        stdout.lines().rev().find(|l| l.starts_with('=') && l.contains(" in ")).unwrap_or("").trim_matches('=');
+    let cases = stdout.lines().skip_while(|l| !l.starts_with("Test cases:")).nth(1).unwrap_or("").trim();
     let _ = writeln!(
         io::stderr(),
-        "schemathesis ({label}): exit {:?} in {:.1} s; {}",
+        "schemathesis ({label}): exit {:?} after {:.1} s: {cases};{closing}",
         out.status.code(),
         started.elapsed().as_secs_f64(),
-        summary.join(" | ")
     );
     assert!(
         out.status.success(),

@@ -63,7 +63,10 @@ fn shared_refusals_are_documented_on_every_operation() {
                     .get("429")
                     .unwrap_or_else(|| panic!("{method} {path}: takes a token but documents no 429"));
                 assert!(throttled["headers"]["Retry-After"].is_object(), "{method} {path}: 429 without Retry-After");
-                assert_eq!(throttled["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody");
+                assert_eq!(
+                    throttled["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody"
+                );
             }
         }
     }
