@@ -43,3 +43,32 @@ fn every_operation_is_documented() {
         }
     }
 }
+
+/// Found by the API conformance run (tests/api_conformance.rs): the extractors answer 400 when
+/// path or query parameters do not parse and 429 when an address has failed too many token
+/// attempts, on every operation, and the document did not say so.
+#[test]
+fn shared_refusals_are_documented_on_every_operation() {
+    let doc: serde_json::Value = serde_json::from_str(&prequal::http::openapi_json()).unwrap();
+    let mut secured = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            if op["parameters"].as_array().is_some_and(|p| !p.is_empty()) {
+                assert!(responses.contains_key("400"), "{method} {path}: parameters but no 400");
+            }
+            if op["security"].as_array().is_some_and(|s| !s.is_empty()) {
+                secured += 1;
+                let throttled = &responses
+                    .get("429")
+                    .unwrap_or_else(|| panic!("{method} {path}: takes a token but documents no 429"));
+                assert!(throttled["headers"]["Retry-After"].is_object(), "{method} {path}: 429 without Retry-After");
+                assert_eq!(
+                    throttled["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody"
+                );
+            }
+        }
+    }
+    assert!(secured >= 20, "{secured} operations take a token");
+}

@@ -288,7 +288,7 @@ impl FromRequest for Auth {
         ops::get_readyz,
         ops::get_metrics,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &SharedResponses),
     tags(
         (name = "packages", description = "Publish and read qualification data packages"),
         (name = "organisations", description = "Organisations and their signing keys"),
@@ -313,6 +313,51 @@ impl utoipa::Modify for BearerAuth {
                 HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("pq_<id>_<secret>").build(),
             ),
         );
+    }
+}
+
+/// Responses the shared extractors give on every operation of a kind, documented once here so no
+/// handler can forget them (an API conformance run, tests/api_conformance.rs, found both missing):
+/// - 400 `bad_request` wherever path or query parameters are read: actix refuses parameters that
+///   do not parse (a missing query field, an index past `i64`) before the handler runs;
+/// - 429 `too_many_auth_failures` (with `Retry-After`) wherever a token is accepted: the
+///   per-address throttle of failed token attempts ([`AuthFailures`]) runs in the extractor.
+struct SharedResponses;
+
+impl utoipa::Modify for SharedResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, header::Header};
+        let error = |description: &str| {
+            ResponseBuilder::new().description(description).content(
+                "application/json",
+                ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+            )
+        };
+        let retry_after = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(1))
+            .build();
+        let mut retry_header = Header::new(retry_after);
+        retry_header.description = Some("Seconds until the throttle window ends".into());
+        let throttled = error("Too many failed token attempts from this address (`too_many_auth_failures`)")
+            .header("Retry-After", retry_header)
+            .build();
+        let bad_parameters = error("A path or query parameter does not parse (`bad_request`)").build();
+        for item in openapi.paths.paths.values_mut() {
+            for op in
+                [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten()
+            {
+                let responses = &mut op.responses.responses;
+                if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                    responses.entry("400".into()).or_insert_with(|| RefOr::T(bad_parameters.clone()));
+                }
+                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    responses.entry("429".into()).or_insert_with(|| RefOr::T(throttled.clone()));
+                }
+            }
+        }
     }
 }
 

@@ -8,6 +8,8 @@
 
 pub mod checkpoint;
 pub mod cosignature;
+// Entries carry registry times, formatted by the store.
+#[cfg(feature = "server")]
 pub mod entry;
 pub mod merkle;
 pub mod note;

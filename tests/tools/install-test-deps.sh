@@ -63,6 +63,7 @@ for pin in sys.argv[1:]:
 EOF
 }
 
+bash "$(dirname "$0")/install-schemathesis.sh"
 missing="$(missing_pins)"
 if [ -z "$missing" ]; then
     echo "install-test-deps: ${PINS[*]} already installed"
