@@ -3,7 +3,7 @@
 //! The codes are part of the API contract (clients match on them): never rename one.
 
 use crate::package::Rejection;
-use crate::store::StoreError;
+use crate::store::{BlobError, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -38,6 +38,9 @@ pub enum RegistryError {
     TooManyAuthFailures { retry_after_secs: u64 },
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The blob store failed: unreachable object store, missing blob, local disk error.
+    #[error("{0}")]
+    Blob(BlobError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -61,6 +64,10 @@ impl RegistryError {
             Conflict(_) => "conflict",
             TooManyAuthFailures { .. } => "too_many_auth_failures",
             Unavailable(_) => "unavailable",
+            Blob(BlobError::Unavailable { .. }) => "blob_store_unavailable",
+            Blob(BlobError::Missing { .. }) => "blob_missing",
+            Blob(BlobError::Io { .. }) => "unavailable",
+            Blob(BlobError::InvalidAddress(_) | BlobError::Config(_)) => "internal",
             Internal(_) => "internal",
         }
     }
@@ -76,8 +83,8 @@ impl RegistryError {
             UploadTooLarge { .. } => 413,
             PackageRejected(_) | SignatureRejected { .. } => 422,
             TooManyAuthFailures { .. } => 429,
-            Unavailable(_) => 503,
-            Internal(_) => 500,
+            Unavailable(_) | Blob(BlobError::Unavailable { .. } | BlobError::Io { .. }) => 503,
+            Blob(_) | Internal(_) => 500,
         }
     }
 
@@ -110,6 +117,7 @@ impl From<StoreError> for RegistryError {
                 RegistryError::Internal(format!("database: {}", info.message()))
             }
             StoreError::Database(diesel::result::Error::NotFound) => RegistryError::not_found("not found"),
+            StoreError::Blob(b) => RegistryError::Blob(b),
             other => RegistryError::Internal(other.to_string()),
         }
     }
@@ -118,6 +126,12 @@ impl From<StoreError> for RegistryError {
 impl From<diesel::result::Error> for RegistryError {
     fn from(e: diesel::result::Error) -> Self {
         RegistryError::from(StoreError::Database(e))
+    }
+}
+
+impl From<BlobError> for RegistryError {
+    fn from(e: BlobError) -> Self {
+        RegistryError::Blob(e)
     }
 }
 

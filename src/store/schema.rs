@@ -220,3 +220,11 @@ diesel::table! {
         hash -> Binary,
     }
 }
+
+diesel::table! {
+    blob_intents (id) {
+        id -> BigInt,
+        blob_sha256 -> Text,
+        created_at -> BigInt,
+    }
+}
