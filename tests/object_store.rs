@@ -271,6 +271,12 @@ fn crash_between_put_and_commit_is_swept(backend: Backend) {
         assert!(waited.elapsed() < Duration::from_secs(60), "the server never stored the object");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // While the upload is in flight (stored, not committed), a sweep from another process
+    // with no grace at all leaves its object alone: the publisher holds the blob's lock.
+    std::thread::sleep(Duration::from_millis(1100)); // object times have whole seconds
+    let swept = admin_sweep(&reg, &s3);
+    assert!(swept.is_empty(), "an in-flight upload was swept: {swept:?}");
+    assert!(store.exists(&doomed_sha).unwrap());
     reg.kill();
     assert!(uploader.join().unwrap().is_err(), "the upload was never answered");
     diesel::sql_query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
@@ -317,19 +323,23 @@ fn crash_between_put_and_commit_is_swept(backend: Backend) {
     std::io::Write::write_all(&mut staged, b"stray").unwrap();
     store.put(staged, &stray).unwrap();
     std::thread::sleep(Duration::from_millis(1100)); // object times have whole seconds
-    let flags = s3.flags("crash");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prequal"))
-        .args(["admin", "--db", &reg.db.url, "--data"])
-        .arg(&reg.data)
-        .args(&flags)
-        .args(["--json", "sweep", "--grace", "0"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let swept: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(swept, vec![stray.clone()]);
+    assert_eq!(admin_sweep(&reg, &s3), vec![stray.clone()]);
     assert!(!store.exists(&stray).unwrap());
     assert!(store.exists(&sha256_hex(&published)).unwrap());
     // Readers ask for the package, never for the sweep's leftovers.
     assert_eq!(reg.get(&format!("/v1/packages/{digest}/download"), None).status, 200);
+}
+
+/// `prequal admin sweep --grace 0` on the test's database and object store; the swept hashes.
+fn admin_sweep(reg: &TestRegistry, s3: &S3Server) -> Vec<String> {
+    let data = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prequal"))
+        .args(["admin", "--db", &reg.db.url, "--data"])
+        .arg(data.path())
+        .args(s3.flags("crash"))
+        .args(["--json", "sweep", "--grace", "0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
