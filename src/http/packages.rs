@@ -138,7 +138,8 @@ pub async fn get_package(state: State, auth: MaybeAuth, digest: web::Path<String
         (status = 401, description = "Invalid or revoked token", body = ErrorBody),
         (status = 404, description = "No such package, or not releasable to the caller", body = ErrorBody),
         (status = 416, description = "Range not satisfiable"),
-        (status = 503, description = "Storage unavailable", body = ErrorBody),
+        (status = 500, description = "The stored file is missing (`blob_missing`)", body = ErrorBody),
+        (status = 503, description = "Storage unavailable; `blob_store_unavailable` when the object store does not answer", body = ErrorBody),
     ),
     security((), ("bearer" = []))
 )]
