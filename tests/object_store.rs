@@ -94,9 +94,9 @@ fn objects_round_trip(backend: Backend) {
     let store = s3.client("round-trip");
     let dir = tempfile::tempdir().unwrap();
 
-    // A small package (one PUT) and a large one (a multipart upload of three parts).
+    // A small package (one PUT) and a large one (a multipart upload of four parts).
     let small = std::fs::read(signed_package(dir.path())).unwrap();
-    let large = std::fs::read(large_package(dir.path(), "2.0.0", 40)).unwrap();
+    let large = std::fs::read(large_package(dir.path(), "2.0.0", 64)).unwrap();
     let mut digests = Vec::new();
     for bytes in [&small, &large] {
         let res = reg.upload_bytes(bytes.clone(), Some(lab));
@@ -128,8 +128,10 @@ fn objects_round_trip(backend: Backend) {
     assert_eq!(dl.headers["content-length"], large.len().to_string());
     assert!(dl.headers["content-disposition"].contains(".zip"), "{:?}", dl.headers);
     assert_eq!(dl.headers["etag"], format!("\"{}\"", digests[1]));
-    // Streamed: the server's peak memory grew by far less than the 40 MiB it sent.
-    assert!(growth_kib < 12 * 1024, "peak RSS grew by {growth_kib} KiB while sending {} bytes", large.len());
+    // Streamed: the server's peak memory grew by far less than the 64 MiB it sent (measured
+    // here: 4 MiB alone, up to 12 MiB with other tests running; a buffered download would add
+    // at least the whole package).
+    assert!(growth_kib < 24 * 1024, "peak RSS grew by {growth_kib} KiB while sending {} bytes", large.len());
     eprintln!("download of {} bytes: peak RSS +{growth_kib} KiB", large.len());
 
     let url = format!("{}/v1/packages/{}/download", reg.url, digests[0]);
