@@ -61,6 +61,7 @@ fn run(backend: Backend, s3: &S3Server) {
         ok(r.get("/readyz", None), "readyz");
     }
     assert_eq!(ok(a.get("/v1/profiles", None), "profiles"), ok(b.get("/v1/profiles", None), "profiles"));
+    refuses_another_log_key(&a);
 
     let tokens = a.register(&[
         ("lab-a", OrgKind::Lab, "US", Some(&test_key(1))),
@@ -237,4 +238,33 @@ fn run(backend: Backend, s3: &S3Server) {
         .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("digest ")).map(str::to_owned))
         .collect();
     assert_eq!(published_digests, digests.iter().cloned().collect(), "one publication entry per package");
+}
+
+/// A third process with a log key of its own (the default, per data directory) refuses to
+/// start: it would sign checkpoints of the same log with another key.
+fn refuses_another_log_key(a: &TestRegistry) {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_prequal"))
+        .args(["serve", "--db", &a.db.url, "--data"])
+        .arg(data.path())
+        .args(["--bind", "127.0.0.1:0", "--log-origin", "replicas.test/log"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("a process with another log key kept running");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(stderr.contains("this log is signed with verifier key replicas.test/log+"), "{stderr}");
 }

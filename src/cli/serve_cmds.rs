@@ -183,6 +183,9 @@ pub(super) fn serve(args: ServeArgs) -> Outcome {
     if let Some(key) = registry.log_key() {
         log::info!("transparency log origin '{}', verifier key {}", key.origin(), key.verifier());
     }
+    if let Err(e) = registry.claim_log_key() {
+        return fail(format!("log key: {e}"));
+    }
     log::info!("database: {} ({})", registry.store.url().redacted(), registry.store.url().backend());
     log::info!("blob store: {}", registry.store.blobs.describe());
     match registry.sweep_orphans(Duration::from_secs(args.sweep_grace), false) {

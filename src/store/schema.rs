@@ -197,6 +197,7 @@ diesel::table! {
         id -> Integer,
         size -> BigInt,
         backfilled -> Bool,
+        verifier_key -> Nullable<Text>,
     }
 }
 
