@@ -521,7 +521,9 @@ fn an_altered_blob_is_refused_and_later_packages_are_stored() {
     // Alter p1's stored file at the origin.
     let lib = origin.library();
     let sha = origin.get(&format!("/v1/packages/{p1}"), None).json()["file_sha256"].as_str().unwrap().to_owned();
-    let path = lib.store.blobs.path(&sha).unwrap();
+    let local = lib.store.blobs.local(&sha).unwrap();
+    let path = local.path().to_path_buf();
+    drop(local);
     let mut bytes = std::fs::read(&path).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x40;

@@ -16,7 +16,8 @@ use crate::registry::integrity::Problem;
 use crate::registry::transparency::LogKey;
 use crate::registry::views::{KeyRevocation, NewKey, NewOrganisation, NewToken};
 use crate::registry::{OrgKind, Policy, Registry, RegistryError, Role, demo};
-use crate::store::{DatabaseUrl, Store};
+use crate::store::blobs::S3Config;
+use crate::store::{BlobConfig, DatabaseUrl, Store};
 
 /// Where the registry keeps its data. Shared by `serve` and `admin`.
 #[derive(Args, Debug, Clone)]
@@ -31,6 +32,51 @@ pub struct StorageArgs {
     /// Database connections kept in the pool.
     #[arg(long, env = "PREQUAL_POOL_SIZE", default_value_t = 8)]
     pool_size: u32,
+    #[command(flatten)]
+    blobs: BlobArgs,
+}
+
+/// Where package files are stored: `DATA/blobs` (default) or an S3-compatible object store.
+#[derive(Args, Debug, Clone)]
+pub struct BlobArgs {
+    /// Blob store: `file` (DATA/blobs, the default) or `s3://BUCKET[/PREFIX]` for an
+    /// S3-compatible object store. Several `prequal serve` processes share one object store.
+    #[arg(long, env = "PREQUAL_BLOB_STORE", value_name = "LOCATION", default_value = "file")]
+    blob_store: String,
+    /// S3 endpoint URL (an S3-compatible server); AWS's regional endpoint if absent.
+    #[arg(long, env = "PREQUAL_S3_ENDPOINT", value_name = "URL")]
+    s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, env = "PREQUAL_S3_REGION", default_value = "us-east-1")]
+    s3_region: String,
+    /// S3 access key id (prefer the environment variable).
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", value_name = "ID", hide_env_values = true)]
+    s3_access_key_id: Option<String>,
+    /// S3 secret access key (prefer the environment variable: flags show in process lists).
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", value_name = "SECRET", hide_env_values = true)]
+    s3_secret_access_key: Option<String>,
+    /// Allow a plain-HTTP endpoint (an object store on the same host or private network).
+    #[arg(long, env = "PREQUAL_S3_ALLOW_HTTP")]
+    s3_allow_http: bool,
+}
+
+impl BlobArgs {
+    fn config(&self) -> Result<BlobConfig, String> {
+        let location = self.blob_store.trim();
+        if location.is_empty() || location == "file" {
+            return Ok(BlobConfig::Filesystem);
+        }
+        let mut c = S3Config::parse_location(location).map_err(|e| format!("--blob-store: {e}"))?;
+        c.endpoint = self.s3_endpoint.clone().filter(|e| !e.is_empty());
+        c.region = self.s3_region.clone();
+        c.access_key_id = self.s3_access_key_id.clone().filter(|k| !k.is_empty());
+        c.secret_access_key = self.s3_secret_access_key.clone().filter(|k| !k.is_empty());
+        c.allow_http = self.s3_allow_http;
+        if c.access_key_id.is_some() != c.secret_access_key.is_some() {
+            return Err("--s3-access-key-id and --s3-secret-access-key go together".to_owned());
+        }
+        Ok(BlobConfig::S3(c))
+    }
 }
 
 impl StorageArgs {
@@ -48,7 +94,9 @@ impl StorageArgs {
     pub(super) fn open(&self, policy: Policy) -> Result<Registry, String> {
         std::fs::create_dir_all(&self.data).map_err(|e| format!("{}: {e}", self.data.display()))?;
         let url = self.url();
-        let store = Store::open(&url, &self.data, self.pool_size).map_err(|e| format!("{}: {e}", url.redacted()))?;
+        let blobs = self.blobs.config()?;
+        let store = Store::open_with(&url, &self.data, self.pool_size, &blobs)
+            .map_err(|e| format!("{}: {e}", url.redacted()))?;
         let registry = Registry::new(store, policy);
         // Before anything else appends, so that the log keeps the registry's own order.
         match registry.backfill_log() {
@@ -80,8 +128,9 @@ pub struct ServeArgs {
     #[arg(long, env = "PREQUAL_MAX_UPLOAD_BYTES", default_value_t = 1 << 30)]
     max_upload_bytes: u64,
     /// At start-up, remove blobs and temporary files of interrupted uploads older than this many
-    /// seconds. Keep 0 with one process; with several processes sharing storage, set it longer
-    /// than the slowest upload.
+    /// seconds. On PostgreSQL an upload in flight in any process is never swept (it holds a lock
+    /// on its blob), so 0 is safe with several processes; on SQLite, set it longer than the
+    /// slowest upload if other processes share the data directory.
     #[arg(long, env = "PREQUAL_SWEEP_GRACE", default_value_t = 0)]
     sweep_grace: u64,
     /// The key that signs the transparency log's checkpoints: a `prequal keygen` key file.
@@ -152,6 +201,11 @@ pub(super) fn prepare(registry: &Registry, sweep_grace: Duration) -> Result<(), 
             log::warn!("removed {} blob(s) of interrupted uploads", orphans.len())
         }
         Ok(_) => {}
+        // An object store that is down does not keep the registry from starting: /readyz
+        // reports it, and the next start or `prequal admin sweep` sweeps.
+        Err(e @ RegistryError::Blob(crate::store::BlobError::Unavailable { .. })) => {
+            log::warn!("sweeping interrupted uploads: {e}")
+        }
         Err(e) => return Err(format!("sweeping interrupted uploads: {e}")),
     }
     let started = std::time::Instant::now();
@@ -204,10 +258,14 @@ pub(super) fn serve(args: ServeArgs) -> Outcome {
     if let Some(key) = registry.log_key() {
         log::info!("transparency log origin '{}', verifier key {}", key.origin(), key.verifier());
     }
+    if let Err(e) = registry.claim_log_key() {
+        return fail(format!("log key: {e}"));
+    }
     for w in registry.witnesses() {
         log::info!("accepting cosignatures from witness {w}");
     }
     log::info!("database: {} ({})", registry.store.url().redacted(), registry.store.url().backend());
+    log::info!("blob store: {}", registry.store.blobs.describe());
     if let Err(e) = prepare(&registry, Duration::from_secs(args.sweep_grace)) {
         return fail(e);
     }

@@ -30,7 +30,9 @@ pub async fn get_healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok".into(), detail: None })
 }
 
-/// The registry can serve: the database answers and the blob store is writable.
+/// The registry can serve: the database answers, the staging directory is writable and the blob
+/// store answers (the blob directory exists, or the object store accepts the registry's
+/// credentials).
 #[utoipa::path(
     get, path = "/readyz", tag = "operations", operation_id = "get_readyz",
     responses(
@@ -41,7 +43,7 @@ pub async fn get_healthz() -> HttpResponse {
 pub async fn get_readyz(state: State) -> ApiResult<HttpResponse> {
     let checked = blocking(move || {
         let db = state.registry.store.ping().map_err(|e| format!("database: {e}"));
-        let blobs = state.registry.store.blobs.check_writable().map_err(|e| format!("blob store: {e}"));
+        let blobs = state.registry.store.blobs.check_ready().map_err(|e| format!("blob store: {e}"));
         Ok::<_, RegistryError>(db.and(blobs))
     })
     .await?;

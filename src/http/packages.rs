@@ -2,7 +2,8 @@
 
 use std::io::Write as _;
 
-use actix_files::NamedFile;
+use actix_files::{HttpRange, NamedFile};
+use actix_web::body::SizedStream;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt as _;
@@ -11,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::{ApiError, ApiResult, Auth, MaybeAuth, State, blocking};
 use crate::registry::views::{ErrorBody, PackageDetail, PackageList, PackageQuery, WithdrawRequest};
 use crate::registry::{RegistryError, Upload};
+use crate::store::blobs::BlobLocation;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/packages", web::post().to(publish_package))
@@ -132,7 +134,8 @@ pub async fn get_package(state: State, auth: MaybeAuth, digest: web::Path<String
         (status = 401, description = "Invalid or revoked token", body = ErrorBody),
         (status = 404, description = "No such package, or not releasable to the caller", body = ErrorBody),
         (status = 416, description = "Range not satisfiable"),
-        (status = 503, description = "Storage unavailable", body = ErrorBody),
+        (status = 500, description = "The stored file is missing (`blob_missing`)", body = ErrorBody),
+        (status = 503, description = "Storage unavailable; `blob_store_unavailable` when the object store does not answer", body = ErrorBody),
     ),
     security((), ("bearer" = []))
 )]
@@ -143,7 +146,7 @@ pub async fn download_package(
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let reader = auth.reader();
-    let (path, filename, digest) = blocking(move || state.registry.blob(&reader, &digest)).await?;
+    let (location, filename, digest, size) = blocking(move || state.registry.blob(&reader, &digest)).await?;
     let etag = format!("\"{digest}\"");
     let etag_value =
         HeaderValue::from_str(&etag).map_err(|e| ApiError(RegistryError::Internal(format!("etag: {e}"))))?;
@@ -151,17 +154,52 @@ pub async fn download_package(
     if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
         return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag_value)).finish());
     }
-    let file = NamedFile::open_async(&path)
-        .await
-        .map_err(|e| ApiError(RegistryError::Unavailable(format!("opening the stored package: {e}"))))?
-        .use_etag(false)
-        .use_last_modified(false)
-        .set_content_type("application/zip".parse().unwrap_or(mime::APPLICATION_OCTET_STREAM))
-        .set_content_disposition(ContentDisposition {
-            disposition: DispositionType::Attachment,
-            parameters: vec![DispositionParam::Filename(filename)],
-        });
-    let mut res = file.into_response(&req);
+    let disposition = ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters: vec![DispositionParam::Filename(filename)],
+    };
+    let zip = "application/zip".parse().unwrap_or(mime::APPLICATION_OCTET_STREAM);
+    let mut res = match location {
+        BlobLocation::File(path) => NamedFile::open_async(&path)
+            .await
+            .map_err(|e| ApiError(RegistryError::Unavailable(format!("opening the stored package: {e}"))))?
+            .use_etag(false)
+            .use_last_modified(false)
+            .set_content_type(zip)
+            .set_content_disposition(disposition)
+            .into_response(&req),
+        BlobLocation::Object { store, sha256 } => {
+            // One range (a resumed download) is served as 206; several are answered with the
+            // whole file, which HTTP allows.
+            let range = match req.headers().get(header::RANGE).and_then(|v| v.to_str().ok()) {
+                None => None,
+                Some(value) => match HttpRange::parse(value, size) {
+                    Ok(ranges) if ranges.len() == 1 => ranges.first().map(|r| r.start..r.start + r.length),
+                    Ok(_) => None,
+                    Err(_) => {
+                        return Ok(HttpResponse::RangeNotSatisfiable()
+                            .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
+                            .finish());
+                    }
+                },
+            };
+            let stream = store.stream(&sha256, range.clone()).await.map_err(|e| ApiError(e.into()))?;
+            let mut builder = match &range {
+                Some(r) => {
+                    let mut b = HttpResponse::PartialContent();
+                    b.insert_header((header::CONTENT_RANGE, format!("bytes {}-{}/{size}", r.start, r.end - 1)));
+                    b
+                }
+                None => HttpResponse::Ok(),
+            };
+            let length = range.map_or(size, |r| r.end - r.start);
+            builder
+                .content_type(zip)
+                .insert_header(disposition)
+                .insert_header((header::ACCEPT_RANGES, "bytes"))
+                .body(SizedStream::new(length, stream))
+        }
+    };
     res.headers_mut().insert(header::ETAG, etag_value);
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
     Ok(res)

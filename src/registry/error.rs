@@ -3,7 +3,7 @@
 //! The codes are part of the API contract (clients match on them): never rename one.
 
 use crate::package::Rejection;
-use crate::store::StoreError;
+use crate::store::{BlobError, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -47,6 +47,9 @@ pub enum RegistryError {
     /// The disk (or volume) holding uploads or package files is full: nothing was stored.
     #[error("the registry's storage is full, nothing was stored: {0}")]
     StorageFull(String),
+    /// The blob store failed: unreachable object store, missing blob, local disk error.
+    #[error("{0}")]
+    Blob(BlobError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -73,6 +76,10 @@ impl RegistryError {
             ReadOnlyMirror { .. } => "read_only_mirror",
             Unavailable(_) => "unavailable",
             StorageFull(_) => "storage_full",
+            Blob(BlobError::Unavailable { .. }) => "blob_store_unavailable",
+            Blob(BlobError::Missing { .. }) => "blob_missing",
+            Blob(BlobError::Io { .. }) => "unavailable",
+            Blob(BlobError::InvalidAddress(_) | BlobError::Config(_)) => "internal",
             Internal(_) => "internal",
         }
     }
@@ -88,9 +95,9 @@ impl RegistryError {
             UploadTooLarge { .. } => 413,
             PackageRejected(_) | SignatureRejected { .. } | CosignatureRefused { .. } => 422,
             TooManyAuthFailures { .. } => 429,
-            Unavailable(_) => 503,
+            Unavailable(_) | Blob(BlobError::Unavailable { .. } | BlobError::Io { .. }) => 503,
             StorageFull(_) => 507,
-            Internal(_) => 500,
+            Blob(_) | Internal(_) => 500,
         }
     }
 
@@ -133,6 +140,7 @@ impl From<StoreError> for RegistryError {
                 RegistryError::Internal(format!("database: {}", info.message()))
             }
             StoreError::Database(diesel::result::Error::NotFound) => RegistryError::not_found("not found"),
+            StoreError::Blob(b) => RegistryError::Blob(b),
             other => RegistryError::Internal(other.to_string()),
         }
     }
@@ -141,6 +149,19 @@ impl From<StoreError> for RegistryError {
 impl From<diesel::result::Error> for RegistryError {
     fn from(e: diesel::result::Error) -> Self {
         RegistryError::from(StoreError::Database(e))
+    }
+}
+
+impl From<BlobError> for RegistryError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::Io { what, source }
+                if matches!(source.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) =>
+            {
+                RegistryError::StorageFull(format!("{what}: {source}"))
+            }
+            e => RegistryError::Blob(e),
+        }
     }
 }
 

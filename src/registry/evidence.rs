@@ -183,7 +183,14 @@ impl Registry {
                     row.id, row.version
                 )));
             }
-            diesel::insert_into(profiles::table).values(&row).execute(conn)?;
+            // Another process (a replica starting at the same time) may have inserted it since.
+            diesel::insert_into(profiles::table).values(&row).execute(conn).map_err(|e| {
+                if super::is_unique_violation(&e) {
+                    RegistryError::Conflict(format!("profile {} {} exists; publish a new version", row.id, row.version))
+                } else {
+                    e.into()
+                }
+            })?;
             Ok(())
         })?;
         Ok(profile_summary(p, organisation))

@@ -90,11 +90,15 @@ impl Registry {
             if i > 0 && i % 500 == 0 {
                 progress(&format!("packages: {i} of {} checked", rows.len()));
             }
-            let Some(path) = self.store.blobs.path(blob).filter(|p| p.is_file()) else {
-                problem("blob_missing", digest, format!("the stored file sha256:{blob} is missing"));
-                continue;
+            let local = match self.store.blobs.local(blob) {
+                Ok(l) => l,
+                Err(e) => {
+                    problem("blob_missing", digest, format!("the stored file sha256:{blob}: {e}"));
+                    continue;
+                }
             };
-            match sha256_file(&path) {
+            let path = local.path();
+            match sha256_file(path) {
                 Ok(actual) if actual == *blob => {}
                 Ok(actual) => {
                     problem("blob_hash_mismatch", digest, format!("stored file sha256:{blob} now hashes to {actual}"));
@@ -105,7 +109,7 @@ impl Registry {
                     continue;
                 }
             }
-            match verify_file(&path, self.policy.limits) {
+            match verify_file(path, self.policy.limits) {
                 Ok(v) if v.digest().to_string() == *digest => verified += 1,
                 Ok(v) => problem("digest_mismatch", digest, format!("the stored file is package {}", v.digest())),
                 Err(e) => problem("package_invalid", digest, e.to_string()),

@@ -160,13 +160,9 @@ impl Registry {
             if manifest.curves.is_empty() {
                 continue;
             }
-            let path = self
-                .store
-                .blobs
-                .path(blob)
-                .filter(|p| p.is_file())
-                .ok_or_else(|| RegistryError::Internal(format!("blob {blob} of {} is missing", ev.digest)))?;
-            let curves = curve::read_stored(&path, self.policy.limits)
+            // A temporary local copy when the blob is an object.
+            let local = self.store.blobs.local(blob)?;
+            let curves = curve::read_stored(local.path(), self.policy.limits)
                 .map_err(|r| RegistryError::Internal(format!("curves of stored package {}: {r}", ev.digest)))?;
             for c in curves {
                 let (Some(h_unit), Some(jb_unit)) = (c.spec.field_unit, c.spec.flux_density_unit) else { continue };

@@ -1,7 +1,6 @@
 //! Publishing, reading, countersigning and withdrawing packages.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -16,9 +15,10 @@ use crate::log::entry::Event;
 use crate::package::manifest::Releasability;
 use crate::package::signing::{CheckedSignature, check_signature, encode_public_key};
 use crate::package::{PackageDigest, VerifiedPackage, verify_file};
+use crate::store::blobs::BlobLocation;
 use crate::store::models::{DatasetRow, DocumentRow, KeyRow, OrganisationRow, PackageRow, ReaderRow, SignatureRow};
 use crate::store::schema::{
-    datasets, organisations, package_documents, package_readers, packages, signatures, signing_keys,
+    blob_intents, datasets, organisations, package_documents, package_readers, packages, signatures, signing_keys,
 };
 use crate::store::{AnyConnection, format_time, now_ms};
 
@@ -433,11 +433,22 @@ impl Registry {
         let signer_keys: Vec<(String, String)> =
             signers.iter().map(|(file, key, _)| (file.clone(), key.clone())).collect();
 
-        // The blob first: a crash after this and before the commit leaves an unreferenced blob
-        // that the start-up sweep removes; never a row without its blob.
+        // An intent (committed), then the blob, then the rows with the intent cleared. A crash
+        // after the blob is stored and before the commit leaves an unreferenced blob and its
+        // intent, which the sweeper removes; never a row without its blob. The shared blob lock
+        // (PostgreSQL) keeps any sweeper, in this process or another, away from the blob until
+        // the rows are committed.
         let sha = upload.sha256_hex.clone();
-        self.store.blobs.put(upload.file, &sha).map_err(|e| RegistryError::io("storing the package file", e))?;
-        let committed = self.store.write(|conn| -> Result<()> {
+        let intent = self.record_intent(&sha)?;
+        let mut lock = self.store.lock_blob_shared(&sha)?;
+        if let Err(e) = self.store.blobs.put(upload.file, &sha) {
+            drop(lock);
+            // Nothing new is visible under the hash; the intent may go (if the database is
+            // down too, the sweeper removes it later).
+            self.clear_intent(intent);
+            return Err(e.into());
+        }
+        let committed = self.store.write_locked(&mut lock, |conn| -> Result<()> {
             crate::store::lock_package_name(conn, &row.name)?;
             self.check_name(conn, principal, &row.name, &row.version)?;
             rows.insert(conn)?;
@@ -445,15 +456,22 @@ impl Registry {
             // before this package's entry.
             let index = super::transparency::append(conn, &published, now)?;
             super::transparency::require_keys_in_force(conn, &signer_keys, index, now_ms())?;
+            diesel::delete(blob_intents::table.find(intent)).execute(conn)?;
             Ok(())
         });
+        drop(lock);
         match committed {
             Ok(()) => Ok((self.detail(&Reader::Operator, &digest)?, true)),
             Err(e) => {
-                self.forget_blob_unless_referenced(&sha);
+                // Any other upload of the same bytes still in flight keeps the blob.
+                if let Err(sweep) = self.remove_if_orphan(&sha, Some(intent), 0) {
+                    log::warn!("could not remove unreferenced blob {sha}: {sweep}");
+                }
                 match e {
-                    RegistryError::Internal(_) => {
-                        // A concurrent upload of the same package may have won the race.
+                    RegistryError::Internal(_) | RegistryError::VersionConflict { .. } => {
+                        // A concurrent upload of the same package (through this process or
+                        // another) may have won the race: its insert collided with ours, or it
+                        // committed first and ours found the version taken.
                         let mut conn = self.store.conn()?;
                         let winner: Option<String> = packages::table
                             .find(&digest)
@@ -474,15 +492,60 @@ impl Registry {
         }
     }
 
-    fn forget_blob_unless_referenced(&self, sha: &str) {
-        let referenced = self.store.conn().ok().and_then(|mut c| {
-            packages::table.filter(packages::blob_sha256.eq(sha)).count().get_result::<i64>(&mut c).ok()
-        });
-        if referenced == Some(0)
-            && let Err(e) = self.store.blobs.remove(sha)
-        {
-            log::warn!("could not remove unreferenced blob {sha}: {e}");
+    /// Records that a blob is about to be stored (committed at once); returns the intent's id.
+    fn record_intent(&self, sha: &str) -> Result<i64> {
+        let now = now_ms();
+        self.store.write(|conn| -> Result<i64> {
+            Ok(diesel::insert_into(blob_intents::table)
+                .values((blob_intents::blob_sha256.eq(sha), blob_intents::created_at.eq(now)))
+                .returning(blob_intents::id)
+                .get_result(conn)?)
+        })
+    }
+
+    fn clear_intent(&self, intent: i64) {
+        let cleared = self
+            .store
+            .write(|conn| -> Result<usize> { Ok(diesel::delete(blob_intents::table.find(intent)).execute(conn)?) });
+        if let Err(e) = cleared {
+            log::warn!("could not clear blob intent {intent}: {e}");
         }
+    }
+
+    /// Removes the blob `sha` if no package references it and no upload of it is in flight;
+    /// returns whether it was removed. In flight: on PostgreSQL, a publisher holds the blob's
+    /// lock (exact, across processes); on SQLite, an intent other than `own` created after
+    /// `live_after` (ms) exists. Clears `own` and the intents of `sha` created up to
+    /// `live_after`.
+    fn remove_if_orphan(&self, sha: &str, own: Option<i64>, live_after: i64) -> Result<bool> {
+        let Some(mut lock) = self.store.try_lock_blob(sha)? else { return Ok(false) };
+        let own = own.unwrap_or(-1);
+        let exact = self.store.has_blob_locks();
+        let remove = self.store.on_lock_connection(&mut lock, |conn| -> Result<bool> {
+            let referenced: i64 = packages::table.filter(packages::blob_sha256.eq(sha)).count().get_result(conn)?;
+            let in_flight: i64 = if exact {
+                0
+            } else {
+                blob_intents::table
+                    .filter(blob_intents::blob_sha256.eq(sha))
+                    .filter(blob_intents::id.ne(own))
+                    .filter(blob_intents::created_at.gt(live_after))
+                    .count()
+                    .get_result(conn)?
+            };
+            let remove = referenced == 0 && in_flight == 0;
+            if remove {
+                self.store.blobs.remove(sha)?;
+            }
+            diesel::delete(
+                blob_intents::table
+                    .filter(blob_intents::blob_sha256.eq(sha))
+                    .filter(blob_intents::id.eq(own).or(blob_intents::created_at.le(live_after))),
+            )
+            .execute(conn)?;
+            Ok(remove)
+        })?;
+        Ok(remove)
     }
 
     /// A name belongs to the organisation that first published it; a version is published once.
@@ -629,18 +692,16 @@ impl Registry {
             .ok_or_else(|| RegistryError::not_found(format!("no package {digest} that you may see")))
     }
 
-    /// The stored file of a package the reader may see: (path, file name, size).
-    pub fn blob(&self, reader: &Reader, digest: &str) -> Result<(PathBuf, String, String)> {
+    /// Where to read the stored file of a package the reader may see, its download file name,
+    /// its digest and its size in bytes.
+    pub fn blob(&self, reader: &Reader, digest: &str) -> Result<(BlobLocation, String, String, u64)> {
         let digest = parse_digest(digest)?.to_string();
         let mut conn = self.store.conn()?;
         let row = self.visible_row(&mut conn, reader, &digest)?;
-        let path = self
-            .store
-            .blobs
-            .path(&row.blob_sha256)
-            .filter(|p| p.is_file())
-            .ok_or_else(|| RegistryError::Internal(format!("blob {} of {digest} is missing", row.blob_sha256)))?;
-        Ok((path, format!("{}-{}.zip", row.name, row.version), digest))
+        drop(conn);
+        let location = self.store.blobs.location(&row.blob_sha256)?;
+        let size = u64::try_from(row.size_bytes).unwrap_or(0);
+        Ok((location, format!("{}-{}.zip", row.name, row.version), digest, size))
     }
 
     /// Adds a certifier's countersignature (a `signatures/*.json` document) to a package.
@@ -745,25 +806,58 @@ impl Registry {
         self.detail(&reader, &digest)
     }
 
-    /// Blobs no row references (left by a crash between storing and committing), older than
-    /// `grace`; removed unless `dry_run`. Returns their hashes.
+    /// Blobs no package references (left by a crash between storing and committing, or by an
+    /// upload whose commit failed), last modified more than `grace` ago, are removed unless
+    /// `dry_run`, with their intents; so are intents older than `grace` whose blob is gone or
+    /// referenced, and staging files older than `grace`. Returns the hashes of the blobs.
+    ///
+    /// A blob is never removed while an upload of it is in flight: on PostgreSQL a publisher
+    /// holds the blob's lock from before storing it until its rows are committed, whatever
+    /// `grace` is; on SQLite an intent younger than `grace` keeps it.
     pub fn sweep_orphans(&self, grace: std::time::Duration, dry_run: bool) -> Result<Vec<String>> {
         let cutoff = std::time::SystemTime::now() - grace;
-        let blobs = self.store.blobs.list().map_err(|e| RegistryError::Unavailable(format!("listing blobs: {e}")))?;
+        let live_after = now_ms() - i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+        // Listed before the rows are read: a blob whose rows commit in between is seen as
+        // referenced.
+        let blobs = self.store.blobs.list()?;
         let mut conn = self.store.conn()?;
         let referenced: BTreeSet<String> =
             packages::table.select(packages::blob_sha256).load::<String>(&mut conn)?.into_iter().collect();
+        let intents: Vec<(String, i64)> =
+            blob_intents::table.select((blob_intents::blob_sha256, blob_intents::created_at)).load(&mut conn)?;
+        drop(conn);
         let mut orphans = Vec::new();
-        for (sha, modified) in blobs {
-            if !referenced.contains(&sha) && modified <= cutoff {
-                if !dry_run {
-                    self.store.blobs.remove(&sha).map_err(|e| RegistryError::Unavailable(e.to_string()))?;
+        for (sha, modified) in &blobs {
+            if referenced.contains(sha) || *modified > cutoff {
+                continue;
+            }
+            if dry_run {
+                let live = !self.store.has_blob_locks() && intents.iter().any(|(s, at)| s == sha && *at > live_after);
+                if !live {
+                    orphans.push(sha.clone());
                 }
-                orphans.push(sha);
+            } else if self.remove_if_orphan(sha, None, live_after)? {
+                orphans.push(sha.clone());
             }
         }
         if !dry_run {
-            self.store.blobs.sweep_tmp(cutoff).map_err(|e| RegistryError::Unavailable(e.to_string()))?;
+            let stored: BTreeSet<&String> = blobs.iter().map(|(sha, _)| sha).collect();
+            let stale: Vec<String> = intents
+                .iter()
+                .filter(|(sha, at)| *at <= live_after && (referenced.contains(sha) || !stored.contains(sha)))
+                .map(|(sha, _)| sha.clone())
+                .collect();
+            if !stale.is_empty() {
+                self.store.write(|conn| -> Result<usize> {
+                    Ok(diesel::delete(
+                        blob_intents::table
+                            .filter(blob_intents::blob_sha256.eq_any(&stale))
+                            .filter(blob_intents::created_at.le(live_after)),
+                    )
+                    .execute(conn)?)
+                })?;
+            }
+            self.store.blobs.sweep_tmp(cutoff).map_err(|e| RegistryError::Unavailable(format!("staging: {e}")))?;
         }
         Ok(orphans)
     }

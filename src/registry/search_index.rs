@@ -332,6 +332,11 @@ impl Registry {
         let mut done = Reindexed::default();
         loop {
             let batch = self.store.write(|conn| -> Result<Reindexed> {
+                // The generation row first: a process starting at the same time waits here and
+                // then finds the packages this batch indexes already indexed.
+                diesel::update(search_generation::table)
+                    .set(search_generation::value.eq(search_generation::value))
+                    .execute(conn)?;
                 let digests: Vec<String> = diesel::sql_query(format!(
                     "SELECT digest FROM packages WHERE digest NOT IN (SELECT digest FROM search_index) \
                      ORDER BY registered_at, digest LIMIT {REINDEX_BATCH}"

@@ -239,6 +239,27 @@ impl Registry {
         self.log_key.as_ref()
     }
 
+    /// Records this process's log key as the log's key if none is recorded yet, and refuses a
+    /// key (or origin) other than the recorded one: replicas on one database must all sign
+    /// checkpoints with the same key.
+    pub fn claim_log_key(&self) -> Result<()> {
+        let Some(key) = &self.log_key else { return Ok(()) };
+        let mine = key.verifier().to_string();
+        let recorded = self.store.write(|conn| -> Result<Option<String>> {
+            diesel::update(log_head::table.find(1).filter(log_head::verifier_key.is_null()))
+                .set(log_head::verifier_key.eq(&mine))
+                .execute(conn)?;
+            Ok(log_head::table.find(1).select(log_head::verifier_key).first(conn)?)
+        })?;
+        match recorded {
+            Some(r) if r != mine => Err(RegistryError::Conflict(format!(
+                "this log is signed with verifier key {r}; this process has {mine}: give every process \
+                 serving the database the same --log-key and --log-origin"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// The number of entries in the log.
     pub fn log_size(&self) -> Result<u64> {
         let mut conn = self.store.conn()?;

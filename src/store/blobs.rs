@@ -1,111 +1,238 @@
-//! Content-addressed blob directory: `blobs/sha256/<2 hex>/<64 hex>.zip`, named by the SHA-256
-//! of the exact bytes uploaded, with in-progress uploads under `tmp/`.
+//! Package files ("blobs"), content-addressed by the SHA-256 of the exact bytes uploaded, behind
+//! one interface with two backends: a local directory (the default, [`filesystem`]) and an
+//! S3-compatible object store ([`s3`]). Uploads are staged in `DATA/tmp/` while they arrive and
+//! are verified, whatever the backend.
 //!
-//! A blob becomes visible by an atomic rename after its bytes are on disk; the database row
-//! that references it is committed afterwards. A crash between the two leaves an unreferenced
-//! blob, which [`BlobStore::list`] lets the registry sweep at start-up.
+//! A blob is stored before the database row that references it is committed; the registry
+//! records an intent first and sweeps blobs that no row references (`Registry::sweep_orphans`).
+//! This module moves bytes; it decides nothing about what may be removed.
 
-use std::fs::{self, File};
+mod filesystem;
+mod s3;
+
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use tempfile::NamedTempFile;
 
-#[derive(Debug, Clone)]
-pub struct BlobStore {
-    blobs: PathBuf,
-    tmp: PathBuf,
+pub use s3::{S3Blobs, S3Config};
+
+/// Which backend holds the blobs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum BlobConfig {
+    /// `DATA/blobs/sha256/…`
+    #[default]
+    Filesystem,
+    S3(S3Config),
 }
 
-fn valid_hex(sha256_hex: &str) -> bool {
+impl BlobConfig {
+    pub fn describe(&self, data_dir: &Path) -> String {
+        match self {
+            BlobConfig::Filesystem => data_dir.join("blobs").display().to_string(),
+            BlobConfig::S3(c) => c.describe(),
+        }
+    }
+}
+
+/// A blob store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("'{0}' is not a SHA-256 hex digest")]
+    InvalidAddress(String),
+    #[error("blob {sha256} is not in the blob store")]
+    Missing { sha256: String },
+    /// The object store did not answer, or refused the registry's credentials.
+    #[error("object store {store} unavailable: {detail}")]
+    Unavailable { store: String, detail: String },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("blob store configuration: {0}")]
+    Config(String),
+}
+
+pub(crate) fn io_error(what: String) -> impl Fn(io::Error) -> BlobError {
+    move |source| BlobError::Io { what: what.clone(), source }
+}
+
+pub(crate) fn valid_hex(sha256_hex: &str) -> bool {
     sha256_hex.len() == 64 && sha256_hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+#[derive(Debug, Clone)]
+enum Backend {
+    Filesystem(filesystem::FsBlobs),
+    S3(S3Blobs),
+}
+
+/// Where a stored blob can be read from, for a download.
+pub enum BlobLocation {
+    /// A local file (served with range and conditional request support by the HTTP layer).
+    File(PathBuf),
+    /// An object, streamed from the store.
+    Object { store: S3Blobs, sha256: String },
+}
+
+/// A stored blob as a local file: the blob itself, or a temporary copy of an object.
+pub enum LocalBlob {
+    Stored(PathBuf),
+    Copy(NamedTempFile),
+}
+
+impl LocalBlob {
+    pub fn path(&self) -> &Path {
+        match self {
+            LocalBlob::Stored(p) => p,
+            LocalBlob::Copy(f) => f.path(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    /// `DATA/tmp/`: uploads in progress, and local copies of objects being read.
+    staging: PathBuf,
+    backend: Backend,
+}
+
 impl BlobStore {
-    pub fn open(data_dir: &Path) -> io::Result<BlobStore> {
-        let store = BlobStore { blobs: data_dir.join("blobs").join("sha256"), tmp: data_dir.join("tmp") };
-        fs::create_dir_all(&store.blobs)?;
-        fs::create_dir_all(&store.tmp)?;
-        Ok(store)
+    /// Opens the blob directory under `data_dir`: the same as
+    /// `open_with(data_dir, &BlobConfig::Filesystem)`.
+    pub fn open(data_dir: &Path) -> Result<BlobStore, BlobError> {
+        Self::open_with(data_dir, &BlobConfig::Filesystem)
+    }
+
+    /// Opens the configured backend; the staging directory is always `data_dir/tmp`. Opening an
+    /// object store does not contact it (readiness does).
+    pub fn open_with(data_dir: &Path, config: &BlobConfig) -> Result<BlobStore, BlobError> {
+        let staging = data_dir.join("tmp");
+        fs::create_dir_all(&staging).map_err(io_error(format!("creating {}", staging.display())))?;
+        let backend = match config {
+            BlobConfig::Filesystem => Backend::Filesystem(filesystem::FsBlobs::open(data_dir)?),
+            BlobConfig::S3(c) => Backend::S3(S3Blobs::open(c)?),
+        };
+        Ok(BlobStore { staging, backend })
+    }
+
+    /// The blob directory or the object store location, for logs.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Filesystem(fs) => fs.root().display().to_string(),
+            Backend::S3(s3) => s3.describe().to_owned(),
+        }
     }
 
     /// A new temporary file for an upload in progress; deleted when dropped unless stored.
     pub fn temp_file(&self) -> io::Result<NamedTempFile> {
-        tempfile::Builder::new().prefix("upload-").suffix(".tmp").tempfile_in(&self.tmp)
+        tempfile::Builder::new().prefix("upload-").suffix(".tmp").tempfile_in(&self.staging)
     }
 
-    pub fn path(&self, sha256_hex: &str) -> Option<PathBuf> {
-        valid_hex(sha256_hex).then(|| self.blobs.join(&sha256_hex[..2]).join(format!("{sha256_hex}.zip")))
+    /// Stores a finished upload under its hash. When this returns Ok the blob is durable and
+    /// whole; on error nothing is visible under the hash that was not there before.
+    pub fn put(&self, file: NamedTempFile, sha256_hex: &str) -> Result<(), BlobError> {
+        match &self.backend {
+            Backend::Filesystem(fs) => fs.put(file, sha256_hex),
+            Backend::S3(s3) => s3.put(file, sha256_hex),
+        }
     }
 
-    /// Moves a finished upload into place under its hash. The file's bytes and the directory
-    /// entry are synced before this returns.
-    pub fn put(&self, file: NamedTempFile, sha256_hex: &str) -> io::Result<PathBuf> {
-        let Some(path) = self.path(sha256_hex) else {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a SHA-256 hex digest"));
-        };
-        file.as_file().sync_all()?;
-        let dir = path.parent().unwrap_or(&self.blobs).to_path_buf();
-        fs::create_dir_all(&dir)?;
-        file.persist(&path).map_err(|e| e.error)?;
-        File::open(&dir)?.sync_all()?;
-        Ok(path)
+    pub fn exists(&self, sha256_hex: &str) -> Result<bool, BlobError> {
+        match &self.backend {
+            Backend::Filesystem(fs) => fs.exists(sha256_hex),
+            Backend::S3(s3) => s3.exists(sha256_hex),
+        }
     }
 
-    pub fn exists(&self, sha256_hex: &str) -> bool {
-        self.path(sha256_hex).is_some_and(|p| p.is_file())
-    }
-
-    pub fn remove(&self, sha256_hex: &str) -> io::Result<()> {
-        match self.path(sha256_hex) {
-            Some(p) => match fs::remove_file(p) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            },
-            None => Ok(()),
+    /// Removes a blob; removing one that is not there is not an error.
+    pub fn remove(&self, sha256_hex: &str) -> Result<(), BlobError> {
+        match &self.backend {
+            Backend::Filesystem(fs) => fs.remove(sha256_hex),
+            Backend::S3(s3) => s3.remove(sha256_hex),
         }
     }
 
     /// Every stored blob with its modification time.
-    pub fn list(&self) -> io::Result<Vec<(String, SystemTime)>> {
-        let mut out = Vec::new();
-        for shard in fs::read_dir(&self.blobs)? {
-            let shard = shard?;
-            if !shard.file_type()?.is_dir() {
-                continue;
-            }
-            for entry in fs::read_dir(shard.path())? {
-                let entry = entry?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if let Some(hex) = name.strip_suffix(".zip")
-                    && valid_hex(hex)
-                {
-                    out.push((hex.to_owned(), entry.metadata()?.modified()?));
-                }
-            }
+    pub fn list(&self) -> Result<Vec<(String, SystemTime)>, BlobError> {
+        match &self.backend {
+            Backend::Filesystem(fs) => fs.list(),
+            Backend::S3(s3) => s3.list(),
         }
-        Ok(out)
     }
 
-    /// Removes temporary files of interrupted uploads last touched before `older_than`.
+    /// Where to read a blob for a download. A missing file is reported here; a missing object
+    /// when its stream is opened.
+    pub fn location(&self, sha256_hex: &str) -> Result<BlobLocation, BlobError> {
+        match &self.backend {
+            Backend::Filesystem(fs) => {
+                let path = fs.path(sha256_hex)?;
+                if path.is_file() {
+                    Ok(BlobLocation::File(path))
+                } else {
+                    Err(BlobError::Missing { sha256: sha256_hex.to_owned() })
+                }
+            }
+            Backend::S3(s3) => Ok(BlobLocation::Object { store: s3.clone(), sha256: sha256_hex.to_owned() }),
+        }
+    }
+
+    /// A stored blob as a local file, for readers that open the zip (the blob's own file, or a
+    /// temporary copy of an object under `DATA/tmp/`, removed when dropped).
+    pub fn local(&self, sha256_hex: &str) -> Result<LocalBlob, BlobError> {
+        match &self.backend {
+            Backend::Filesystem(fs) => {
+                let path = fs.path(sha256_hex)?;
+                if path.is_file() {
+                    Ok(LocalBlob::Stored(path))
+                } else {
+                    Err(BlobError::Missing { sha256: sha256_hex.to_owned() })
+                }
+            }
+            Backend::S3(s3) => {
+                let mut file = tempfile::Builder::new()
+                    .prefix("read-")
+                    .suffix(".tmp")
+                    .tempfile_in(&self.staging)
+                    .map_err(io_error("a local copy of a blob".to_owned()))?;
+                s3.download_to(sha256_hex, &mut file)?;
+                Ok(LocalBlob::Copy(file))
+            }
+        }
+    }
+
+    /// Removes staging files of interrupted uploads last touched before `older_than`.
     pub fn sweep_tmp(&self, older_than: SystemTime) -> io::Result<usize> {
         let mut removed = 0;
-        for entry in fs::read_dir(&self.tmp)? {
+        for entry in fs::read_dir(&self.staging)? {
             let entry = entry?;
             if entry.metadata()?.modified()? <= older_than {
-                fs::remove_file(entry.path())?;
-                removed += 1;
+                match fs::remove_file(entry.path()) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => removed += 1,
+                }
             }
         }
         Ok(removed)
     }
 
-    /// Checks a file can be created and synced in the store (for `/readyz`).
-    pub fn check_writable(&self) -> io::Result<()> {
-        let f = self.temp_file()?;
-        f.as_file().sync_all()?;
-        f.close()
+    /// For `/readyz`: a file can be created and synced in the staging directory, and the blob
+    /// directory is there or the object store answers.
+    pub fn check_ready(&self) -> Result<(), BlobError> {
+        let staging = || io_error(format!("staging directory {}", self.staging.display()));
+        let f = self.temp_file().map_err(staging())?;
+        f.as_file().sync_all().map_err(staging())?;
+        f.close().map_err(staging())?;
+        match &self.backend {
+            Backend::Filesystem(fs) => {
+                fs::metadata(fs.root()).map(|_| ()).map_err(io_error(format!("blob directory {}", fs.root().display())))
+            }
+            Backend::S3(s3) => s3.check_ready(),
+        }
     }
 }
 
@@ -121,14 +248,17 @@ mod tests {
         let mut f = store.temp_file().unwrap();
         f.write_all(b"hello").unwrap();
         let hex = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
-        let path = store.put(f, hex).unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"hello");
-        assert!(store.exists(hex));
+        store.put(f, hex).unwrap();
+        let local = store.local(hex).unwrap();
+        assert_eq!(fs::read(local.path()).unwrap(), b"hello");
+        assert!(store.exists(hex).unwrap());
         assert_eq!(store.list().unwrap().len(), 1);
         store.remove(hex).unwrap();
-        assert!(!store.exists(hex));
-        assert!(store.path("../etc/passwd").is_none());
+        assert!(!store.exists(hex).unwrap());
+        assert!(matches!(store.local(hex), Err(BlobError::Missing { .. })));
+        assert!(matches!(store.exists("../etc/passwd"), Err(BlobError::InvalidAddress(_))));
         let _left = store.temp_file().unwrap().into_temp_path().keep().unwrap();
         assert_eq!(store.sweep_tmp(SystemTime::now()).unwrap(), 1);
+        store.check_ready().unwrap();
     }
 }

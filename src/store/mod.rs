@@ -1,5 +1,6 @@
 //! Storage: the database (SQLite by default, PostgreSQL in production, one diesel code path
-//! through [`AnyConnection`]) and the content-addressed blob directory.
+//! through [`AnyConnection`]) and the content-addressed blob store (a directory or an
+//! S3-compatible object store, [`blobs`]).
 //!
 //! This module runs queries and moves files; it decides no policy (who may read or publish what
 //! is in `registry`). Every function here blocks: callers on async workers use `web::block`.
@@ -17,7 +18,7 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub use blobs::BlobStore;
+pub use blobs::{BlobConfig, BlobError, BlobStore};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -125,13 +126,56 @@ pub enum StoreError {
     #[error("database migration failed: {0}")]
     Migration(String),
     #[error("blob store: {0}")]
-    Blob(String),
+    Blob(#[from] BlobError),
 }
 
 impl From<r2d2::PoolError> for StoreError {
     fn from(e: r2d2::PoolError) -> Self {
         StoreError::Unavailable(e.to_string())
     }
+}
+
+/// The PostgreSQL advisory lock key held while migrating ("prequal" in ASCII, as a number).
+const MIGRATION_LOCK: i64 = 0x0070_7265_7175_616c;
+
+/// Namespace of the advisory locks on blob addresses (the two-key form, so they never collide
+/// with the single-key locks above or with [`lock_package_name`]).
+const BLOB_LOCK_SPACE: i32 = 0x7072_6571;
+
+/// A PostgreSQL session-level advisory lock on one blob address, held on a connection of its
+/// own until dropped. Publishers hold it shared from before they store a blob until their rows
+/// are committed; the sweeper takes it exclusively (without waiting) before it removes an
+/// unreferenced blob, so it never removes one that a publisher is about to reference, in this
+/// process or another. On SQLite it is a no-op: one process serves a SQLite file, and the
+/// sweeper there relies on intents and their age.
+pub struct BlobLock {
+    conn: Option<PooledConnection>,
+    key: i32,
+    shared: bool,
+}
+
+impl BlobLock {
+    /// The connection that holds the lock (PostgreSQL), for the publish transaction.
+    pub fn connection(&mut self) -> Option<&mut AnyConnection> {
+        self.conn.as_deref_mut()
+    }
+}
+
+impl Drop for BlobLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.as_mut() {
+            let f = if self.shared { "pg_advisory_unlock_shared" } else { "pg_advisory_unlock" };
+            if let Err(e) = conn.batch_execute(&format!("SELECT {f}({BLOB_LOCK_SPACE}, {})", self.key)) {
+                // A connection that cannot unlock is broken; its session's locks end with it.
+                log::warn!("releasing a blob lock: {e}");
+            }
+        }
+    }
+}
+
+fn blob_lock_key(sha256_hex: &str) -> i32 {
+    let prefix = sha256_hex.get(..8).and_then(|h| u32::from_str_radix(h, 16).ok()).unwrap_or(0);
+    i32::from_ne_bytes(prefix.to_ne_bytes())
 }
 
 /// The database pool and the blob store of one registry.
@@ -145,8 +189,19 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connects, applies pending migrations and opens the blob store under `data_dir`.
+    /// Connects, applies pending migrations and opens the blob directory under `data_dir`.
     pub fn open(url: &DatabaseUrl, data_dir: &Path, pool_size: u32) -> Result<Store, StoreError> {
+        Self::open_with(url, data_dir, pool_size, &BlobConfig::Filesystem)
+    }
+
+    /// Connects, applies pending migrations and opens the configured blob store (staging
+    /// uploads under `data_dir/tmp`).
+    pub fn open_with(
+        url: &DatabaseUrl,
+        data_dir: &Path,
+        pool_size: u32,
+        blob_config: &BlobConfig,
+    ) -> Result<Store, StoreError> {
         if let DatabaseUrl::Sqlite(path) = url
             && let Some(parent) = Path::new(path).parent()
             && !parent.as_os_str().is_empty()
@@ -154,7 +209,7 @@ impl Store {
             std::fs::create_dir_all(parent)
                 .map_err(|e| StoreError::Unavailable(format!("{}: {e}", parent.display())))?;
         }
-        let blobs = BlobStore::open(data_dir).map_err(|e| StoreError::Blob(e.to_string()))?;
+        let blobs = BlobStore::open_with(data_dir, blob_config)?;
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(1))
@@ -175,7 +230,16 @@ impl Store {
         let mut conn = self.conn()?;
         let applied = match &mut *conn {
             AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-            AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+            AnyConnection::Postgresql(c) => {
+                // Replicas starting together on one database: one migrates, the others wait
+                // and then find nothing pending. (diesel does not lock on its own; two
+                // concurrent runs would both create the same tables.)
+                use diesel::RunQueryDsl;
+                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(c)?;
+                let result = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len());
+                diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(c)?;
+                result
+            }
         }
         .map_err(|e| StoreError::Migration(e.to_string()))?;
         if applied > 0 {
@@ -202,6 +266,75 @@ impl Store {
         let mut conn = self.conn()?;
         let conn: &mut AnyConnection = &mut conn;
         conn.transaction(f)
+    }
+
+    /// Whether blob locks are real (PostgreSQL) rather than no-ops (SQLite).
+    pub fn has_blob_locks(&self) -> bool {
+        matches!(self.url, DatabaseUrl::Postgres(_))
+    }
+
+    /// Takes the shared lock on a blob address, waiting for a sweeper that holds it.
+    pub fn lock_blob_shared(&self, sha256_hex: &str) -> Result<BlobLock, StoreError> {
+        let key = blob_lock_key(sha256_hex);
+        if !self.has_blob_locks() {
+            return Ok(BlobLock { conn: None, key, shared: true });
+        }
+        let mut conn = self.conn()?;
+        conn.batch_execute(&format!("SELECT pg_advisory_lock_shared({BLOB_LOCK_SPACE}, {key})"))?;
+        Ok(BlobLock { conn: Some(conn), key, shared: true })
+    }
+
+    /// Takes the exclusive lock on a blob address if no publisher holds it; None otherwise.
+    pub fn try_lock_blob(&self, sha256_hex: &str) -> Result<Option<BlobLock>, StoreError> {
+        use diesel::RunQueryDsl;
+        let key = blob_lock_key(sha256_hex);
+        if !self.has_blob_locks() {
+            return Ok(Some(BlobLock { conn: None, key, shared: false }));
+        }
+        #[derive(diesel::QueryableByName)]
+        struct Locked {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            locked: bool,
+        }
+        let mut conn = self.conn()?;
+        let got: Locked = diesel::sql_query(format!("SELECT pg_try_advisory_lock({BLOB_LOCK_SPACE}, {key}) AS locked"))
+            .get_result(&mut *conn)?;
+        Ok(got.locked.then_some(BlobLock { conn: Some(conn), key, shared: false }))
+    }
+
+    /// [`Store::write`] on the connection that holds `lock` (PostgreSQL), so that the lock is
+    /// held until the transaction has committed.
+    pub fn write_locked<T, E>(
+        &self,
+        lock: &mut BlobLock,
+        f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<diesel::result::Error> + From<StoreError>,
+    {
+        match lock.connection() {
+            Some(conn) => conn.transaction(f),
+            None => self.write(f),
+        }
+    }
+
+    /// Runs `f` (no transaction) on the connection that holds `lock`, or on a pooled one when
+    /// locks are no-ops; a pool of one connection is enough.
+    pub fn on_lock_connection<T, E>(
+        &self,
+        lock: &mut BlobLock,
+        f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        match lock.connection() {
+            Some(conn) => f(conn),
+            None => {
+                let mut conn = self.conn()?;
+                f(&mut conn)
+            }
+        }
     }
 
     /// Checks the database answers (for `/readyz`), waiting at most 2 s for a connection so

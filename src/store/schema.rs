@@ -197,6 +197,7 @@ diesel::table! {
         id -> Integer,
         size -> BigInt,
         backfilled -> Bool,
+        verifier_key -> Nullable<Text>,
     }
 }
 
@@ -254,5 +255,13 @@ diesel::table! {
         code -> Text,
         message -> Text,
         rejected_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    blob_intents (id) {
+        id -> BigInt,
+        blob_sha256 -> Text,
+        created_at -> BigInt,
     }
 }

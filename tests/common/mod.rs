@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 
+pub mod s3;
 pub mod server;
 
 use prequal::package::{Compression, Limits, SecretKey, pack_dir, sign_package};

@@ -14,7 +14,7 @@ use std::time::Duration;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use prequal::registry::views::{NewKey, NewOrganisation, NewToken};
 use prequal::registry::{OrgKind, Policy, Registry, Role};
-use prequal::store::{DatabaseUrl, Store};
+use prequal::store::{BlobConfig, DatabaseUrl, Store};
 use rand_core::{OsRng, RngCore};
 use serde_json::Value;
 
@@ -108,12 +108,16 @@ impl Drop for TestDb {
 pub struct TestRegistry {
     pub backend: Backend,
     pub dir: tempfile::TempDir,
-    pub db: TestDb,
+    /// Shared by the replicas of one registry ([`TestRegistry::replica`]).
+    pub db: std::sync::Arc<TestDb>,
     pub data: PathBuf,
     pub url: String,
     pub operator_token: String,
+    /// Where blobs go (the `--blob-store` flags must say the same, in `extra_args`).
+    pub blob_config: BlobConfig,
     child: Option<Child>,
     extra_args: Vec<String>,
+    listening: Option<std::sync::Mutex<std::sync::mpsc::Receiver<String>>>,
 }
 
 pub struct Response {
@@ -141,20 +145,58 @@ impl TestRegistry {
     }
 
     pub fn start_with(backend: Backend, extra_args: &[&str]) -> TestRegistry {
+        Self::start_with_blobs(backend, extra_args, BlobConfig::Filesystem)
+    }
+
+    /// A registry whose blobs are in `blob_config` (`extra_args` holds the matching flags).
+    pub fn start_with_blobs(backend: Backend, extra_args: &[&str], blob_config: BlobConfig) -> TestRegistry {
+        let mut reg = Self::prepare(backend, extra_args, blob_config);
+        reg.add_operator();
+        reg.spawn();
+        reg
+    }
+
+    /// A registry with its own new database, not started yet (no migrations run).
+    pub fn prepare(backend: Backend, extra_args: &[&str], blob_config: BlobConfig) -> TestRegistry {
         let dir = tempfile::tempdir().unwrap();
         let db = TestDb::new(&backend, dir.path());
         let data = dir.path().join("data");
-        let mut reg = TestRegistry {
+        TestRegistry {
             backend,
             data,
-            db,
+            db: std::sync::Arc::new(db),
             dir,
             url: String::new(),
             operator_token: String::new(),
+            blob_config,
             child: None,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
-        };
-        let lib = reg.library();
+            listening: None,
+        }
+    }
+
+    /// Another `prequal serve` process on the same database and blob store, with a data
+    /// directory of its own; not started. `extra_args` replace this one's.
+    pub fn replica(&self, extra_args: &[&str]) -> TestRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        TestRegistry {
+            backend: self.backend.clone(),
+            data,
+            db: std::sync::Arc::clone(&self.db),
+            dir,
+            url: String::new(),
+            operator_token: self.operator_token.clone(),
+            blob_config: self.blob_config.clone(),
+            child: None,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            listening: None,
+        }
+    }
+
+    /// Registers the test operator and keeps its token.
+    pub fn add_operator(&mut self) {
+        let lib = self.library();
         lib.create_organisation(&NewOrganisation {
             id: "test-operator".into(),
             name: "Test operator".into(),
@@ -162,7 +204,7 @@ impl TestRegistry {
             country: "US".into(),
         })
         .unwrap();
-        reg.operator_token = lib
+        self.operator_token = lib
             .create_token(&NewToken {
                 organisation: "test-operator".into(),
                 role: Role::Operator,
@@ -170,14 +212,11 @@ impl TestRegistry {
             })
             .unwrap()
             .token;
-        drop(lib);
-        reg.spawn();
-        reg
     }
 
     /// The registry as a library, on the same database and data directory.
     pub fn library(&self) -> Registry {
-        let store = Store::open(&DatabaseUrl::parse(&self.db.url), &self.data, 2).unwrap();
+        let store = Store::open_with(&DatabaseUrl::parse(&self.db.url), &self.data, 2, &self.blob_config).unwrap();
         Registry::new(store, Policy::default())
     }
 
@@ -187,9 +226,28 @@ impl TestRegistry {
 
     /// Starts the server process and waits for its address.
     pub fn spawn(&mut self) {
-        let (child, url) = spawn_server(&self.db.url, &self.data, &self.extra_args, &self.log_path());
-        self.url = url;
+        self.launch();
+        self.wait_listening();
+    }
+
+    /// Starts the server process without waiting (see [`TestRegistry::wait_listening`]), so
+    /// that several can start at once.
+    pub fn launch(&mut self) {
+        let (child, rx) = launch_server(&self.db.url, &self.data, &self.extra_args, &self.log_path());
         self.child = Some(child);
+        self.listening = Some(std::sync::Mutex::new(rx));
+    }
+
+    /// Waits until a launched server listens, and keeps its address.
+    pub fn wait_listening(&mut self) {
+        let rx = self.listening.take().unwrap().into_inner().unwrap();
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => self.url = url,
+            Err(_) => {
+                self.kill();
+                panic!("the server did not start:\n{}", std::fs::read_to_string(self.log_path()).unwrap_or_default());
+            }
+        }
     }
 
     /// SIGKILL: no chance to clean up.
@@ -283,9 +341,14 @@ fn agent() -> ureq::Agent {
         .new_agent()
 }
 
-/// Starts `prequal serve` on `db` and `data` on a free loopback port; returns the process and
-/// its base URL once it listens. Its log goes to `log`.
-pub fn spawn_server(db: &str, data: &Path, extra_args: &[String], log: &Path) -> (Child, String) {
+/// Starts `prequal serve` on `db` and `data` on a free loopback port without waiting; returns
+/// the process and a receiver of its base URL once it listens. Its log goes to `log`.
+pub fn launch_server(
+    db: &str,
+    data: &Path,
+    extra_args: &[String],
+    log: &Path,
+) -> (Child, std::sync::mpsc::Receiver<String>) {
     let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_prequal"))
         .args(["serve", "--db", db, "--data"])
@@ -306,6 +369,12 @@ pub fn spawn_server(db: &str, data: &Path, extra_args: &[String], log: &Path) ->
             }
         }
     });
+    (child, rx)
+}
+
+/// [`launch_server`], then waits for its address.
+pub fn spawn_server(db: &str, data: &Path, extra_args: &[String], log: &Path) -> (Child, String) {
+    let (mut child, rx) = launch_server(db, data, extra_args, log);
     match rx.recv_timeout(Duration::from_secs(60)) {
         Ok(url) => (child, url),
         Err(_) => {

@@ -7,7 +7,8 @@
 #   pg_ctlcluster if it is installed but down; the tests fail loudly if it cannot be reached);
 # - the outside validators that tests/interop.rs runs: the Library of Congress BagIt tool, the
 #   RO-Crate validator (roc-validator) and the `rocrate` package, whose RO-Crate JSON-LD context
-#   tests/tools/rocrate_validate_offline.py serves so that validation needs no network.
+#   tests/tools/rocrate_validate_offline.py serves so that validation needs no network;
+# - SeaweedFS, the S3-compatible server of the object-storage tests (tests/tools/install-s3.sh).
 set -euo pipefail
 
 if ! dpkg -s libpq-dev >/dev/null 2>&1; then
@@ -40,6 +41,8 @@ if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; the
     done
     for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 fi
+
+bash "$(dirname "$0")/install-s3.sh"
 
 PYTHON="${PYTHON:-python3}"
 PINS=(bagit==1.9.0 roc-validator==0.13.0 rocrate==0.16.0)

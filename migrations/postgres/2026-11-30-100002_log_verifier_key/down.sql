@@ -1,0 +1,1 @@
+ALTER TABLE log_head DROP COLUMN verifier_key;

@@ -1,0 +1,1 @@
+DROP TABLE blob_intents;
