@@ -555,3 +555,23 @@ fn throttling_behind_a_trusted_proxy_counts_per_forwarded_client() {
     }
     assert_eq!(attempt(&direct, &guess, "192.0.2.99").status, 429, "an untrusted X-Forwarded-For was believed");
 }
+
+/// Every request body has a limit, and going over it is a 413 with the registry's error body
+/// (not the web framework's plain text), whatever the endpoint reads: JSON, a signature, a
+/// cosigned checkpoint.
+#[test]
+fn oversized_bodies_are_refused_with_a_stable_code_everywhere() {
+    let reg = TestRegistry::start(Backend::Sqlite);
+    let big = vec![b'a'; 2 << 20];
+    let digest = format!("sha256:{}", "a".repeat(64));
+    for (path, content_type) in [
+        ("/log/cosignature".to_owned(), "text/plain"),
+        (format!("/v1/packages/{digest}/signatures"), "application/octet-stream"),
+        ("/v1/equivalency".to_owned(), "application/json"),
+        (format!("/v1/packages/{digest}/withdraw"), "application/json"),
+    ] {
+        let res = reg.request("POST", &path, Some(&reg.operator_token), Some((content_type, big.clone())));
+        assert_eq!(res.status, 413, "{path}: {}", String::from_utf8_lossy(&res.body[..res.body.len().min(300)]));
+        assert_eq!(res.code(), "upload_too_large", "{path}");
+    }
+}

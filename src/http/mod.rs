@@ -98,6 +98,24 @@ impl ResponseError for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// The largest JSON request body.
+pub const MAX_JSON_BODY: usize = 1 << 20;
+
+/// Reads a small non-JSON request body (a signature, a cosigned checkpoint) of at most `max`
+/// bytes; more is refused with 413 `upload_too_large` before it is all received.
+pub async fn small_body(mut payload: web::Payload, max: usize) -> ApiResult<web::Bytes> {
+    use futures_util::StreamExt as _;
+    let mut buf = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError(RegistryError::bad_request(format!("request body: {e}"))))?;
+        if buf.len() + chunk.len() > max {
+            return Err(ApiError(RegistryError::UploadTooLarge { max: max as u64 }));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
 /// Runs blocking registry work off the async workers.
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, RegistryError> + Send + 'static,
@@ -321,7 +339,10 @@ impl utoipa::Modify for BearerAuth {
 /// - 400 `bad_request` wherever path or query parameters are read: actix refuses parameters that
 ///   do not parse (a missing query field, an index past `i64`) before the handler runs;
 /// - 429 `too_many_auth_failures` (with `Retry-After`) wherever a token is accepted: the
-///   per-address throttle of failed token attempts ([`AuthFailures`]) runs in the extractor.
+///   per-address throttle of failed token attempts ([`AuthFailures`]) runs in the extractor;
+/// - 413 `upload_too_large` wherever a request body is read: every body has a limit
+///   ([`MAX_JSON_BODY`] for JSON, 64 KiB for signatures and cosigned notes, `--max-upload-bytes`
+///   for packages).
 struct SharedResponses;
 
 impl utoipa::Modify for SharedResponses {
@@ -345,6 +366,7 @@ impl utoipa::Modify for SharedResponses {
             .header("Retry-After", retry_header)
             .build();
         let bad_parameters = error("A path or query parameter does not parse (`bad_request`)").build();
+        let too_large = error("The request body is larger than this operation's limit (`upload_too_large`)").build();
         for item in openapi.paths.paths.values_mut() {
             for op in
                 [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten()
@@ -355,6 +377,9 @@ impl utoipa::Modify for SharedResponses {
                 }
                 if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
                     responses.entry("429".into()).or_insert_with(|| RefOr::T(throttled.clone()));
+                }
+                if op.request_body.is_some() {
+                    responses.entry("413".into()).or_insert_with(|| RefOr::T(too_large.clone()));
                 }
             }
         }
@@ -428,11 +453,13 @@ pub fn server(
         let state = state.clone();
         App::new()
             .app_data(state.clone())
-            .app_data(
-                web::JsonConfig::default().limit(1 << 20).error_handler(|err, _| {
-                    ApiError(RegistryError::bad_request(format!("request body: {err}"))).into()
-                }),
-            )
+            .app_data(web::JsonConfig::default().limit(MAX_JSON_BODY).error_handler(|err, _| match err {
+                actix_web::error::JsonPayloadError::Overflow { .. }
+                | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+                    ApiError(RegistryError::UploadTooLarge { max: MAX_JSON_BODY as u64 }).into()
+                }
+                err => ApiError(RegistryError::bad_request(format!("request body: {err}"))).into(),
+            }))
             .app_data(
                 web::QueryConfig::default()
                     .error_handler(|err, _| ApiError(RegistryError::bad_request(format!("query: {err}"))).into()),

@@ -228,11 +228,9 @@ pub async fn countersign_package(
     state: State,
     auth: Auth,
     digest: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    if body.len() > 64 * 1024 {
-        return Err(RegistryError::UploadTooLarge { max: 64 * 1024 }.into());
-    }
+    let body = super::small_body(payload, 64 * 1024).await?;
     let principal = auth.0;
     let (detail, created) = blocking(move || state.registry.countersign(&principal, &digest, &body)).await?;
     Ok(if created { HttpResponse::Created().json(detail) } else { HttpResponse::Ok().json(detail) })

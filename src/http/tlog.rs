@@ -85,11 +85,13 @@ pub async fn get_cosigned_checkpoint(state: State) -> ApiResult<HttpResponse> {
     responses(
         (status = 200, description = "Accepted; which cosignatures were new", body = CosignaturesAccepted),
         (status = 400, description = "`malformed_checkpoint`: not a signed note or not a checkpoint", body = ErrorBody),
+        (status = 413, description = "`upload_too_large`: a note of more than 64 KiB", body = ErrorBody),
         (status = 422, description = "`checkpoint_not_ours` (not signed by this log, or another root or size), `unknown_witness`, `bad_cosignature` or `no_cosignature`", body = ErrorBody),
         (status = 503, description = "Storage unavailable or no log key", body = ErrorBody),
     )
 )]
-pub async fn create_log_cosignature(state: State, body: web::Bytes) -> ApiResult<web::Json<CosignaturesAccepted>> {
+pub async fn create_log_cosignature(state: State, payload: web::Payload) -> ApiResult<web::Json<CosignaturesAccepted>> {
+    let body = super::small_body(payload, 64 * 1024).await?;
     Ok(web::Json(blocking(move || state.registry.accept_cosignatures(&body)).await?))
 }
 
