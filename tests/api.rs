@@ -518,6 +518,23 @@ fn failed_tokens_are_throttled_and_pages_carry_security_headers(backend: Backend
     assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
     let api = reg.get("/v1/packages", None);
     assert_eq!(api.headers["x-content-type-options"], "nosniff");
+    // No CORS grant, even to a cross-origin request with a token, or to a preflight.
+    let cross = common::server::request(
+        &format!("{}/v1/packages", reg.url),
+        "GET",
+        None,
+        None,
+        &[("Origin", "https://elsewhere.example")],
+    );
+    assert!(!cross.headers.keys().any(|k| k.starts_with("access-control-")), "{:?}", cross.headers);
+    let preflight = common::server::request(
+        &format!("{}/v1/packages", reg.url),
+        "OPTIONS",
+        None,
+        None,
+        &[("Origin", "https://elsewhere.example"), ("Access-Control-Request-Method", "POST")],
+    );
+    assert!(!preflight.headers.keys().any(|k| k.starts_with("access-control-")), "{:?}", preflight.headers);
     assert!(!api.headers.contains_key("content-security-policy"), "JSON needs no policy");
 
     // No secret reaches the server's log: neither a valid token nor a guessed one.
