@@ -160,13 +160,6 @@ fn sigkill_during_uploads_loses_nothing(backend: Backend) {
     // The whole store re-checked from scratch: every file hashed and verified again, the log's
     // leaves and root recomputed, one publish entry per package.
     reg.kill();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prequal"))
-        .args(["admin", "--db", &reg.db.url, "--data"])
-        .arg(&reg.data)
-        .args(["check", "--json"])
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(out.status.success(), "consistency check after the kills: {report}");
+    let report = reg.admin_check();
     assert_eq!(report["packages"], listed.len());
 }

@@ -35,19 +35,6 @@ fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-fn check_ok(reg: &TestRegistry) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_prequal"))
-        .args(["admin", "--db", &reg.db.url, "--data"])
-        .arg(&reg.data)
-        .args(["check", "--json"])
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("admin check: {}", String::from_utf8_lossy(&out.stderr)));
-    assert!(out.status.success(), "prequal admin check: {report}");
-    report
-}
-
 fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ok() {
@@ -232,7 +219,7 @@ fn database_restart_under_load_recovers_without_a_server_restart() {
         assert_eq!(dl.status, 200, "{digest}");
         assert_eq!(&sha256_hex(&dl.body), sha);
     }
-    let report = check_ok(&reg);
+    let report = reg.admin_check();
     assert_eq!(report["packages"], acknowledged.len());
     assert_eq!(std::fs::read_dir(reg.data.join("tmp")).unwrap().count(), 0, "temporary files left");
 }
@@ -313,7 +300,7 @@ fn disk_full_while_storing_is_a_clean_error() {
     for (digest, sha) in &acknowledged {
         assert_eq!(&sha256_hex(&reg.get(&format!("/v1/packages/{digest}/download"), None).body), sha);
     }
-    let report = check_ok(&reg);
+    let report = reg.admin_check();
     assert_eq!(report["packages"], acknowledged.len());
 
     // Room again: the refused upload now goes through.

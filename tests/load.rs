@@ -198,13 +198,6 @@ fn mixed_load_loses_nothing(backend: Backend) {
     let log_after: u64 =
         String::from_utf8(reg.get("/log/checkpoint", None).body).unwrap().lines().nth(1).unwrap().parse().unwrap();
     assert_eq!(log_after - log_before, acked.len() as u64, "one log entry per acknowledged upload");
-    let check = std::process::Command::new(env!("CARGO_BIN_EXE_prequal"))
-        .args(["admin", "--db", &reg.db.url, "--data"])
-        .arg(&reg.data)
-        .args(["check", "--json"])
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
-    assert!(check.status.success(), "{report}");
+    let report = reg.admin_check();
     assert_eq!(report["packages_verified"].as_u64().unwrap() as usize, acked.len() + 6);
 }

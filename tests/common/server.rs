@@ -250,6 +250,21 @@ impl TestRegistry {
         }
     }
 
+    /// `prequal admin check --json` on this registry's database and data directory: every stored
+    /// package re-verified, the log recomputed. Panics with the report unless it passes.
+    pub fn admin_check(&self) -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_prequal"))
+            .args(["admin", "--db", &self.db.url, "--data"])
+            .arg(&self.data)
+            .args(["check", "--json"])
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("admin check: {}", String::from_utf8_lossy(&out.stderr)));
+        assert!(out.status.success(), "prequal admin check: {report}");
+        report
+    }
+
     /// SIGKILL: no chance to clean up.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
