@@ -7,6 +7,10 @@
 #   PREQUAL_DATA   the data directory (package files under blobs/, the log key)
 #   PREQUAL_URL    optional: the running registry; its signed checkpoint and log verifier key are
 #                  saved so a restore can prove it holds (at least) that log
+#   PREQUAL_BLOB_STORE, PREQUAL_S3_ENDPOINT, PREQUAL_S3_REGION, AWS_ACCESS_KEY_ID,
+#   AWS_SECRET_ACCESS_KEY
+#                  with an S3-compatible object store (s3://BUCKET/PREFIX), its objects are
+#                  copied with rclone (https://rclone.org, Debian package `rclone`)
 # Order matters: the checkpoint first, then the database (one consistent snapshot), then the
 # package files (a superset of what the snapshot references; extra files are swept later).
 # The backup holds the log's signing key: store it as you store the registry's secrets.
@@ -23,6 +27,9 @@ fi
 mkdir -p "$out"
 chmod 0700 "$out"
 step() { echo "backup: $*" >&2; }
+# shellcheck source=deploy/objects.sh
+. "$(dirname "$0")/objects.sh"
+if objects_configured; then objects_setup; fi
 
 if [ -n "${PREQUAL_URL:-}" ]; then
     step "checkpoint of ${PREQUAL_URL}"
@@ -53,9 +60,12 @@ PY
         ;;
 esac
 
-step "package files"
 mkdir -p "$out/blobs"
-if [ -d "$data/blobs" ]; then
+if objects_configured; then
+    step "package files (objects under $PREQUAL_BLOB_STORE, rclone)"
+    rclone copy "$OBJECTS_REMOTE" "$out/blobs"
+elif [ -d "$data/blobs" ]; then
+    step "package files"
     cp -a "$data/blobs/." "$out/blobs/"
 fi
 if [ -f "$data/log-key.json" ]; then

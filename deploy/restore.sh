@@ -14,12 +14,19 @@ data="${PREQUAL_DATA:-prequal-data}"
 db="${PREQUAL_DB:-sqlite://$data/prequal.db}"
 prequal="${PREQUAL_BIN:-prequal}"
 step() { echo "restore: $*" >&2; }
+# shellcheck source=deploy/objects.sh
+. "$(dirname "$0")/objects.sh"
+if objects_configured; then objects_setup; fi
 
 step "checking the backup's own checksums"
 (cd "$backup" && sha256sum --quiet -c SHA256SUMS)
 
 if [ -d "$data/blobs" ] && [ -n "$(ls -A "$data/blobs" 2>/dev/null)" ]; then
     echo "restore: $data/blobs is not empty; restore into a fresh data directory" >&2
+    exit 2
+fi
+if objects_configured && [ -n "$(rclone lsf -R --files-only "$OBJECTS_REMOTE" 2>/dev/null | head -n 1 || true)" ]; then
+    echo "restore: $PREQUAL_BLOB_STORE is not empty; restore into an empty bucket or prefix" >&2
     exit 2
 fi
 mkdir -p "$data"
@@ -49,9 +56,14 @@ case "$db" in
         ;;
 esac
 
-step "package files"
-mkdir -p "$data/blobs"
-cp -a "$backup/blobs/." "$data/blobs/"
+if objects_configured; then
+    step "package files (objects to $PREQUAL_BLOB_STORE, rclone)"
+    rclone copy "$backup/blobs" "$OBJECTS_REMOTE"
+else
+    step "package files"
+    mkdir -p "$data/blobs"
+    cp -a "$backup/blobs/." "$data/blobs/"
+fi
 if [ -f "$backup/log-key.json" ]; then
     install -m 0600 "$backup/log-key.json" "$data/log-key.json"
 fi

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use common::s3::S3Server;
 use common::server::{Backend, TestRegistry, request, try_request};
 
 fn deploy(file: &str) -> PathBuf {
@@ -173,8 +174,16 @@ fn script(name: &str, db: &str, data: &Path, extra_env: &[(&str, &str)], arg: &P
     run(&mut cmd)
 }
 
-/// Removes everything the registry stored: its database contents and its data directory.
-fn wipe(reg: &TestRegistry) {
+/// Removes everything the registry stored: its database contents, its data directory and, with an
+/// object store, every object under its prefix.
+fn wipe(reg: &TestRegistry, s3: Option<&S3Server>) {
+    if let Some(s3) = s3 {
+        let store = s3.client(PREFIX);
+        for (sha, _) in store.list().unwrap() {
+            store.remove(&sha).unwrap();
+        }
+        assert!(store.list().unwrap().is_empty());
+    }
     match &reg.backend {
         Backend::Sqlite => {
             let file = reg.db.url.trim_start_matches("sqlite://");
@@ -195,9 +204,39 @@ fn wipe(reg: &TestRegistry) {
     std::fs::remove_dir_all(&reg.data).unwrap();
 }
 
+const PREFIX: &str = "backup";
+
 fn backup_then_restore(backend: Backend) {
+    round_trip(backend, None);
+}
+
+/// The same with the package files in an S3-compatible object store (SeaweedFS), copied with
+/// rclone by the scripts.
+#[test]
+fn backup_then_restore_with_an_object_store() {
+    let Some(backend) = Backend::postgres() else { return };
+    let Some(s3) = S3Server::start() else { return };
+    round_trip(backend, Some(&s3));
+}
+
+fn round_trip(backend: Backend, s3: Option<&S3Server>) {
     let samples = common::samples_dir();
-    let mut reg = TestRegistry::start_with(backend, &["--demo", "--samples", samples.to_str().unwrap()]);
+    let mut args: Vec<String> =
+        ["--demo", "--samples", samples.to_str().unwrap()].iter().map(|s| s.to_string()).collect();
+    let mut env: Vec<(String, String)> = Vec::new();
+    if let Some(s3) = s3 {
+        args.extend(s3.flags(PREFIX));
+        env = vec![
+            ("PREQUAL_BLOB_STORE".into(), format!("s3://{}/{PREFIX}", common::s3::BUCKET)),
+            ("PREQUAL_S3_ENDPOINT".into(), s3.endpoint.clone()),
+            ("PREQUAL_S3_ALLOW_HTTP".into(), "true".into()),
+            ("AWS_ACCESS_KEY_ID".into(), common::s3::ACCESS_KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), common::s3::SECRET_KEY.into()),
+        ];
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut reg = TestRegistry::start_with(backend, &args);
     let checkpoint = reg.get("/log/checkpoint", None);
     assert_eq!(checkpoint.status, 200);
     let list = reg.get("/v1/packages?limit=100", Some(&reg.operator_token)).json();
@@ -215,14 +254,17 @@ fn backup_then_restore(backend: Backend) {
 
     let backups = tempfile::tempdir().unwrap();
     let backup = backups.path().join("b1");
-    let out = script("backup.sh", &reg.db.url, &reg.data, &[("PREQUAL_URL", &reg.url)], &backup);
+    let with_url: Vec<(&str, &str)> = env.iter().copied().chain([("PREQUAL_URL", reg.url.as_str())]).collect();
+    let out = script("backup.sh", &reg.db.url, &reg.data, &with_url, &backup);
     assert!(out.status.success(), "backup failed");
     assert!(backup.join("checkpoint.txt").is_file() && backup.join("SHA256SUMS").is_file());
     // A second backup into the same directory is refused rather than mixed.
-    assert_eq!(script("backup.sh", &reg.db.url, &reg.data, &[], &backup).status.code(), Some(2));
+    assert_eq!(script("backup.sh", &reg.db.url, &reg.data, &env, &backup).status.code(), Some(2));
+    // The package files are in the backup (from the object store when there is one).
+    assert_eq!(walk(&backup.join("blobs")).len(), packages.len(), "package files in the backup");
 
     reg.kill();
-    wipe(&reg);
+    wipe(&reg, s3);
 
     // A tampered package file in the backup, with its checksum list rewritten to match, is
     // caught by the check after the restore (the registry's own hashes, not the backup's).
@@ -238,15 +280,15 @@ fn backup_then_restore(backend: Backend) {
         .arg("find . -type f ! -name SHA256SUMS -print0 | sort -z | xargs -0 sha256sum > SHA256SUMS")
         .current_dir(&tampered));
     assert!(sums.status.success());
-    let out = script("restore.sh", &reg.db.url, &reg.data, &[], &tampered);
+    let out = script("restore.sh", &reg.db.url, &reg.data, &env, &tampered);
     assert!(!out.status.success(), "a restore with a tampered package passed its check");
     assert!(String::from_utf8_lossy(&out.stdout).contains("blob_hash_mismatch"));
     // Restoring over what is there now is refused.
-    let out = script("restore.sh", &reg.db.url, &reg.data, &[], &backup);
+    let out = script("restore.sh", &reg.db.url, &reg.data, &env, &backup);
     assert_eq!(out.status.code(), Some(2), "restore into a non-empty database or data directory");
-    wipe(&reg);
+    wipe(&reg, s3);
 
-    let out = script("restore.sh", &reg.db.url, &reg.data, &[], &backup);
+    let out = script("restore.sh", &reg.db.url, &reg.data, &env, &backup);
     assert!(out.status.success(), "restore failed");
     reg.spawn();
     let after = reg.get("/log/checkpoint", None);
