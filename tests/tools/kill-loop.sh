@@ -16,10 +16,10 @@ export PREQUAL_TEST_POSTGRES="${PREQUAL_TEST_POSTGRES:-postgres://postgres@127.0
 export PREQUAL_CRASH_ROUNDS=$rounds
 filter='binary(crash)'
 if [ -f tests/mirror.rs ]; then filter="$filter | (binary(mirror) & test(kill))"; fi
-cargo nextest run --no-run --quiet
+cargo nextest run --no-run
 start=$(date +%s)
 for i in $(seq "$runs"); do
     echo "== run $i of $runs ($rounds kill rounds each)"
-    cargo nextest run --quiet --no-fail-fast -E "$filter" --test-threads 1
+    cargo nextest run --no-fail-fast -E "$filter" --test-threads 1
 done
 echo "== $runs runs, $((runs * rounds)) kill rounds per backend, all consistent, in $(( $(date +%s) - start )) s"
