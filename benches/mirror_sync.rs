@@ -166,7 +166,7 @@ fn main() {
     drop(cfg);
     let t = Instant::now();
     let curl = Command::new("curl")
-        .args(["-sS", "--fail", "--parallel", "--parallel-max", "8", "-K"])
+        .args(["-sS", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", "8", "-K"])
         .arg(&config)
         .status()
         .unwrap();
