@@ -10,7 +10,12 @@
 //! database: it checks the checkpoint, the consistency proof and every entry bundle against the
 //! root, downloads every package and verifies it again before storing it. The baseline only
 //! downloads: `curl --parallel --parallel-max 8` of every package file to /dev/null.
-//! Environment: PREQUAL_BENCH_PACKAGES (10000).
+//! Environment: PREQUAL_BENCH_PACKAGES (10000); PREQUAL_BENCH_ATTACHMENT_KIB (0: packages of
+//! about 14 kB; e.g. 1024 adds a 1 MiB raw data file to each); PREQUAL_BENCH_DIR keeps the origin there and
+//! reuses it on the next run (publishing 10 000 packages takes minutes).
+
+mod common;
+use common::copy_tree;
 
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::Path;
@@ -26,19 +31,6 @@ use sha2::Digest as _;
 
 const SOURCE: &str = "ndfeb-n42sh-baseline";
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
-
 /// A signed package of the sample source with its own name: (bytes).
 fn make_package(work: &Path, name: &str, key: &SecretKey) -> Vec<u8> {
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-packages/sources");
@@ -48,6 +40,28 @@ fn make_package(work: &Path, name: &str, key: &SecretKey) -> Vec<u8> {
     let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
     m["name"] = name.into();
     m["lab"]["name"] = "bench-lab".into();
+    let kib = attachment_kib();
+    if kib > 0 {
+        // A raw instrument export: incompressible, like real binary data.
+        std::fs::create_dir_all(dir.join("reports")).unwrap();
+        let mut raw = Vec::with_capacity(kib * 1024);
+        let mut block = sha2::Sha256::digest(name.as_bytes());
+        while raw.len() < kib * 1024 {
+            block = sha2::Sha256::digest(block);
+            raw.extend_from_slice(&block);
+        }
+        raw.truncate(kib * 1024);
+        std::fs::write(dir.join("reports/raw-export.bin"), raw).unwrap();
+        let attachment = serde_json::json!({
+            "file": "reports/raw-export.bin",
+            "description": "Raw instrument export.",
+            "media_type": "application/octet-stream"
+        });
+        match m["attachments"].as_array_mut() {
+            Some(list) => list.push(attachment),
+            None => m["attachments"] = serde_json::json!([attachment]),
+        }
+    }
     std::fs::write(&manifest_path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
     let zip = work.join(format!("{name}.zip"));
     pack_dir(&dir, &zip, Compression::Deflated, Limits::default()).unwrap();
@@ -56,6 +70,12 @@ fn make_package(work: &Path, name: &str, key: &SecretKey) -> Vec<u8> {
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_file(&zip).unwrap();
     bytes
+}
+
+/// PREQUAL_BENCH_ATTACHMENT_KIB: an incompressible attachment of this many KiB in every
+/// package (0, the default: the sample package alone, about 14 kB).
+fn attachment_kib() -> usize {
+    std::env::var("PREQUAL_BENCH_ATTACHMENT_KIB").ok().and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 fn publish(registry: &Registry, bytes: &[u8]) -> String {
@@ -106,21 +126,28 @@ fn origin_head(base: &str) -> (u64, [u8; 32]) {
 
 fn main() {
     let n: usize = std::env::var("PREQUAL_BENCH_PACKAGES").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
-    let work = tempfile::tempdir().unwrap();
-    let origin_data = work.path().join("origin");
+    let temp = tempfile::tempdir().unwrap();
+    let kept = std::env::var_os("PREQUAL_BENCH_DIR").map(std::path::PathBuf::from);
+    let work_dir = kept.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let work = &work_dir;
+    let origin_data = work.join("origin");
+    let digests_file = work.join("digests.txt");
+    let reuse = kept.is_some() && digests_file.exists();
     let url = DatabaseUrl::Sqlite(origin_data.join("prequal.db").display().to_string());
     std::fs::create_dir_all(&origin_data).unwrap();
     let registry = Registry::new(Store::open(&url, &origin_data, 2).unwrap(), Policy::default());
     let key = SecretKey::from_seed([7; 32]);
-    registry
-        .create_organisation(&NewOrganisation {
-            id: "bench-lab".into(),
-            name: "Bench lab".into(),
-            kind: OrgKind::Lab,
-            country: "US".into(),
-        })
-        .unwrap();
-    registry.add_key("bench-lab", &NewKey { public_key: encode_public_key(&key.public_key()) }).unwrap();
+    if !reuse {
+        registry
+            .create_organisation(&NewOrganisation {
+                id: "bench-lab".into(),
+                name: "Bench lab".into(),
+                kind: OrgKind::Lab,
+                country: "US".into(),
+            })
+            .unwrap();
+        registry.add_key("bench-lab", &NewKey { public_key: encode_public_key(&key.public_key()) }).unwrap();
+    }
     let token = registry
         .create_token(&NewToken { organisation: "bench-lab".into(), role: Role::Lab, label: "bench".into() })
         .unwrap()
@@ -128,8 +155,15 @@ fn main() {
     let start = Instant::now();
     let mut digests = Vec::with_capacity(n);
     let mut bytes_total = 0usize;
-    for i in 0..n {
-        let bytes = make_package(work.path(), &format!("mirror-bench-{i}"), &key);
+    if reuse {
+        let text = std::fs::read_to_string(&digests_file).unwrap();
+        let mut lines = text.lines();
+        bytes_total = lines.next().unwrap().parse().unwrap();
+        digests = lines.map(str::to_owned).collect();
+        eprintln!("  reusing the origin in {} ({} packages)", work.display(), digests.len());
+    }
+    for i in digests.len()..n {
+        let bytes = make_package(work, &format!("mirror-bench-{i}"), &key);
         bytes_total += bytes.len();
         digests.push(publish(&registry, &bytes));
         if (i + 1) % 1000 == 0 {
@@ -137,6 +171,10 @@ fn main() {
         }
     }
     drop(registry);
+    std::fs::write(&digests_file, format!("{bytes_total}\n{}\n", digests.join("\n"))).unwrap();
+    let n = digests.len();
+    let mirror_dir = work.join("mirror");
+    let _ = std::fs::remove_dir_all(&mirror_dir);
 
     let mut server = Command::new(binary())
         .args(["serve", "--db", &format!("sqlite://{}", origin_data.join("prequal.db").display()), "--data"])
@@ -158,7 +196,7 @@ fn main() {
     let log_key = log_key.trim().to_owned();
 
     // Baseline: every package file with parallel curl.
-    let config = work.path().join("curl.cfg");
+    let config = work.join("curl.cfg");
     let mut cfg = std::fs::File::create(&config).unwrap();
     for d in &digests {
         writeln!(cfg, "url = \"{base}/v1/packages/{d}/download\"\noutput = \"/dev/null\"").unwrap();
@@ -174,11 +212,11 @@ fn main() {
     assert!(curl.success(), "curl failed");
 
     // The mirror from scratch, then one new package on an up-to-date mirror.
-    let mirror_data = work.path().join("mirror");
+    let mirror_data = mirror_dir;
     let sync_secs = mirror_once(&base, &log_key, &mirror_data);
     assert_eq!(mirror_head(&mirror_data), origin_head(&base), "the mirror did not reach the origin's checkpoint");
     let idle_secs = mirror_once(&base, &log_key, &mirror_data);
-    let one = make_package(work.path(), "mirror-bench-one-more", &key);
+    let one = make_package(work, &format!("mirror-bench-one-more-{}", std::process::id()), &key);
     let res = ureq::post(format!("{base}/v1/packages"))
         .header("Authorization", &format!("Bearer {token}"))
         .header("Content-Type", "application/zip")

@@ -27,19 +27,7 @@ fn digest_of(path: &std::path::Path) -> String {
 }
 
 fn blob_count(reg: &TestRegistry) -> usize {
-    walk_files(&reg.data.join("blobs"))
-}
-
-fn walk_files(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.map(|e| {
-                let e = e.unwrap();
-                if e.file_type().unwrap().is_dir() { walk_files(&e.path()) } else { 1 }
-            })
-            .sum()
-        })
-        .unwrap_or(0)
+    files_under(&reg.data.join("blobs"))
 }
 
 fn publish_get_download_round_trip(backend: Backend) {
@@ -205,7 +193,7 @@ fn refusals_have_stable_codes_and_store_nothing(backend: Backend) {
     // Nothing of the refused uploads was kept.
     assert_eq!(reg.get("/v1/packages", Some(&reg.operator_token)).json()["total"], 1);
     assert_eq!(blob_count(&reg), 1);
-    assert_eq!(walk_files(&reg.data.join("tmp")), 0);
+    assert_eq!(files_under(&reg.data.join("tmp")), 0);
     let metrics = String::from_utf8(reg.get("/metrics", None).body).unwrap();
     assert!(metrics.contains("prequal_uploads_total{outcome=\"rejected\",code=\"hash_mismatch\"} 2"), "{metrics}");
     assert!(metrics.contains("prequal_uploads_total{outcome=\"accepted\",code=\"\"} 1"), "{metrics}");

@@ -233,18 +233,6 @@ impl Drop for Mount {
     }
 }
 
-fn files_under(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.map(|e| {
-                let e = e.unwrap();
-                if e.file_type().unwrap().is_dir() { files_under(&e.path()) } else { 1 }
-            })
-            .sum()
-        })
-        .unwrap_or(0)
-}
-
 #[test]
 fn disk_full_while_storing_is_a_clean_error() {
     if !is_root() && may_skip("not root: cannot mount a small tmpfs as the data directory") {

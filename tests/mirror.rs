@@ -56,6 +56,11 @@ impl Mirror {
     }
 
     /// `prequal mirror --once`.
+    /// `prequal admin ARGS` on the mirror's storage.
+    fn admin(&self, args: &[&str]) -> Output {
+        Command::new(BIN).args(["admin", "--db", &self.db.url, "--data"]).arg(self.data()).args(args).output().unwrap()
+    }
+
     fn once(&self, upstream: &str, extra: &[&str]) -> Output {
         let mut args = vec!["--once"];
         args.extend_from_slice(extra);
@@ -668,6 +673,23 @@ fn a_fork_halts_both_mirrors_with_evidence_anyone_can_check() {
         // Halted: no more syncing, even from the honest origin.
         assert_refused(&m.once(&origin.url, &[]), "mirror_halted");
     }
+
+    // An operator lifts a halt after reviewing the evidence. The third mirror, shown the fork's
+    // checkpoint once, follows the honest origin again; the first, still shown the fork, halts
+    // again with new evidence. Lifting a halt that is not there is an error.
+    for m in [&third, &first] {
+        let out = m.admin(&["mirror-resume"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("mirror resumed"));
+        assert!(!m.status().halted);
+    }
+    assert_synced(&third.once(&origin.url, &[]));
+    let out = third.admin(&["mirror-resume"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("not halted"), "{}", stderr(&out));
+    assert_refused(&first.once(&fork_url, &[]), "split_view");
+    assert!(first.status().halted);
+    assert_eq!(first.evidence_files().len(), 2);
 
     // A halted mirror keeps serving what it verified.
     second.serve(&origin.url);

@@ -35,18 +35,6 @@ fn start(backend: Backend, s3: &S3Server, prefix: &str) -> TestRegistry {
     TestRegistry::start_with_blobs(backend, &args, s3.config(prefix))
 }
 
-fn files_under(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.map(|e| {
-                let e = e.unwrap();
-                if e.file_type().unwrap().is_dir() { files_under(&e.path()) } else { 1 }
-            })
-            .sum()
-        })
-        .unwrap_or(0)
-}
-
 /// A signed package of the baseline sample with an incompressible attachment of `mib` MiB.
 fn large_package(dir: &Path, version: &str, mib: usize) -> std::path::PathBuf {
     custom_package_with_files(

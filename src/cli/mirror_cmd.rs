@@ -5,6 +5,7 @@
 use std::io::Read as _;
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use clap::Args;
@@ -54,6 +55,9 @@ pub struct MirrorArgs {
     /// allied ones listing it. Every log entry is still kept and verified.
     #[arg(long, value_name = "CC")]
     country: Option<String>,
+    /// Package files downloaded and verified at once.
+    #[arg(long, env = "PREQUAL_MIRROR_PARALLEL", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=64))]
+    parallel: u64,
     /// Syncs of at most this many new entries keep them in memory between checking them against
     /// the checkpoint and replaying them; larger syncs fetch each batch's entries again (and
     /// check them against the leaf hashes already verified).
@@ -127,33 +131,46 @@ impl Upstream for HttpUpstream {
 /// cosigns it, keeps the cosignature (served with the checkpoint) and submits it upstream.
 /// Cosigning is safe here: the mirror accepted the checkpoint only as an append-only extension
 /// of every checkpoint it accepted before.
-fn on_verified_checkpoint(registry: &Registry, witness: Option<&Witness>, upstream: &str, note: &str) {
+fn on_verified_checkpoint(registry: &Registry, witness: Option<&Witnessing>, upstream: &str, note: &str) {
     let head: Vec<&str> = note.lines().take(2).collect();
     log::info!("mirror: verified checkpoint {}", head.join(" "));
     let Some(witness) = witness else { return };
     let cosign = || -> Result<String, String> {
-        let key = registry.log_verifier_key().map_err(|e| e.to_string())?;
-        let key = VerifierKey::parse(&key).map_err(|e| e.to_string())?;
+        // The pinned upstream key (pinned by the first sync at the latest; it never changes).
+        let key = match witness.upstream_key.get() {
+            Some(k) => k,
+            None => {
+                let text = registry.log_verifier_key().map_err(|e| e.to_string())?;
+                let parsed = VerifierKey::parse(&text).map_err(|e| e.to_string())?;
+                witness.upstream_key.get_or_init(|| parsed)
+            }
+        };
         let signed = SignedCheckpoint::verify(note.as_bytes(), &key).map_err(|e| e.to_string())?;
         let now = audit::now_secs();
-        let line = witness.cosign(&signed, now).map_err(|e| e.to_string())?;
-        registry.keep_own_cosignature(witness.verifier(), &signed, &line, now).map_err(|e| e.to_string())?;
+        let line = witness.witness.cosign(&signed, now).map_err(|e| e.to_string())?;
+        registry.keep_own_cosignature(witness.witness.verifier(), &signed, &line, now).map_err(|e| e.to_string())?;
         let accepted = LogClient::new(upstream, None)
-            .submit_cosignature(&audit::cosigned_note(&signed, &key, &line))
+            .submit_cosignature(&audit::cosigned_note(&signed, key, &line))
             .map_err(|e| format!("submitting it upstream: {}: {e}", e.code()))?;
         Ok(format!("size {}, upstream stored {:?}", accepted.tree_size, accepted.stored))
     };
     match cosign() {
-        Ok(done) => log::info!("mirror: cosigned as {}: {done}", witness.verifier().name()),
-        Err(e) => log::warn!("mirror: cosigning as {}: {e}", witness.verifier().name()),
+        Ok(done) => log::info!("mirror: cosigned as {}: {done}", witness.witness.verifier().name()),
+        Err(e) => log::warn!("mirror: cosigning as {}: {e}", witness.witness.verifier().name()),
     }
+}
+
+/// A witnessing mirror's key, and the upstream's pinned key once read.
+struct Witnessing {
+    witness: Witness,
+    upstream_key: OnceLock<VerifierKey>,
 }
 
 fn sync(
     registry: &Registry,
     cfg: &MirrorConfig,
     up: &HttpUpstream,
-    witness: Option<&Witness>,
+    witness: Option<&Witnessing>,
 ) -> Result<SyncReport, MirrorError> {
     let result =
         registry.sync_mirror(cfg, up, &|note: &str| on_verified_checkpoint(registry, witness, up.base(), note));
@@ -182,6 +199,7 @@ pub(super) fn mirror(args: MirrorArgs) -> Outcome {
         entries_in_memory: args.entries_in_memory,
         token: args.token.clone(),
         country: args.country.clone(),
+        parallel: usize::try_from(args.parallel).unwrap_or(8),
     };
     let up = HttpUpstream::new(&args.upstream);
     let witness = match (&args.witness_key, &args.witness_name) {
@@ -193,7 +211,7 @@ pub(super) fn mirror(args: MirrorArgs) -> Outcome {
             match Witness::new(name, key.signing_key().clone()) {
                 Ok(w) => {
                     log::info!("mirror: witnessing as {}", w.verifier());
-                    Some(w)
+                    Some(Witnessing { witness: w, upstream_key: OnceLock::new() })
                 }
                 Err(e) => return fail(format!("--witness-name {name}: {e}")),
             }
@@ -228,14 +246,27 @@ pub(super) fn mirror(args: MirrorArgs) -> Outcome {
     let follower = state.clone();
     let interval = Duration::from_secs(args.interval.max(1));
     std::thread::spawn(move || {
+        let mut failures = 0u32;
         loop {
             match sync(&follower.registry, &cfg, &up, witness.as_ref()) {
-                Ok(report) if report.to_size != report.from_size => log::info!("mirror: {}", describe(&report)),
-                Ok(_) => {}
+                Ok(report) => {
+                    failures = 0;
+                    if report.to_size != report.from_size {
+                        log::info!("mirror: {}", describe(&report));
+                    }
+                }
                 Err(e @ MirrorError::Halted(_)) => log::debug!("mirror: {e}"),
-                Err(e) => log::warn!("mirror: sync with {} failed: {}: {e}", up.base(), e.code()),
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    log::warn!(
+                        "mirror: sync with {} failed ({failures} in a row): {}: {e}; next try in {} s",
+                        up.base(),
+                        e.code(),
+                        retry_after(interval, failures).as_secs()
+                    );
+                }
             }
-            std::thread::sleep(interval);
+            std::thread::sleep(retry_after(interval, failures));
         }
     });
     let result = actix_web::rt::System::new().block_on(async move {
@@ -249,6 +280,14 @@ pub(super) fn mirror(args: MirrorArgs) -> Outcome {
         Ok(()) => Outcome::Ok,
         Err(e) => fail(e),
     }
+}
+
+/// The wait before the next sync: the interval, doubled after each failure in a row up to 16
+/// times the interval or one hour, whichever is longer (an unreachable upstream is not asked
+/// every interval; a short interval still retries within the hour).
+fn retry_after(interval: Duration, failures: u32) -> Duration {
+    let backed_off = interval.saturating_mul(1 << failures.min(4));
+    backed_off.min(interval.max(Duration::from_secs(3600)))
 }
 
 /// `prequal log check-evidence`: whether a split-view evidence bundle proves a split view.
@@ -277,5 +316,20 @@ pub(super) fn check_evidence(file: PathBuf, key: Option<String>) -> Outcome {
             eprintln!("error: {}: {e}", e.code());
             Outcome::Refused
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_retry_wait_doubles_and_is_capped() {
+        let minute = Duration::from_secs(60);
+        let waits: Vec<u64> = (0..7).map(|f| retry_after(minute, f).as_secs()).collect();
+        assert_eq!(waits, [60, 120, 240, 480, 960, 960, 960]);
+        // Capped at an hour unless the interval itself is longer.
+        assert_eq!(retry_after(Duration::from_secs(600), 9).as_secs(), 3600);
+        assert_eq!(retry_after(Duration::from_secs(7200), 9).as_secs(), 7200);
     }
 }

@@ -347,6 +347,10 @@ enum AdminCommand {
         #[arg(long, value_name = "FILE")]
         log_verifier: Option<PathBuf>,
     },
+    /// Lift a mirror's halt after reviewing its split-view evidence (`GET /v1/mirror` names
+    /// the file; `prequal log check-evidence` checks it). The next sync checks the upstream
+    /// against everything verified so far: a split view that persists halts it again.
+    MirrorResume,
     /// Remove blobs and temporary files left by interrupted uploads.
     Sweep {
         /// Only list what would be removed.
@@ -571,6 +575,12 @@ fn run_admin(registry: &Registry, command: AdminCommand, json: bool) -> Result<(
                     report.problems.len()
                 )));
             }
+        }
+        AdminCommand::MirrorResume => {
+            let reason = registry.resume_mirror()?;
+            show(json, &serde_json::json!({ "resumed": true, "was_halted_for": reason }), |_| {
+                format!("mirror resumed (it was halted: {reason}); the next sync checks the upstream again")
+            });
         }
         AdminCommand::Sweep { dry_run, grace } => {
             let orphans = registry.sweep_orphans(Duration::from_secs(grace), dry_run)?;

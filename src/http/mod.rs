@@ -509,6 +509,10 @@ pub fn server(
             })
     })
     .workers(workers.max(1))
+    // Responses go out at once: with Nagle's algorithm, a response written in two parts (the
+    // headers, then a file) waits for the client's delayed ACK on a kept-alive connection,
+    // about 40 ms per request (measured: 43 ms per package download on loopback, 1 ms without).
+    .tcp_nodelay(true)
     // In-flight requests (an upload being verified) get this long to finish on SIGTERM/SIGINT.
     .shutdown_timeout(120)
     .listen(listener)?

@@ -34,23 +34,24 @@ use serde::Serialize;
 use tempfile::NamedTempFile;
 use utoipa::ToSchema;
 
-use super::packages::PackageRows;
+use super::packages::{PackageRows, Signers, check_signers};
 use super::transparency::{self, DbNodes, StoredEntry};
-use super::{OrgKind, Registry, RegistryError};
+use super::{Registry, RegistryError};
 use crate::log::checkpoint::Checkpoint;
 use crate::log::entry::{Decoded, Event};
 use crate::log::merkle::{self, Hash, NodeSource, ProofError};
 use crate::log::note::{Note, VerifierKey};
 use crate::log::split_view::{EVIDENCE_FORMAT, Evidence};
 use crate::log::tiles::{self, TILE_WIDTH};
-use crate::package::signing::{PackageDigest, decode_public_key, encode_public_key, signing_message};
+use crate::package::signing::{PackageDigest, decode_public_key, signing_message};
 use crate::package::{VerifiedPackage, verify_file};
 use crate::store::models::{KeyRow, OrganisationRow, SignatureRow};
 use crate::store::schema::{mirror_rejections, mirror_state, organisations, packages, signatures, signing_keys};
 use crate::store::{AnyConnection, format_time, now_ms};
 
-/// The upstream, over HTTP (the command line implements it; tests may too).
-pub trait Upstream {
+/// The upstream, over HTTP (the command line implements it; tests may too). Package files
+/// are fetched from several threads at once.
+pub trait Upstream: Sync {
     /// `GET path` (path and query, from the upstream's base URL): (status, body). `Err` when
     /// the upstream could not be reached.
     fn get(&self, path: &str, token: Option<&str>) -> Result<(u16, Vec<u8>), String>;
@@ -79,6 +80,8 @@ pub struct MirrorConfig {
     /// Store only packages releasable to this country (ISO 3166-1 alpha-2): public ones, and
     /// allied ones that list it. Every log entry is still kept and verified.
     pub country: Option<String>,
+    /// Package files downloaded and verified at once (at least 1).
+    pub parallel: usize,
 }
 
 /// Why a sync did not complete. `code()` is stable.
@@ -303,6 +306,8 @@ struct Fetched {
     file: NamedTempFile,
     sha256: String,
     size: u64,
+    /// The package's rows but its signatures' (these depend on the keys in force).
+    rows: PackageRows,
 }
 
 fn upstream_error(path: &str, e: String) -> MirrorError {
@@ -432,6 +437,33 @@ impl Registry {
                 })
                 .collect(),
         }))
+    }
+
+    /// Lifts a mirror's halt once an operator has reviewed the split-view evidence (the
+    /// evidence file stays where it is). Nothing verified is forgotten: the next sync checks the
+    /// upstream against the newest checkpoint the mirror verified, so a split view that
+    /// persists halts it again with new evidence. Returns the reason it was halted for.
+    pub fn resume_mirror(&self) -> Result<String, RegistryError> {
+        self.store.write(|conn| -> Result<String, RegistryError> {
+            let Some(state) = load_state(conn)? else {
+                return Err(RegistryError::NotFound("this registry is not a mirror".into()));
+            };
+            let Some(reason) = state.halted_reason else {
+                return Err(RegistryError::Conflict("the mirror is not halted".into()));
+            };
+            diesel::update(mirror_state::table.find(1))
+                .set((
+                    mirror_state::halted_reason.eq(None::<String>),
+                    mirror_state::halted_at.eq(None::<i64>),
+                    mirror_state::evidence_file.eq(None::<String>),
+                ))
+                .execute(conn)?;
+            log::warn!(
+                "mirror: halt lifted by the operator (was: {reason}; evidence: {})",
+                state.evidence_file.as_deref().unwrap_or("none")
+            );
+            Ok(reason)
+        })
     }
 
     /// Records the outcome of a sync (for `GET /v1/mirror`).
@@ -701,12 +733,12 @@ impl Registry {
             )));
         }
 
-        // Steps 4 and 5, batch by batch.
+        // Steps 4 and 5, batch by batch. While one batch's transaction runs, the next batch's
+        // files are fetched and verified on other threads.
         let batch = cfg.batch.max(1) as u64;
-        let mut index = own;
-        let mut start = own;
-        while start < goal.cp.size {
-            let end = (start + batch).min(goal.cp.size);
+        let size = goal.cp.size;
+        let load = |start: u64| -> Result<Loaded> {
+            let end = (start + batch).min(size);
             let bytes: Vec<Vec<u8>> = if keep {
                 kept[(start - own) as usize..(end - own) as usize].to_vec()
             } else {
@@ -731,53 +763,109 @@ impl Registry {
                 .collect::<Result<Vec<_>>>()?;
             // Files are fetched and verified before the transaction; everything that depends on
             // the log's state (keys in force, names) is checked inside it.
-            let mut prepared: Vec<Prepared> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, d)| self.prepare_entry(cfg, up, start + i as u64, d, &bytes[i]))
-                .collect::<Result<_>>()?;
-            let last = end == goal.cp.size;
-            let (stored, rejected) = self.store.write(|conn| -> Result<(u64, u64)> {
-                diesel::update(mirror_state::table.find(1))
-                    .set(mirror_state::target_checkpoint.eq(&goal.note))
-                    .execute(conn)?;
-                let (mut stored, mut rejected) = (0, 0);
-                for (i, d) in chunk.iter().enumerate() {
-                    let idx = start + i as u64;
-                    let mut p = std::mem::take(&mut prepared[i]);
-                    let (sealed_entry, salt) = p.opened.take().unzip();
-                    match self.replay(conn, cfg, idx, d, p)? {
-                        Replayed::Stored => stored += 1,
-                        Replayed::Rejected => rejected += 1,
-                        Replayed::Kept => {}
-                    }
-                    let entry =
-                        StoredEntry { kind: d.kind(), subject: d.subject(), bytes: &bytes[i], sealed_entry, salt };
-                    transparency::append_at(conn, idx, &entry)?;
+            let prepared = self.prepare_batch(cfg, up, start, &chunk, &bytes)?;
+            Ok(Loaded { start, end, bytes, chunk, prepared })
+        };
+        let index = std::thread::scope(|scope| -> Result<u64> {
+            let load = &load;
+            let mut next = Some(scope.spawn(move || load(own)));
+            let mut index = own;
+            while let Some(handle) = next.take() {
+                let Loaded { start, end, bytes, chunk, mut prepared } =
+                    handle.join().map_err(|_| RegistryError::Internal("a mirror fetch thread panicked".into()))??;
+                if end < size {
+                    next = Some(scope.spawn(move || load(end)));
                 }
-                if last {
+                let last = end == size;
+                let (stored, rejected) = self.store.write(|conn| -> Result<(u64, u64)> {
                     diesel::update(mirror_state::table.find(1))
-                        .set(mirror_state::checkpoint.eq(&goal.note))
+                        .set(mirror_state::target_checkpoint.eq(&goal.note))
                         .execute(conn)?;
+                    let (mut stored, mut rejected) = (0, 0);
+                    for (i, d) in chunk.iter().enumerate() {
+                        let idx = start + i as u64;
+                        let mut p = std::mem::take(&mut prepared[i]);
+                        let (sealed_entry, salt) = p.opened.take().unzip();
+                        match self.replay(conn, cfg, idx, d, p)? {
+                            Replayed::Stored => stored += 1,
+                            Replayed::Rejected => rejected += 1,
+                            Replayed::Kept => {}
+                        }
+                        let entry =
+                            StoredEntry { kind: d.kind(), subject: d.subject(), bytes: &bytes[i], sealed_entry, salt };
+                        transparency::append_at(conn, idx, &entry)?;
+                    }
+                    if last {
+                        diesel::update(mirror_state::table.find(1))
+                            .set(mirror_state::checkpoint.eq(&goal.note))
+                            .execute(conn)?;
+                    }
+                    Ok((stored, rejected))
+                })?;
+                index = end;
+                report.packages_stored += stored;
+                report.packages_rejected += rejected;
+                if total > batch {
+                    log::info!(
+                        "mirror: committed {index} of {size} entries ({} package(s) stored, {} refused so far)",
+                        report.packages_stored,
+                        report.packages_rejected
+                    );
                 }
-                Ok((stored, rejected))
-            })?;
-            index = end;
-            start = end;
-            report.packages_stored += stored;
-            report.packages_rejected += rejected;
-            if total > batch {
-                log::info!(
-                    "mirror: committed {index} of {} entries ({} package(s) stored, {} refused so far)",
-                    goal.cp.size,
-                    report.packages_stored,
-                    report.packages_rejected
-                );
             }
-        }
+            Ok(index)
+        })?;
         report.to_size = index;
         on_verified_checkpoint(&goal.note);
         Ok(report)
+    }
+
+    /// [`Self::prepare_entry`] for every entry of a batch, `cfg.parallel` at a time (the
+    /// downloads wait on the network and the verification takes a core; doing several at once
+    /// keeps both busy). The first error stops the workers.
+    fn prepare_batch(
+        &self,
+        cfg: &MirrorConfig,
+        up: &dyn Upstream,
+        start: u64,
+        chunk: &[Decoded],
+        bytes: &[Vec<u8>],
+    ) -> Result<Vec<Prepared>> {
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let prepare = |i: usize| self.prepare_entry(cfg, up, start + i as u64, &chunk[i], &bytes[i]);
+        let workers = cfg.parallel.clamp(1, chunk.len().max(1));
+        if workers == 1 {
+            return (0..chunk.len()).map(prepare).collect();
+        }
+        let slots: Vec<Mutex<Option<Result<Prepared>>>> = chunk.iter().map(|_| Mutex::new(None)).collect();
+        let (next, failed) = (AtomicUsize::new(0), AtomicBool::new(false));
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    while !failed.load(Ordering::Relaxed) {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= chunk.len() {
+                            break;
+                        }
+                        let outcome = prepare(i);
+                        if outcome.is_err() {
+                            failed.store(true, Ordering::Relaxed);
+                        }
+                        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+                    }
+                });
+            }
+        });
+        let mut prepared = Vec::with_capacity(chunk.len());
+        for slot in slots {
+            match slot.into_inner().unwrap_or_else(|p| p.into_inner()) {
+                Some(outcome) => prepared.push(outcome?),
+                // Not reached: the workers stopped at an earlier error, returned above.
+                None => return Err(RegistryError::Internal("a batch entry was not prepared".into()).into()),
+            }
+        }
+        Ok(prepared)
     }
 
     /// Opens a sealed entry (with the token) and fetches a published package's file. Only an
@@ -809,7 +897,7 @@ impl Registry {
             }
         }
         if let Some(event) = &p.event {
-            p.fetched = self.prefetch(up, cfg.token.as_deref(), event);
+            p.fetched = self.prefetch(up, cfg.token.as_deref(), event, d.at());
         }
         Ok(p)
     }
@@ -820,8 +908,9 @@ impl Registry {
         up: &dyn Upstream,
         token: Option<&str>,
         event: &Event,
+        at: i64,
     ) -> Option<std::result::Result<Fetched, Refused>> {
-        let Event::PackagePublished { digest, file_sha256, .. } = event else {
+        let Event::PackagePublished { digest, file_sha256, organisation, .. } = event else {
             return None;
         };
         Some((|| {
@@ -843,7 +932,10 @@ impl Registry {
             }
             let verified = verify_file(file.path(), self.policy.limits)
                 .map_err(|r| Refused { code: r.code(), message: format!("the package failed verification: {r}") })?;
-            Ok(Fetched { verified, file, sha256, size })
+            // Synced here, on a fetching thread, so storing it in the transaction is quick.
+            file.as_file().sync_all().map_err(|e| refused("mirror_storage", format!("syncing the file: {e}")))?;
+            let rows = PackageRows::unsigned(&verified, &sha256, size, organisation, at);
+            Ok(Fetched { verified, file, sha256, size, rows })
         })())
     }
 
@@ -1021,60 +1113,10 @@ impl Registry {
             )));
         }
         // Signers, as an upload is checked, with "in force" meaning in log order.
-        let mut accepted: Vec<(String, String, &str)> = Vec::new();
-        let mut rows = Vec::new();
-        for sig in v.signatures() {
-            if let Some(problem) = &sig.problem {
-                return Ok(Err(refused("signature_invalid", format!("{}: {problem}", sig.file))));
-            }
-            let (Some(key_id), Some(pk), Some(raw)) = (&sig.key_id, &sig.public_key, &sig.signature) else {
-                return Ok(Err(refused("signature_invalid", format!("{}: incomplete signature", sig.file))));
-            };
-            let found: Option<(KeyRow, OrganisationRow)> = signing_keys::table
-                .inner_join(organisations::table)
-                .filter(signing_keys::key_id.eq(key_id.as_str()))
-                .select((KeyRow::as_select(), OrganisationRow::as_select()))
-                .first(conn)
-                .optional()?;
-            let Some((key, org)) = found else {
-                return Ok(Err(refused("unknown_key", format!("{}: key {key_id} has no earlier log entry", sig.file))));
-            };
-            if key.public_key != encode_public_key(pk) {
-                return Ok(Err(refused(
-                    "signature_invalid",
-                    format!("{}: public key differs from the logged one", sig.file),
-                )));
-            }
-            if key.revoked_at.is_some_and(|t| t <= at) {
-                return Ok(Err(refused(
-                    "key_revoked",
-                    format!("{}: key {key_id} was revoked before this entry", sig.file),
-                )));
-            }
-            let kind = if org.id == *organisation {
-                "author"
-            } else if org.kind == OrgKind::Certifier.as_str() {
-                "countersignature"
-            } else {
-                return Ok(Err(refused(
-                    "signer_not_allowed",
-                    format!(
-                        "{}: key {key_id} belongs to '{}', neither the publisher nor a certifier",
-                        sig.file, org.id
-                    ),
-                )));
-            };
-            accepted.push((sig.file.clone(), key_id.as_str().to_owned(), kind));
-            rows.push(SignatureRow {
-                digest: digest.clone(),
-                key_id: key_id.as_str().to_owned(),
-                organisation_id: org.id,
-                kind: kind.to_owned(),
-                signature: B64.encode(raw),
-                source: "package".to_owned(),
-                added_at: at,
-            });
-        }
+        let (accepted, rows) = match check_signers(conn, v, digest, organisation, at)? {
+            Ok(Signers { signers, rows }) => (signers, rows),
+            Err(r) => return Ok(Err(refused(r.code, format!("{}: {}", r.file, r.detail)))),
+        };
         let signed: Vec<(String, String)> =
             accepted.iter().map(|(_, k, kind)| (k.clone(), (*kind).to_owned())).collect();
         if signed != *logged {
@@ -1107,7 +1149,7 @@ impl Registry {
             log::info!("mirror: {digest} is not releasable to {country}; its entry is kept, the package is not stored");
             return Ok(Ok(false));
         }
-        let package = PackageRows::new(v, &f.sha256, f.size, organisation, at, rows, &accepted);
+        let package = f.rows.signed(v, &f.sha256, f.size, at, rows, &accepted);
         // The blob first: if the transaction then fails, the start-up sweep removes it.
         self.store
             .blobs
@@ -1116,6 +1158,15 @@ impl Registry {
         package.insert(conn)?;
         Ok(Ok(true))
     }
+}
+
+/// One batch of entries, decoded, with their files fetched and verified.
+struct Loaded {
+    start: u64,
+    end: u64,
+    bytes: Vec<Vec<u8>>,
+    chunk: Vec<Decoded>,
+    prepared: Vec<Prepared>,
 }
 
 enum Replayed {

@@ -198,6 +198,85 @@ fn signature_problem(code: &'static str, sig: &CheckedSignature, detail: impl In
     RegistryError::SignatureRejected { code, file: sig.file.clone(), detail: detail.into() }
 }
 
+/// A package's accepted signatures: (signature file, key id, "author" or
+/// "countersignature") and the rows to store.
+pub(super) struct Signers {
+    pub signers: Vec<(String, String, &'static str)>,
+    pub rows: Vec<SignatureRow>,
+}
+
+/// A signature that is not accepted: stable code, the signature file, what is wrong.
+pub(super) struct SignerRefusal {
+    pub code: &'static str,
+    pub file: String,
+    pub detail: String,
+}
+
+/// The signer rule, for an upload (`at` = now) and for a mirror replaying the log (`at` = the
+/// entry's time, the keys table holding what earlier entries added): every signature valid, by
+/// a registered key whose public key is the registered one and that was not revoked at `at`;
+/// the publisher's keys sign as author, certifiers' as countersigners, anyone else is refused.
+/// That the publisher signed at all is the caller's check.
+pub(super) fn check_signers(
+    conn: &mut AnyConnection,
+    verified: &VerifiedPackage,
+    digest: &str,
+    publisher: &str,
+    at: i64,
+) -> Result<std::result::Result<Signers, SignerRefusal>, diesel::result::Error> {
+    let mut out = Signers { signers: Vec::new(), rows: Vec::new() };
+    for sig in verified.signatures() {
+        let refuse = |code, detail: String| Ok(Err(SignerRefusal { code, file: sig.file.clone(), detail }));
+        if let Some(problem) = &sig.problem {
+            return refuse("signature_invalid", problem.clone());
+        }
+        let (Some(key_id), Some(pk), Some(raw)) = (&sig.key_id, &sig.public_key, &sig.signature) else {
+            return refuse("signature_invalid", "incomplete signature".into());
+        };
+        let found: Option<(KeyRow, OrganisationRow)> = signing_keys::table
+            .inner_join(organisations::table)
+            .filter(signing_keys::key_id.eq(key_id.as_str()))
+            .select((KeyRow::as_select(), OrganisationRow::as_select()))
+            .first(conn)
+            .optional()?;
+        let Some((key, org)) = found else {
+            return refuse("unknown_key", format!("key {key_id} is not registered"));
+        };
+        if key.public_key != encode_public_key(pk) {
+            return refuse("signature_invalid", "public key differs from the registered one".into());
+        }
+        if let Some(revoked) = key.revoked_at
+            && revoked <= at
+        {
+            return refuse(
+                "key_revoked",
+                format!("key {key_id} of '{}' was revoked at {}", org.id, format_time(revoked)),
+            );
+        }
+        let kind = if org.id == publisher {
+            "author"
+        } else if org.kind == OrgKind::Certifier.as_str() {
+            "countersignature"
+        } else {
+            return refuse(
+                "signer_not_allowed",
+                format!("key {key_id} belongs to '{}', neither the publishing lab nor a certifier", org.id),
+            );
+        };
+        out.signers.push((sig.file.clone(), key_id.as_str().to_owned(), kind));
+        out.rows.push(SignatureRow {
+            digest: digest.to_owned(),
+            key_id: key_id.as_str().to_owned(),
+            organisation_id: org.id,
+            kind: kind.to_owned(),
+            signature: B64.encode(raw),
+            source: "package".to_owned(),
+            added_at: at,
+        });
+    }
+    Ok(Ok(out))
+}
+
 /// What the registry records about the checks an upload passed.
 fn verification_record(
     v: &VerifiedPackage,
@@ -249,6 +328,40 @@ impl PackageRows {
         signature_rows: Vec<SignatureRow>,
         signers: &[(String, String, &str)],
     ) -> PackageRows {
+        Self::unsigned(verified, file_sha256, file_bytes, organisation, at).signed(
+            verified,
+            file_sha256,
+            file_bytes,
+            at,
+            signature_rows,
+            signers,
+        )
+    }
+
+    /// The signatures' rows and the verification record, which depend on the signers accepted.
+    pub(super) fn signed(
+        mut self,
+        verified: &VerifiedPackage,
+        file_sha256: &str,
+        file_bytes: u64,
+        at: i64,
+        signature_rows: Vec<SignatureRow>,
+        signers: &[(String, String, &str)],
+    ) -> PackageRows {
+        self.document.verification = verification_record(verified, file_sha256, file_bytes, at, signers);
+        self.signature_rows = signature_rows;
+        self
+    }
+
+    /// Every row but the signatures' (the expensive part, which depends only on the file: a
+    /// mirror builds it on its fetching threads).
+    pub(super) fn unsigned(
+        verified: &VerifiedPackage,
+        file_sha256: &str,
+        file_bytes: u64,
+        organisation: &str,
+        at: i64,
+    ) -> PackageRows {
         let digest = verified.digest().to_string();
         let digest = digest.as_str();
         let manifest = verified.manifest();
@@ -275,7 +388,7 @@ impl PackageRows {
         let document = DocumentRow {
             digest: digest.to_owned(),
             manifest: String::from_utf8_lossy(verified.manifest_bytes()).into_owned(),
-            verification: verification_record(verified, file_sha256, file_bytes, at, signers),
+            verification: String::new(),
         };
         let material_row = crate::store::models::PackageMaterialRow {
             digest: digest.to_owned(),
@@ -294,7 +407,7 @@ impl PackageRows {
                 DatasetRow { rows: rows.unwrap_or_default(), ..dataset_row(digest, manifest, d) }
             })
             .collect();
-        PackageRows { row, document, material_row, readers, dataset_rows, signature_rows }
+        PackageRows { row, document, material_row, readers, dataset_rows, signature_rows: Vec::new() }
     }
 
     /// Inserts the rows, updates supersession within the name and the search index. The caller
@@ -350,58 +463,9 @@ impl Registry {
         // Signers: every signature must be valid, by a registered key in force now; the
         // publishing lab must be one of them; others must be certifiers (countersignatures).
         let now = now_ms();
-        let mut signers: Vec<(String, String, &str)> = Vec::new();
-        let mut signature_rows = Vec::new();
-        for sig in verified.signatures() {
-            if let Some(problem) = &sig.problem {
-                return Err(signature_problem("signature_invalid", sig, problem.clone()));
-            }
-            let (Some(key_id), Some(pk), Some(raw)) = (&sig.key_id, &sig.public_key, &sig.signature) else {
-                return Err(signature_problem("signature_invalid", sig, "incomplete signature"));
-            };
-            let found: Option<(KeyRow, OrganisationRow)> = signing_keys::table
-                .inner_join(organisations::table)
-                .filter(signing_keys::key_id.eq(key_id.as_str()))
-                .select((KeyRow::as_select(), OrganisationRow::as_select()))
-                .first(&mut conn)
-                .optional()?;
-            let Some((key, org)) = found else {
-                return Err(signature_problem("unknown_key", sig, format!("key {key_id} is not registered")));
-            };
-            if key.public_key != encode_public_key(pk) {
-                return Err(signature_problem("signature_invalid", sig, "public key differs from the registered one"));
-            }
-            if let Some(at) = key.revoked_at
-                && at <= now
-            {
-                return Err(signature_problem(
-                    "key_revoked",
-                    sig,
-                    format!("key {key_id} of '{}' was revoked at {}", org.id, format_time(at)),
-                ));
-            }
-            let kind = if org.id == principal.organisation {
-                "author"
-            } else if org.kind == OrgKind::Certifier.as_str() {
-                "countersignature"
-            } else {
-                return Err(signature_problem(
-                    "signer_not_allowed",
-                    sig,
-                    format!("key {key_id} belongs to '{}', neither the publishing lab nor a certifier", org.id),
-                ));
-            };
-            signers.push((sig.file.clone(), key_id.as_str().to_owned(), kind));
-            signature_rows.push(SignatureRow {
-                digest: digest.clone(),
-                key_id: key_id.as_str().to_owned(),
-                organisation_id: org.id,
-                kind: kind.to_owned(),
-                signature: B64.encode(raw),
-                source: "package".to_owned(),
-                added_at: now,
-            });
-        }
+        let Signers { signers, rows: signature_rows } =
+            check_signers(&mut conn, &verified, &digest, &principal.organisation, now)?
+                .map_err(|r| RegistryError::SignatureRejected { code: r.code, file: r.file, detail: r.detail })?;
         if !signers.iter().any(|(_, _, kind)| *kind == "author") {
             return Err(RegistryError::SignatureRejected {
                 code: "not_signed_by_uploader",

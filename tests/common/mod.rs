@@ -444,7 +444,20 @@ impl PackageEntries {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) {
+/// How many files are under `dir`, in every subdirectory (0 if it does not exist).
+pub fn files_under(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.map(|e| {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() { files_under(&e.path()) } else { 1 }
+            })
+            .sum()
+        })
+        .unwrap_or(0)
+}
+
+pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
