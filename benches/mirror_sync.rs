@@ -195,21 +195,35 @@ fn main() {
     let log_key = ureq::get(format!("{base}/log/key")).call().unwrap().body_mut().read_to_string().unwrap();
     let log_key = log_key.trim().to_owned();
 
-    // Baseline: every package file with parallel curl.
-    let config = work.join("curl.cfg");
-    let mut cfg = std::fs::File::create(&config).unwrap();
-    for d in &digests {
-        writeln!(cfg, "url = \"{base}/v1/packages/{d}/download\"\noutput = \"/dev/null\"").unwrap();
-    }
-    drop(cfg);
-    let t = Instant::now();
-    let curl = Command::new("curl")
-        .args(["-sS", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", "8", "-K"])
-        .arg(&config)
-        .status()
-        .unwrap();
-    let curl_secs = t.elapsed().as_secs_f64();
-    assert!(curl.success(), "curl failed");
+    // Baseline: every package file with parallel curl, to /dev/null (the baseline), and
+    // a reference: the same saving each file and syncing them (what any copy must at least do).
+    let curl_run = |save: Option<&Path>| -> f64 {
+        let config = work.join("curl.cfg");
+        let mut cfg = std::fs::File::create(&config).unwrap();
+        for (i, d) in digests.iter().enumerate() {
+            let out = save.map_or("/dev/null".to_owned(), |dir| dir.join(format!("{i}.zip")).display().to_string());
+            writeln!(cfg, "url = \"{base}/v1/packages/{d}/download\"\noutput = \"{out}\"").unwrap();
+        }
+        drop(cfg);
+        let t = Instant::now();
+        let curl = Command::new("curl")
+            .args(["-sS", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", "8", "-K"])
+            .arg(&config)
+            .status()
+            .unwrap();
+        if let Some(dir) = save {
+            assert!(Command::new("sync").arg("-f").arg(dir).status().unwrap().success());
+        }
+        let secs = t.elapsed().as_secs_f64();
+        assert!(curl.success(), "curl failed");
+        secs
+    };
+    let curl_secs = curl_run(None);
+    let saved = work.join("curl-saved");
+    let _ = std::fs::remove_dir_all(&saved);
+    std::fs::create_dir_all(&saved).unwrap();
+    let curl_saved_secs = curl_run(Some(&saved));
+    std::fs::remove_dir_all(&saved).unwrap();
 
     // The mirror from scratch, then one new package on an up-to-date mirror.
     let mirror_data = mirror_dir;
@@ -239,6 +253,12 @@ fn main() {
         "| parallel curl (8 streams), download only | {curl_secs:.1} | {:.0} | {:.1} | 1.00 |",
         n as f64 / curl_secs,
         mib / curl_secs
+    );
+    println!(
+        "| parallel curl (8 streams), saving the files, then `sync` | {curl_saved_secs:.1} | {:.0} | {:.1} | {:.2} |",
+        n as f64 / curl_saved_secs,
+        mib / curl_saved_secs,
+        curl_secs / curl_saved_secs
     );
     println!(
         "| `prequal mirror --once` from scratch: verify log, download, re-verify, store | {sync_secs:.1} | {:.0} | {:.1} | {:.2} |",
