@@ -298,3 +298,32 @@ fn disk_full_while_storing_is_a_clean_error() {
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     reg.kill();
 }
+
+/// Blob locks (PostgreSQL) hold a connection while a blob is stored, which for a large object
+/// PUT can take minutes: at most half the pool may be held that way, so readers always get a
+/// connection. A third slow store on a pool of 4 waits for a permit, holding no connection,
+/// while two readers still connect; it proceeds as soon as a store finishes.
+#[test]
+fn slow_blob_stores_leave_half_the_pool_to_readers() {
+    use prequal::store::{DatabaseUrl, Store};
+    let Some(backend) = Backend::postgres() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::server::TestDb::new(&backend, dir.path());
+    let store = Store::open(&DatabaseUrl::parse(&db.url), dir.path(), 4).unwrap();
+    let first = store.lock_blob_shared(&"a".repeat(64)).unwrap();
+    let second = store.lock_blob_shared(&"b".repeat(64)).unwrap();
+    let (granted, waiting) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let third = store.lock_blob_shared(&"c".repeat(64)).unwrap();
+            granted.send(()).unwrap();
+            drop(third);
+        });
+        assert!(waiting.recv_timeout(Duration::from_millis(500)).is_err(), "a third blob lock got a connection");
+        let readers = (store.conn().unwrap(), store.conn().unwrap());
+        drop(readers);
+        drop(first);
+        waiting.recv_timeout(Duration::from_secs(10)).expect("the waiting store was not let through");
+    });
+    drop(second);
+}

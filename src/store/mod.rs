@@ -10,7 +10,7 @@ pub mod models;
 pub mod schema;
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -152,6 +152,38 @@ pub struct BlobLock {
     conn: Option<PooledConnection>,
     key: i32,
     shared: bool,
+    /// Returned after the connection (fields drop in order).
+    _permit: Option<Permit>,
+}
+
+/// Connections that blob locks may hold at once: half the pool (at least one), so that slow
+/// blob stores (a large object PUT holds its lock's connection throughout) never take every
+/// connection from the requests that only read. Uploads beyond it wait for a permit, holding
+/// no connection.
+#[derive(Debug)]
+struct Permits {
+    free: Mutex<usize>,
+    returned: Condvar,
+}
+
+impl Permits {
+    fn acquire(self: &Arc<Self>) -> Permit {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = self.returned.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+        Permit(self.clone())
+    }
+}
+
+struct Permit(Arc<Permits>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.0.returned.notify_one();
+    }
 }
 
 impl BlobLock {
@@ -186,6 +218,7 @@ pub struct Store {
     /// SQLite allows one writer; taking this lock before a write transaction avoids
     /// lock-upgrade failures between pooled connections. PostgreSQL needs none.
     sqlite_writer: Option<Mutex<()>>,
+    blob_lock_permits: Arc<Permits>,
 }
 
 impl Store {
@@ -221,6 +254,10 @@ impl Store {
             url: url.clone(),
             blobs,
             sqlite_writer: matches!(url, DatabaseUrl::Sqlite(_)).then(|| Mutex::new(())),
+            blob_lock_permits: Arc::new(Permits {
+                free: Mutex::new((pool_size as usize / 2).max(1)),
+                returned: Condvar::new(),
+            }),
         };
         store.migrate()?;
         Ok(store)
@@ -277,11 +314,12 @@ impl Store {
     pub fn lock_blob_shared(&self, sha256_hex: &str) -> Result<BlobLock, StoreError> {
         let key = blob_lock_key(sha256_hex);
         if !self.has_blob_locks() {
-            return Ok(BlobLock { conn: None, key, shared: true });
+            return Ok(BlobLock { conn: None, key, shared: true, _permit: None });
         }
+        let permit = self.blob_lock_permits.acquire();
         let mut conn = self.conn()?;
         conn.batch_execute(&format!("SELECT pg_advisory_lock_shared({BLOB_LOCK_SPACE}, {key})"))?;
-        Ok(BlobLock { conn: Some(conn), key, shared: true })
+        Ok(BlobLock { conn: Some(conn), key, shared: true, _permit: Some(permit) })
     }
 
     /// Takes the exclusive lock on a blob address if no publisher holds it; None otherwise.
@@ -289,7 +327,7 @@ impl Store {
         use diesel::RunQueryDsl;
         let key = blob_lock_key(sha256_hex);
         if !self.has_blob_locks() {
-            return Ok(Some(BlobLock { conn: None, key, shared: false }));
+            return Ok(Some(BlobLock { conn: None, key, shared: false, _permit: None }));
         }
         #[derive(diesel::QueryableByName)]
         struct Locked {
@@ -299,7 +337,7 @@ impl Store {
         let mut conn = self.conn()?;
         let got: Locked = diesel::sql_query(format!("SELECT pg_try_advisory_lock({BLOB_LOCK_SPACE}, {key}) AS locked"))
             .get_result(&mut *conn)?;
-        Ok(got.locked.then_some(BlobLock { conn: Some(conn), key, shared: false }))
+        Ok(got.locked.then_some(BlobLock { conn: Some(conn), key, shared: false, _permit: None }))
     }
 
     /// [`Store::write`] on the connection that holds `lock` (PostgreSQL), so that the lock is
