@@ -145,7 +145,7 @@ fn on_verified_checkpoint(registry: &Registry, witness: Option<&Witnessing>, ups
                 witness.upstream_key.get_or_init(|| parsed)
             }
         };
-        let signed = SignedCheckpoint::verify(note.as_bytes(), &key).map_err(|e| e.to_string())?;
+        let signed = SignedCheckpoint::verify(note.as_bytes(), key).map_err(|e| e.to_string())?;
         let now = audit::now_secs();
         let line = witness.witness.cosign(&signed, now).map_err(|e| e.to_string())?;
         registry.keep_own_cosignature(witness.witness.verifier(), &signed, &line, now).map_err(|e| e.to_string())?;
