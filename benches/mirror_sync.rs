@@ -17,9 +17,9 @@
 mod common;
 use common::copy_tree;
 
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 use prequal::package::signing::encode_public_key;
@@ -176,22 +176,8 @@ fn main() {
     let mirror_dir = work.join("mirror");
     let _ = std::fs::remove_dir_all(&mirror_dir);
 
-    let mut server = Command::new(binary())
-        .args(["serve", "--db", &format!("sqlite://{}", origin_data.join("prequal.db").display()), "--data"])
-        .arg(&origin_data)
-        .args(["--bind", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut base = String::new();
-    for line in BufReader::new(server.stdout.take().unwrap()).lines().map_while(Result::ok) {
-        if let Some(rest) = line.strip_prefix("prequal registry listening on ") {
-            base = rest.split_whitespace().next().unwrap().to_owned();
-            break;
-        }
-    }
+    let origin_db = format!("sqlite://{}", origin_data.join("prequal.db").display());
+    let (mut server, base) = common::serve(&binary(), &origin_db, &origin_data);
     let log_key = ureq::get(format!("{base}/log/key")).call().unwrap().body_mut().read_to_string().unwrap();
     let log_key = log_key.trim().to_owned();
 

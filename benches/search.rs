@@ -12,8 +12,10 @@
 //!   PREQUAL_BENCH_PACKAGES=10000 PREQUAL_BENCH_SECONDS=5 cargo bench --bench search
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -219,22 +221,7 @@ fn run_backend(backend: &str, url: &str, data: &Path, n: usize, seconds: u64) {
     // The server indexes the synthetic packages for search at start-up, as it would after an
     // upgrade of a registry filled before the index existed.
     let started = Instant::now();
-    let mut server = Command::new(&binary)
-        .args(["serve", "--db", url, "--data"])
-        .arg(data)
-        .args(["--bind", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut base = String::new();
-    for line in BufReader::new(server.stdout.take().unwrap()).lines().map_while(Result::ok) {
-        if let Some(rest) = line.strip_prefix("prequal registry listening on ") {
-            base = rest.split_whitespace().next().unwrap().to_owned();
-            break;
-        }
-    }
+    let (mut server, base) = common::serve(&binary, url, data);
     println!(
         "\n{backend}: server ready in {:.1} s (including indexing {n} packages for search)\n",
         started.elapsed().as_secs_f64()

@@ -10,14 +10,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::server::{Backend, Response, TestDb, TestRegistry, try_request};
+use common::server::{Backend, Response, TestDb, TestRegistry, listening_address, spawn_server, try_request};
 use common::*;
 use prequal::registry::mirror::MirrorStatus;
 use prequal::registry::{OrgKind, Policy, Registry};
@@ -77,16 +77,7 @@ impl Mirror {
             .stderr(log)
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("prequal mirror listening on ") {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
-                }
-            }
-        });
-        self.url = rx
+        self.url = listening_address(&mut child, "prequal mirror listening on ")
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| panic!("the mirror did not start:\n{}", self.log()));
         self.child = Some(child);
@@ -552,41 +543,6 @@ fn an_altered_blob_is_refused_and_later_packages_are_stored() {
     assert!(lib.detail(&reader, &p3).is_ok());
 }
 
-/// Starts `prequal serve` on a copy of a registry's directory (same database, data and log key).
-fn start_copy(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--db"])
-        .arg(format!("sqlite://{}", dir.join("registry.db").display()))
-        .arg("--data")
-        .arg(dir.join("data"))
-        .args(["--bind", "127.0.0.1:0", "--workers", "2", "--pool-size", "4"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(rest) = line.strip_prefix("prequal registry listening on ") {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 fn check_evidence(file: &Path, key: Option<&str>) -> Output {
     let mut cmd = Command::new(BIN);
     cmd.args(["log", "check-evidence"]).arg(file);
@@ -611,10 +567,13 @@ fn a_fork_halts_both_mirrors_with_evidence_anyone_can_check() {
     // The fork: the origin's database and log key copied, each then writes its own history.
     assert!(origin.terminate().success());
     let fork_dir = tempfile::tempdir().unwrap();
-    copy_dir(origin.dir.path(), fork_dir.path());
+    copy_tree(origin.dir.path(), fork_dir.path());
     origin.spawn();
     proxy.target(&origin.url);
-    let (mut fork, fork_url) = start_copy(fork_dir.path());
+    // `prequal serve` on the copy: same database, data and log key.
+    let fork_db = format!("sqlite://{}", fork_dir.path().join("registry.db").display());
+    let (mut fork, fork_url) =
+        spawn_server(&fork_db, &fork_dir.path().join("data"), &[], &fork_dir.path().join("fork.log"));
     assert_eq!(checkpoint_of(&fork_url), checkpoint_of(&origin.url));
     publish(&origin.url, &tokens["lab-a"], &package_version(dir.path(), BASELINE, "2.0.0", &[&test_key(1)]));
     publish(&fork_url, &tokens["lab-b"], &signed_package_from(dir.path(), "ferrite-sr-y30bh", &[2]));

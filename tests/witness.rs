@@ -346,6 +346,16 @@ fn tampered(bundle: &Path, dir: &Path, name: &str, f: impl FnOnce(&mut Value)) -
     out
 }
 
+/// `prequal evidence export --json` of one package of the registry at `url` into `out`.
+fn export_evidence(url: &str, digest: &str, out: &Path, token: Option<&str>) -> Output {
+    let mut args = vec!["evidence", "export", "--registry", url, "--digest", digest, "--out", out.to_str().unwrap()];
+    if let Some(t) = token {
+        args.extend(["--token", t]);
+    }
+    args.push("--json");
+    prequal(&args)
+}
+
 fn verify_bundle(bundle: &Path, key: &str, witnesses: &[&str], quorum: usize) -> Output {
     let quorum = quorum.to_string();
     let mut args = vec!["verify", bundle.to_str().unwrap(), "--log-key", key, "--quorum", &quorum, "--json"];
@@ -369,17 +379,7 @@ fn evidence_bundles(backend: Backend) {
     // Before any cosignature: the export falls back to the current checkpoint, which a client
     // requiring witnesses refuses.
     let early = dir.path().join("early.json");
-    let out = prequal(&[
-        "evidence",
-        "export",
-        "--registry",
-        &reg.url,
-        "--digest",
-        public,
-        "--out",
-        early.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = export_evidence(&reg.url, public, &early, None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out_json(&out)["report"]["cosigned_checkpoint"], false);
     assert_refused(&verify_bundle(&early, &key, &both, 2), "evidence_quorum_not_met");
@@ -390,17 +390,7 @@ fn evidence_bundles(backend: Backend) {
         assert!(w.cosign(&reg, &key).status.success());
     }
     let bundle = dir.path().join("public.json");
-    let out = prequal(&[
-        "evidence",
-        "export",
-        "--registry",
-        &reg.url,
-        "--digest",
-        public,
-        "--out",
-        bundle.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = export_evidence(&reg.url, public, &bundle, None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out_json(&out)["report"]["cosigned_checkpoint"], true);
     assert_eq!(out_json(&out)["report"]["cosignatures"], 2);
@@ -535,31 +525,9 @@ fn evidence_bundles(backend: Backend) {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let sealed = dir.path().join("allied.json");
-    let anonymous = prequal(&[
-        "evidence",
-        "export",
-        "--registry",
-        &reg.url,
-        "--digest",
-        allied,
-        "--out",
-        sealed.to_str().unwrap(),
-        "--json",
-    ]);
+    let anonymous = export_evidence(&reg.url, allied, &sealed, None);
     assert_eq!(anonymous.status.code(), Some(1), "an anonymous caller may not see the allied package");
-    let out = prequal(&[
-        "evidence",
-        "export",
-        "--registry",
-        &reg.url,
-        "--digest",
-        allied,
-        "--out",
-        sealed.to_str().unwrap(),
-        "--token",
-        &reg.operator_token,
-        "--json",
-    ]);
+    let out = export_evidence(&reg.url, allied, &sealed, Some(&reg.operator_token));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out_json(&out)["report"]["sealed"], true);
     let ok = verify_bundle(&sealed, &key, &both, 2);

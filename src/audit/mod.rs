@@ -76,6 +76,17 @@ impl AuditError {
     }
 }
 
+/// The HTTP client of prequal's commands that talk to a registry (log clients, mirrors):
+/// statuses are answers, not errors; 10 s to connect, 10 min for a whole request.
+pub fn http_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_global(Some(Duration::from_secs(600)))
+        .build()
+        .new_agent()
+}
+
 /// The log endpoints of one registry.
 pub struct LogClient {
     base: String,
@@ -86,13 +97,7 @@ pub struct LogClient {
 impl LogClient {
     /// `base` is the registry's URL; `token` is sent when given (non-public packages).
     pub fn new(base: &str, token: Option<&str>) -> LogClient {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .timeout_global(Some(Duration::from_secs(600)))
-            .build()
-            .new_agent();
-        LogClient { base: base.trim_end_matches('/').to_owned(), token: token.map(str::to_owned), agent }
+        LogClient { base: base.trim_end_matches('/').to_owned(), token: token.map(str::to_owned), agent: http_agent() }
     }
 
     fn send(&self, path: &str, post: Option<&str>, limit: u64) -> Result<Vec<u8>, AuditError> {

@@ -85,13 +85,7 @@ struct HttpUpstream {
 
 impl HttpUpstream {
     fn new(base: &str) -> HttpUpstream {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .timeout_global(Some(Duration::from_secs(600)))
-            .build()
-            .new_agent();
-        HttpUpstream { base: base.trim_end_matches('/').to_owned(), agent }
+        HttpUpstream { base: base.trim_end_matches('/').to_owned(), agent: audit::http_agent() }
     }
 
     fn call(&self, path: &str, token: Option<&str>) -> Result<ureq::http::Response<ureq::Body>, String> {

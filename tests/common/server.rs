@@ -375,16 +375,23 @@ pub fn launch_server(
         .stderr(log_file)
         .spawn()
         .unwrap();
+    let rx = listening_address(&mut child, "prequal registry listening on ");
+    (child, rx)
+}
+
+/// Reads a child's standard output (piped) on a thread of its own, sending the address that
+/// follows `prefix` (e.g. "prequal registry listening on ") when the process prints it.
+pub fn listening_address(child: &mut Child, prefix: &'static str) -> std::sync::mpsc::Receiver<String> {
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("prequal registry listening on ") {
+            if let Some(rest) = line.strip_prefix(prefix) {
                 let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
             }
         }
     });
-    (child, rx)
+    rx
 }
 
 /// [`launch_server`], then waits for its address.
