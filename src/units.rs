@@ -215,15 +215,78 @@ impl Unit {
         Ok((si - target.offset) / target.factor)
     }
 
-    /// All accepted codes of one dimension, for error messages.
+    /// `value` in this unit expressed in the coherent SI unit of its dimension (kelvin for
+    /// temperatures: an absolute scale, so ratios of values mean something).
+    pub fn to_si(&self, value: f64) -> f64 {
+        value * self.factor + self.offset
+    }
+
+    /// The inverse of [`Unit::to_si`].
+    pub fn from_si(&self, si: f64) -> f64 {
+        (si - self.offset) / self.factor
+    }
+
+    /// A difference of two values in this unit, in SI (no offset: 10 °C apart is 10 K apart).
+    pub fn difference_to_si(&self, delta: f64) -> f64 {
+        delta * self.factor
+    }
+
+    /// The inverse of [`Unit::difference_to_si`].
+    pub fn difference_from_si(&self, delta: f64) -> f64 {
+        delta / self.factor
+    }
+
+    /// The unit as a datasheet prints it: `°C` for `Cel`, `kJ/m³` for `kJ/m3`, `Wh/kg` for
+    /// `W.h/kg`, `cycles` for `{cycles}`.
+    pub fn symbol(&self) -> &'static str {
+        symbol(self.code)
+    }
+
     /// `value` in `unit` as degrees Celsius; None when the unit is unknown or not a temperature.
     pub fn to_celsius(value: f64, unit: &str) -> Option<f64> {
         let (from, to) = (Unit::parse(unit).ok()?, Unit::parse("Cel").ok()?);
         from.convert(value, &to).ok()
     }
 
+    /// All accepted codes of one dimension, for error messages.
     pub fn codes_for(dimension: Dimension) -> Vec<&'static str> {
         UNITS.iter().filter(|u| u.dimension == dimension).map(|u| u.code).collect()
+    }
+}
+
+/// The printed symbol of a UCUM code prequal accepts; other text is returned as it is.
+pub fn symbol(code: &str) -> &str {
+    match code {
+        "Cel" => "°C",
+        "[degF]" => "°F",
+        "kJ/m3" => "kJ/m³",
+        "J/m3" => "J/m³",
+        "MJ/m3" => "MJ/m³",
+        "MG.Oe" => "MGOe",
+        "W.h/L" | "W.h/l" => "Wh/L",
+        "[ppm]/K" => "ppm/K",
+        "[ppm]" => "ppm",
+        "%/a" => "%/year",
+        "/a" => "/year",
+        "a" => "years",
+        "g/cm3" => "g/cm³",
+        "kg/m3" => "kg/m³",
+        "mg/cm2" => "mg/cm²",
+        "g/m2" => "g/m²",
+        "kg/m2" => "kg/m²",
+        "A.h" => "Ah",
+        "mA.h" => "mAh",
+        "W.h/kg" => "Wh/kg",
+        "kW.h/kg" => "kWh/kg",
+        "Ohm" => "Ω",
+        "mOhm" => "mΩ",
+        "W.h" => "Wh",
+        "kW.h" => "kWh",
+        "um" => "µm",
+        "{cycles}" => "cycles",
+        "{pass}" => "pass/fail",
+        "1" => "",
+        other => other,
     }
 }
 

@@ -195,14 +195,20 @@ fn units_do_not_change_answers() {
     }
 }
 
-/// A second test site's package: the N42SH source with the HcJ values multiplied by
-/// `hcj_factor` (1.0: the same results, as a site that reproduces them would report).
+/// A second production site's package: the N42SH source made at "Plant B", with the HcJ values
+/// multiplied by `hcj_factor` (1.0: the same results, as a site that reproduces them would
+/// report).
 fn second_site(dir: &std::path::Path, name: &str, hcj_factor: f64) -> std::path::PathBuf {
     common::custom_package_with_files(
         dir,
         common::BASELINE,
         name,
-        |m| m["name"] = name.into(),
+        |m| {
+            m["name"] = name.into();
+            for lot in m["material"]["lots"].as_array_mut().unwrap() {
+                lot["site"] = "Plant B (fictional)".into();
+            }
+        },
         |src| {
             for entry in std::fs::read_dir(src.join("datasets")).unwrap() {
                 let path = entry.unwrap().path();
@@ -250,6 +256,50 @@ fn equivalency_of_a_second_site() {
     assert!(p.mean_limit.unwrap() < 1651.0 && p.sample_mean.unwrap() < p.mean_limit.unwrap(), "{p:?}");
     // Lower-is-better properties are tested on the maximum individual.
     assert_eq!(fit::better_side("irreversible_flux_loss"), prequal::stats::Side::Upper);
+}
+
+#[test]
+fn another_site_joins_the_evidence_only_through_equivalency() {
+    let dir = tempfile::tempdir().unwrap();
+    let evidence = |p: &std::path::Path| fit::evidence_from_verified(&verify_file(p, Limits::default()).unwrap());
+    let (m, base) = sample("ndfeb-n42sh-baseline");
+    let profile = builtin("ev-traction-magnet-150c");
+    let alone = fit::fit(&profile, m.clone(), std::slice::from_ref(&base));
+    assert_eq!(alone.sources.len(), 1);
+    assert_eq!(alone.sources[0].role, fit::SourceRole::Baseline);
+
+    // A site whose coercivity is 7 % lower fails equivalency: kept apart, not pooled.
+    let weaker = evidence(&second_site(dir.path(), "site-b-weaker", 0.93));
+    let r = fit::fit(&profile, m.clone(), &[base.clone(), weaker]);
+    let roles: Vec<fit::SourceRole> = r.sources.iter().map(|s| s.role).collect();
+    assert_eq!(roles, [fit::SourceRole::Baseline, fit::SourceRole::KeptApart], "{:#?}", r.sources);
+    let apart = &r.sources[1];
+    assert!(apart.source.contains("Plant B"), "{}", apart.source);
+    assert!(
+        apart.reason.contains("not equivalent") && apart.reason.contains("intrinsic_coercivity"),
+        "{}",
+        apart.reason
+    );
+    assert_eq!(apart.equivalency.len(), 1);
+    assert!(!apart.equivalency[0].pass);
+    assert_eq!(r.packages.len(), 1, "only the baseline is pooled: {:?}", r.packages);
+    assert!(r.summary.contains("kept apart"), "{}", r.summary);
+    assert!(r.ignored.iter().any(|i| i.contains("site-b-weaker") && i.contains("kept apart")), "{:?}", r.ignored);
+    for (a, b) in alone.requirements.iter().zip(&r.requirements) {
+        assert_eq!((a.status, a.value, a.specimens), (b.status, b.value, b.specimens), "{}", a.id);
+    }
+    assert_eq!(r.verdict, alone.verdict);
+
+    // A site that reproduces the results passes: pooled, and its datasets are cited.
+    let same = evidence(&second_site(dir.path(), "site-b-same", 1.0));
+    let r = fit::fit(&profile, m, &[base, same]);
+    let roles: Vec<fit::SourceRole> = r.sources.iter().map(|s| s.role).collect();
+    assert_eq!(roles, [fit::SourceRole::Baseline, fit::SourceRole::Equivalent]);
+    assert!(r.sources[1].reason.contains("equivalent to the baseline"), "{}", r.sources[1].reason);
+    assert_eq!(r.packages.len(), 2);
+    let hcj = r.requirements.iter().find(|x| x.property == "intrinsic_coercivity").unwrap();
+    let cited: std::collections::BTreeSet<&str> = hcj.citations.iter().map(|c| c.package.as_str()).collect();
+    assert_eq!(cited.len(), 2, "{:?}", hcj.citations);
 }
 
 #[test]
@@ -309,5 +359,108 @@ fn demagnetisation_curves_do_not_change_evidence_or_fits() {
         let plain = serde_json::to_string(&fit::fit(p, material.clone(), std::slice::from_ref(&plain_ev))).unwrap();
         assert!(with.contains(&with_ev.digest), "the report cites the package");
         assert_eq!(with.replace(&with_ev.digest, &plain_ev.digest), plain, "{}", p.id);
+    }
+}
+
+mod unit_invariance {
+    //! The same data and requirement written in any compatible unit give the same verdict and
+    //! the same basis value, converted, to 1e-9 relative (basis values are computed in SI, on
+    //! the absolute temperature scale).
+    use std::sync::Arc;
+
+    use prequal::fit::{self, Evidence, EvidenceDataset, EvidenceRow, MaterialRef};
+    use prequal::profile::Profile;
+    use prequal::units::Unit;
+    use proptest::prelude::*;
+
+    /// (property, unit codes of one dimension, a plausible SI centre, class)
+    const CASES: [(&str, [&str; 3], f64, &str); 3] = [
+        ("thermal_runaway_onset", ["Cel", "K", "[degF]"], 473.15, "battery_cell"),
+        ("intrinsic_coercivity", ["kA/m", "kOe", "A/m"], 1.6e6, "permanent_magnet"),
+        ("remanence", ["T", "kG", "mT"], 1.3, "permanent_magnet"),
+    ];
+
+    fn profile(property: &str, class: &str, unit: &str, threshold: f64, basis: &str, comparator: &str) -> Profile {
+        let json = serde_json::json!({
+            "id": "unit-check", "version": "1.0.0", "title": "unit check", "application": "test",
+            "issuing_body": "test", "material_class": class,
+            "requirements": [{
+                "id": "r", "property": property, "comparator": comparator, "threshold": threshold,
+                "unit": unit, "conditions": { "temperature": { "value": 60.0, "unit": "Cel", "tolerance": 5.0 } },
+                "basis": basis, "min_specimens": 5, "min_batches": 1, "standards": ["IEC 62619"],
+                "criticality": "critical"
+            }]
+        });
+        Profile::parse("unit-check", json.to_string().as_bytes()).unwrap()
+    }
+
+    fn evidence(property: &str, unit: &str, values_si: &[f64], batches: usize) -> Evidence {
+        let u = Unit::parse(unit).unwrap();
+        let conditions = Arc::new([("temperature".to_owned(), (333.15, "K".to_owned()))].into_iter().collect());
+        Evidence {
+            digest: "sha256:00".into(),
+            name: "p".into(),
+            version: "1".into(),
+            organisation: "lab".into(),
+            signers: Vec::new(),
+            source: Default::default(),
+            datasets: vec![EvidenceDataset {
+                id: "d".into(),
+                property: property.into(),
+                unit: unit.into(),
+                standard: "IEC 62619:2022".into(),
+                rows: values_si
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| EvidenceRow {
+                        specimen: format!("s{i}"),
+                        batch: Arc::from(format!("b{}", i % batches).as_str()),
+                        value: u.from_si(*v),
+                        conditions: Arc::clone(&conditions),
+                    })
+                    .collect(),
+            }],
+        }
+    }
+
+    fn material(class: &str) -> MaterialRef {
+        MaterialRef { id: "m".into(), designation: "m".into(), producer: "p".into(), material_class: class.into() }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+        #[test]
+        fn same_answer_in_every_unit(
+            case in 0usize..3,
+            spread in prop::collection::vec(-1.0f64..1.0, 5..30),
+            batches in 1usize..4,
+            basis in prop::sample::select(vec!["typical", "minimum", "b_basis", "a_basis"]),
+            comparator in prop::sample::select(vec!["at_least", "at_most"]),
+            offset in -0.2f64..0.2,
+            data_unit in 0usize..3,
+            req_unit in 0usize..3,
+        ) {
+            let (property, units, centre, class) = CASES[case];
+            let values: Vec<f64> = spread.iter().map(|d| centre * (1.0 + 0.05 * d)).collect();
+            let threshold_si = centre * (1.0 + offset);
+            let reference = Unit::parse(units[0]).unwrap();
+            let restated = Unit::parse(units[req_unit]).unwrap();
+            let p0 = profile(property, class, units[0], reference.from_si(threshold_si), basis, comparator);
+            let p1 = profile(property, class, units[req_unit], restated.from_si(threshold_si), basis, comparator);
+            let e0 = evidence(property, units[0], &values, batches);
+            let e1 = evidence(property, units[data_unit], &values, batches);
+            let r0 = fit::fit(&p0, material(class), &[e0]);
+            let r1 = fit::fit(&p1, material(class), &[e1]);
+            let (a, b) = (&r0.requirements[0], &r1.requirements[0]);
+            prop_assert_eq!(a.status, b.status, "{} vs {}", a.explanation, b.explanation);
+            prop_assert_eq!(r0.verdict, r1.verdict);
+            prop_assert_eq!(&a.model, &b.model);
+            if let (Some(va), Some(vb)) = (a.value, b.value) {
+                let (sa, sb) = (reference.to_si(va), restated.to_si(vb));
+                prop_assert!((sa - sb).abs() <= 1e-9 * sa.abs(), "{} {} vs {} {}", va, units[0], vb, units[req_unit]);
+                let (pa, pb) = (a.margin_percent.unwrap(), b.margin_percent.unwrap());
+                prop_assert!((pa - pb).abs() <= 1e-6 * pa.abs().max(1.0), "margin {} % vs {} %", pa, pb);
+            }
+        }
     }
 }

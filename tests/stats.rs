@@ -10,9 +10,9 @@
 //!   cmstatr (github.com/cmstatr/cmstatr, tests/testthat/test-*.R and inst/extdata): numbers only.
 
 use prequal::stats::{
-    Model, Side, StatsError, anderson_darling, equivalency, hanson_koopmans_factor, k_factor_normal,
-    k_factors_equivalency, k_sample_anderson_darling, max_normed_residual, mnr_critical, model_bound, noncentral_t_cdf,
-    nonparametric_bound, tolerance_bound, weibull_mle,
+    Model, Route, Side, StatsError, anderson_darling, anova_bound, equivalency, hanson_koopmans_factor,
+    k_factor_normal, k_factors_equivalency, k_sample_anderson_darling, levene_test, max_normed_residual, mnr_critical,
+    model_bound, noncentral_t_cdf, nonparametric_bound, tolerance_bound, weibull_mle,
 };
 
 /// STAT17 example data (cmstatr tests/testthat/test-basis.R, test-adtest.R), 18 values.
@@ -382,7 +382,8 @@ fn tolerance_bound_picks_weibull_for_stat17_data() {
     assert_eq!(r.model, Model::Weibull, "{}", r.reason);
     close(r.value, 125.441, 0.01, "B-basis");
     assert_eq!((r.n, r.batches, r.adk.is_none(), r.gof.len()), (18, 1, true, 3));
-    assert!(r.reason.starts_with("Weibull: Anderson–Darling OSL 0.17"), "{}", r.reason);
+    assert_eq!(r.route, Route::SingleBatch);
+    assert!(r.reason.contains("distribution (Anderson–Darling, 8.3.4): Weibull (Weibull OSL 0.17"), "{}", r.reason);
     // Upper bound: Weibull is skipped, normal fits and is used.
     let u = tolerance_bound(&STAT17, &batches, 0.90, 0.95, Side::Upper).unwrap();
     assert_eq!(u.model, Model::Normal);
@@ -408,6 +409,7 @@ fn tolerance_bound_reports_pooling_and_outliers() {
     let r = tolerance_bound(&values, &batches, 0.90, 0.95, Side::Lower).unwrap();
     assert!(!r.pooled);
     assert!(r.reason.contains("batches differ"), "{}", r.reason);
+    assert_eq!(r.route, Route::Anova, "not pooled: the ANOVA method, not a bound on pooled data");
 }
 
 #[test]
@@ -521,4 +523,207 @@ fn equivalency_rejects_bad_input() {
         equivalency(&[1.0, 2.0], &[1.0, 2.0], 1.5, Side::Lower),
         Err(StatsError::InvalidProbability { .. })
     ));
+}
+
+// ---------------------------------------------------------------- CMH-17-1G decision tree
+
+/// CMH-17-1G Section 8.3.11.1.1, CTD condition, three batches (cmstatr tests/testthat/test-levene.R).
+const CTD: [(u8, f64); 19] = [
+    (1, 118.3774604),
+    (1, 123.6035612),
+    (1, 115.2238092),
+    (1, 112.6379744),
+    (1, 116.5564277),
+    (1, 123.1649896),
+    (2, 128.5589027),
+    (2, 113.1462103),
+    (2, 121.4248107),
+    (2, 134.3241906),
+    (2, 129.6405117),
+    (2, 117.9818658),
+    (3, 115.4505226),
+    (3, 120.0369467),
+    (3, 117.1631088),
+    (3, 112.9302797),
+    (3, 117.9114501),
+    (3, 120.1900159),
+    (3, 110.7295966),
+];
+
+/// Relative agreement within 0.1 % of a value published to the digits shown.
+fn within_0_1_percent(got: f64, published: f64, what: &str) {
+    assert!((got - published).abs() <= 1e-3 * published.abs(), "{what}: got {got}, published {published}");
+}
+
+/// `got` printed with `decimals` decimals is the published figure.
+fn as_published(got: f64, published: f64, decimals: usize, what: &str) {
+    assert_eq!(format!("{got:.decimals$}"), format!("{published:.decimals$}"), "{what}: got {got}");
+}
+
+#[test]
+fn anova_basis_matches_stat17_for_etw2() {
+    // CMH-17-1G Section 8.3.11.2.2: STAT17's ANOVA B-basis 63.2 and A-basis 34.6 for ETW2
+    // (also cmstatr's validation vignette, section 4.1.7).
+    let g = groups(&ETW2);
+    let b = anova_bound(&g, 0.90, 0.95, Side::Lower).unwrap();
+    within_0_1_percent(b.value, 63.2, "ANOVA B ETW2");
+    let a = anova_bound(&g, 0.99, 0.95, Side::Lower).unwrap();
+    within_0_1_percent(a.value, 34.6, "ANOVA A ETW2");
+    assert!(a.value < b.value);
+    assert_eq!((b.batches, b.n), (3, 20));
+    // An upper bound mirrors the lower one about the grand mean.
+    let u = anova_bound(&g, 0.90, 0.95, Side::Upper).unwrap();
+    assert!((u.value - b.grand_mean - (b.grand_mean - b.value)).abs() < 1e-9);
+}
+
+#[test]
+fn anova_uses_the_pooled_factor_when_batches_do_not_differ() {
+    // STAT17's ANOVA B-basis 93.2 for five batches with small between-batch variance (cmstatr
+    // tests/testthat/test-basis.R, "ANOVA method matches STAT17 when between-batch var. is small").
+    let data: [(u8, f64); 30] = [
+        (1, 105.04953017290813),
+        (1, 105.74515635546253),
+        (1, 99.7549396676824),
+        (1, 107.44219439303261),
+        (1, 100.17657481474124),
+        (1, 106.601810738431),
+        (2, 101.15202811896768),
+        (2, 90.63466521331704),
+        (2, 106.93692070778634),
+        (2, 116.14555531325212),
+        (2, 100.20555336225114),
+        (2, 103.89002397699194),
+        (3, 110.50367678215923),
+        (3, 95.34690617376182),
+        (3, 105.03624331633935),
+        (3, 105.83852344481843),
+        (3, 105.8785931848096),
+        (3, 103.97623814685818),
+        (4, 94.92344509669459),
+        (4, 89.35739844589054),
+        (4, 110.45073142288507),
+        (4, 108.32807015574465),
+        (4, 104.35498641239826),
+        (4, 109.39785860273314),
+        (5, 102.88966425996772),
+        (5, 105.08208381529616),
+        (5, 109.82310733067601),
+        (5, 108.64289487358796),
+        (5, 99.87084985403291),
+        (5, 96.7651412720645),
+    ];
+    let r = anova_bound(&groups(&data), 0.90, 0.95, Side::Lower).unwrap();
+    assert!(r.msb <= r.mse, "{r:?}");
+    within_0_1_percent(r.value, 93.2, "ANOVA B, no batch effect");
+}
+
+#[test]
+fn levene_matches_stat17() {
+    // CMH-17-1G Section 8.3.11.2.2 (STAT17): F = 0.123 for the ETW2 batches and 3.850 for the
+    // CTD batches (cmstatr's validation vignette, section 4.1.5).
+    as_published(levene_test(&groups(&ETW2), 0.05).unwrap().f, 0.123, 3, "Levene ETW2");
+    let ctd = levene_test(&groups(&CTD), 0.05).unwrap();
+    within_0_1_percent(ctd.f, 3.850, "Levene CTD");
+    assert!(ctd.reject_equal_variance && ctd.p < 0.05, "{ctd:?}");
+    assert!(matches!(levene_test(&groups(&ETW2)[..1], 0.05), Err(StatsError::TooFewGroups { .. })));
+}
+
+#[test]
+fn decision_tree_takes_the_anova_route_when_batches_do_not_pool() {
+    // ETW2: the k-sample AD test rejects pooling (ADK 3.024, CMH-17-1G 8.3.11.1.1), so the
+    // handbook's value is the ANOVA one, 63.2 — not the pooled-data 82.2.
+    let (values, labels) = split(&ETW2);
+    let batches: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let b = tolerance_bound(&values, &batches, 0.90, 0.95, Side::Lower).unwrap();
+    assert_eq!((b.route, b.model, b.pooled), (Route::Anova, Model::Anova, false), "{}", b.reason);
+    within_0_1_percent(b.value, 63.2, "decision tree B ETW2");
+    within_0_1_percent(b.adk.as_ref().unwrap().statistic, 3.024, "ADK ETW2");
+    assert!(b.reason.contains("8.3.2.2") && b.reason.contains("ANOVA method"), "{}", b.reason);
+    assert!(b.reason.contains("Levene") && b.reason.contains("fewer than 5"), "{}", b.reason);
+    let a = tolerance_bound(&values, &batches, 0.99, 0.95, Side::Lower).unwrap();
+    within_0_1_percent(a.value, 34.6, "decision tree A ETW2");
+}
+
+#[test]
+fn decision_tree_pools_etw_and_falls_back_to_hanson_koopmans() {
+    // ETW: batches pool (ADK 0.793), no distribution fits (OSL Weibull 0.0061, normal 0.0003,
+    // lognormal 0.0219), so STAT17 reports the non-parametric values: B-basis 37.9
+    // (Hanson–Koopmans) and A-basis 13.0 (CMH-17-1G 8.3.11.2.1; cmstatr's validation vignette,
+    // sections 4.1.3 and 4.1.6).
+    let (values, labels) = split(&ETW);
+    let batches: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let b = tolerance_bound(&values, &batches, 0.90, 0.95, Side::Lower).unwrap();
+    assert_eq!((b.route, b.model, b.pooled), (Route::Pooled, Model::NonParametric, true), "{}", b.reason);
+    within_0_1_percent(b.value, 37.9, "decision tree B ETW");
+    let a = tolerance_bound(&values, &batches, 0.99, 0.95, Side::Lower).unwrap();
+    within_0_1_percent(a.value, 13.0, "decision tree A ETW");
+    assert!(b.steps.len() >= 3 && b.steps[0].starts_with("outliers (MNR, CMH-17-1G 8.3.3)"), "{:?}", b.steps);
+}
+
+#[test]
+fn a_failed_weibull_fit_falls_through_to_the_next_model() {
+    // 1e8 ± 1: the Weibull likelihood cannot be maximised at this shape; the normal model can.
+    let values: Vec<f64> = [-1.0, -0.5, 0.0, 0.25, 0.5, 1.0, -0.25, 0.75, -0.75, 0.1].iter().map(|d| 1e8 + d).collect();
+    let batches = vec!["A"; values.len()];
+    let b = tolerance_bound(&values, &batches, 0.90, 0.95, Side::Lower).unwrap();
+    assert_ne!(b.model, Model::Weibull, "{}", b.reason);
+    assert!(b.value < 1e8 && b.value > 1e8 - 10.0, "{}", b.value);
+}
+
+#[test]
+fn weibull_is_not_used_below_its_minimum_sample() {
+    let values = [101.0, 104.0, 99.5];
+    let batches = ["A"; 3];
+    let b = tolerance_bound(&values, &batches, 0.90, 0.95, Side::Lower).unwrap();
+    let a = tolerance_bound(&values, &batches, 0.99, 0.95, Side::Lower).unwrap();
+    assert_ne!(b.model, Model::Weibull);
+    assert!(b.reason.contains("Weibull not used below 5"), "{}", b.reason);
+    assert!(a.value <= b.value, "A {} ≤ B {}", a.value, b.value);
+}
+
+mod basis_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample() -> impl Strategy<Value = (Vec<f64>, Vec<String>)> {
+        (3usize..40, 1usize..5, 0u8..3, any::<u64>()).prop_map(|(n, batches, shape, seed)| {
+            // A small deterministic generator: normal-ish, skewed or heavy-tailed positive data.
+            let mut state = seed | 1;
+            let mut next = || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 11) as f64 / (1u64 << 53) as f64
+            };
+            let values: Vec<f64> = (0..n)
+                .map(|_| {
+                    let u: f64 = (0..6).map(|_| next()).sum::<f64>() - 3.0;
+                    match shape {
+                        0 => 100.0 + 5.0 * u,
+                        1 => (4.0 + 0.3 * u).exp(),
+                        _ => 50.0 + 20.0 * next().powi(3) + u,
+                    }
+                })
+                .collect();
+            let labels = (0..n).map(|i| format!("b{}", i % batches)).collect();
+            (values, labels)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// An A-basis covers more of the population than a B-basis, so it never lies above it.
+        #[test]
+        fn a_basis_never_exceeds_b_basis((values, labels) in sample()) {
+            let batches: Vec<&str> = labels.iter().map(String::as_str).collect();
+            let b = tolerance_bound(&values, &batches, 0.90, 0.95, Side::Lower);
+            let a = tolerance_bound(&values, &batches, 0.99, 0.95, Side::Lower);
+            if let (Ok(b), Ok(a)) = (b, a) {
+                prop_assert!(a.value <= b.value + 1e-9 * b.value.abs(), "A {} > B {} ({} | {})", a.value, b.value, a.reason, b.reason);
+                let bu = tolerance_bound(&values, &batches, 0.90, 0.95, Side::Upper).unwrap();
+                let au = tolerance_bound(&values, &batches, 0.99, 0.95, Side::Upper).unwrap();
+                prop_assert!(au.value >= bu.value - 1e-9 * bu.value.abs(), "upper A {} < B {}", au.value, bu.value);
+            }
+        }
+    }
 }

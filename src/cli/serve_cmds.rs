@@ -208,6 +208,11 @@ pub(super) fn prepare(registry: &Registry, sweep_grace: Duration) -> Result<(), 
         }
         Err(e) => return Err(format!("sweeping interrupted uploads: {e}")),
     }
+    match registry.backfill_sources() {
+        Ok(n) if n > 0 => log::info!("recorded the evidence source of {n} package(s) stored before sources were"),
+        Ok(_) => {}
+        Err(e) => return Err(format!("recording evidence sources: {e}")),
+    }
     let started = std::time::Instant::now();
     let indexed = registry.reindex(|n| {
         if n % 10_000 == 0 {

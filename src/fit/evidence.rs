@@ -48,6 +48,43 @@ pub struct EvidenceDataset {
     pub rows: Vec<EvidenceRow>,
 }
 
+/// Where a package's material was made: its production sites and process route, what CMH-17
+/// calls the source. Evidence from another source joins a material's only through equivalency.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Source {
+    /// The lots' production sites, sorted, without repeats (empty when the manifest names none).
+    pub sites: Vec<String>,
+    pub process_route: String,
+}
+
+impl Source {
+    pub fn of_material(material: &crate::package::manifest::Material) -> Source {
+        let mut sites: Vec<String> =
+            material.lots.iter().filter_map(|l| l.site.as_deref()).map(|s| s.trim().to_owned()).collect();
+        sites.sort_by_key(|s| s.to_lowercase());
+        sites.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+        Source { sites, process_route: material.process_route.trim().to_owned() }
+    }
+
+    /// Two sources are the same when their sites and route are, ignoring case and spacing.
+    pub fn same_as(&self, other: &Source) -> bool {
+        let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        norm(&self.process_route) == norm(&other.process_route)
+            && self.sites.len() == other.sites.len()
+            && self.sites.iter().zip(&other.sites).all(|(a, b)| norm(a) == norm(b))
+    }
+
+    /// In words: `process route 'sintered', site Plant A`.
+    pub fn describe(&self) -> String {
+        let sites = match self.sites.len() {
+            0 => "no site stated".to_owned(),
+            1 => format!("site {}", self.sites[0]),
+            _ => format!("sites {}", self.sites.join(", ")),
+        };
+        format!("process route '{}', {sites}", self.process_route)
+    }
+}
+
 /// One package that counts as evidence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {
@@ -57,6 +94,8 @@ pub struct Evidence {
     /// The publishing lab (registry organisation id, or the manifest's lab name offline).
     pub organisation: String,
     pub signers: Vec<Signer>,
+    /// Where the tested material was made.
+    pub source: Source,
     pub datasets: Vec<EvidenceDataset>,
 }
 
@@ -121,6 +160,7 @@ pub fn evidence_from_verified(v: &VerifiedPackage) -> Evidence {
         name: m.name.clone(),
         version: m.version.clone(),
         organisation: m.lab.name.clone(),
+        source: Source::of_material(&m.material),
         signers: v
             .signatures()
             .iter()

@@ -17,7 +17,8 @@ use utoipa::ToSchema;
 
 pub use equivalency::{EquivalencyReport, PropertyEquivalency, better_side, equivalency};
 pub use evidence::{
-    Evidence, EvidenceDataset, EvidenceRow, Signer, decode_rows, encode_rows, evidence_from_verified, material_id,
+    Evidence, EvidenceDataset, EvidenceRow, Signer, Source, decode_rows, encode_rows, evidence_from_verified,
+    material_id,
 };
 pub use report::{render_ranking, render_text};
 
@@ -56,6 +57,23 @@ pub enum Verdict {
     Incomplete,
     /// At least one requirement is not met.
     NotQualified,
+}
+
+impl Verdict {
+    /// The verdict as the report prints it: `qualified`, `not qualified`, `incomplete`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Qualified => "qualified",
+            Verdict::Incomplete => "incomplete",
+            Verdict::NotQualified => "not qualified",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
 }
 
 /// A dataset a number came from.
@@ -104,6 +122,11 @@ pub struct RequirementResult {
     /// `normal`, `lognormal`, `weibull` or `non_parametric`, for B- and A-basis values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The branch of the CMH-17-1G 8.3 decision tree: `single_batch`, `pooled` or `anova`
+    /// (B- and A-basis values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// Every step of that decision tree, each naming its handbook section.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub statistics: String,
     /// How the evidence was matched to the condition: `measured`, `interpolated`, or `none`.
@@ -154,7 +177,22 @@ pub struct ProfileRef {
     pub id: String,
     pub version: String,
     pub title: String,
+    /// The body that issued the profile, as the profile names it.
+    #[serde(default)]
+    pub issuing_body: String,
     pub illustrative: bool,
+}
+
+impl ProfileRef {
+    pub fn of(profile: &Profile) -> ProfileRef {
+        ProfileRef {
+            id: profile.id.clone(),
+            version: profile.version.clone(),
+            title: profile.title.clone(),
+            issuing_body: profile.issuing_body.clone(),
+            illustrative: profile.illustrative,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -166,10 +204,115 @@ pub struct FitReport {
     pub requirements: Vec<RequirementResult>,
     pub remaining_tests: Vec<RemainingTest>,
     pub reuse: ReuseSummary,
-    /// The packages considered (only evidence that counts is passed in).
+    /// The packages pooled into this report's evidence: the baseline source's and those of
+    /// sources shown equivalent to it.
     pub packages: Vec<String>,
+    /// Every source of evidence for the material, how it was used and why.
+    pub sources: Vec<SourceUse>,
     /// Datasets left out, and why (a standard the profile does not accept, an incompatible unit).
     pub ignored: Vec<String>,
+}
+
+/// How one source's evidence was used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceRole {
+    /// The first source published for the material: the qualified base others are compared with.
+    Baseline,
+    /// Another source whose every package passed equivalency against the baseline: pooled.
+    Equivalent,
+    /// Another source not shown equivalent: its results are not used.
+    KeptApart,
+}
+
+/// A source of evidence (production sites and process route) and how it entered the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SourceUse {
+    /// The source in words: process route and sites.
+    pub source: String,
+    pub role: SourceRole,
+    /// Its packages, `name version (digest)`.
+    pub packages: Vec<String>,
+    pub reason: String,
+    /// The equivalency test of each of its packages against the baseline (other sources only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub equivalency: Vec<EquivalencyReport>,
+}
+
+/// Significance of the equivalency tests that admit another source (CMH-17-1G 8.4.4).
+pub const EQUIVALENCY_ALPHA: f64 = 0.05;
+
+fn package_label(e: &Evidence) -> String {
+    format!("{} {} ({})", e.name, e.version, e.digest)
+}
+
+/// Splits a material's evidence by source. The first source (in the order given: publication
+/// order in the registry, argument order offline) is the baseline; another source is pooled only
+/// when every one of its packages passes equivalency against the baseline's evidence, as
+/// CMH-17-1G 8.4 admits a new producer, site or process; otherwise it is kept apart.
+fn admit(evidence: &[Evidence]) -> (Vec<&Evidence>, Vec<SourceUse>) {
+    let mut groups: Vec<(&Source, Vec<&Evidence>)> = Vec::new();
+    for e in evidence {
+        match groups.iter_mut().find(|(s, _)| s.same_as(&e.source)) {
+            Some((_, members)) => members.push(e),
+            None => groups.push((&e.source, vec![e])),
+        }
+    }
+    let mut groups = groups.into_iter();
+    let Some((base_source, base)) = groups.next() else { return (Vec::new(), Vec::new()) };
+    let mut uses = vec![SourceUse {
+        source: base_source.describe(),
+        role: SourceRole::Baseline,
+        packages: base.iter().map(|e| package_label(e)).collect(),
+        reason: "the first source published for this material: the qualified base".into(),
+        equivalency: Vec::new(),
+    }];
+    let mut admitted = base.clone();
+    let rest: Vec<(&Source, Vec<&Evidence>)> = groups.collect();
+    if rest.is_empty() {
+        return (admitted, uses);
+    }
+    let qualified: Vec<Evidence> = base.iter().map(|e| (*e).clone()).collect();
+    for (source, members) in rest {
+        let reports: Vec<EquivalencyReport> =
+            members.iter().map(|e| equivalency(&qualified, e, EQUIVALENCY_ALPHA)).collect();
+        let pass = reports.iter().all(|r| r.pass);
+        let reason = if pass {
+            let tested: usize = reports.iter().map(|r| r.properties.iter().filter(|p| p.pass.is_some()).count()).sum();
+            format!(
+                "equivalent to the baseline (CMH-17-1G 8.4.4, mean and minimum individual, α = {EQUIVALENCY_ALPHA}): {tested} property test(s) passed"
+            )
+        } else {
+            let failed: Vec<String> = reports
+                .iter()
+                .flat_map(|r| r.properties.iter())
+                .filter(|p| p.pass == Some(false))
+                .map(|p| match p.temperature_c {
+                    Some(t) => format!("{} at {} °C", p.property, fmt_num(t)),
+                    None => p.property.clone(),
+                })
+                .collect();
+            if failed.is_empty() {
+                "no property could be tested for equivalency against the baseline: kept apart until an equivalency test set is published".to_string()
+            } else {
+                format!(
+                    "not equivalent to the baseline (CMH-17-1G 8.4.4, α = {EQUIVALENCY_ALPHA}): {} failed: kept apart",
+                    failed.join(", ")
+                )
+            }
+        };
+        if pass {
+            admitted.extend(members.iter().copied());
+        }
+        uses.push(SourceUse {
+            source: source.describe(),
+            role: if pass { SourceRole::Equivalent } else { SourceRole::KeptApart },
+            packages: members.iter().map(|e| package_label(e)).collect(),
+            reason,
+            equivalency: reports,
+        });
+    }
+    (admitted, uses)
 }
 
 /// One material's place in a ranking.
@@ -209,7 +352,13 @@ pub fn standard_accepted(used: &str, accepted: &[String]) -> bool {
     accepted.is_empty() || accepted.iter().any(|a| tokens(a).is_subset(&have))
 }
 
-/// A measurement in the requirement's units.
+/// A measurement in the coherent SI unit of its property, and its test temperature in kelvin.
+///
+/// Basis values are computed in SI, so the same data give the same answer whatever unit a
+/// requirement is written in: every unit prequal accepts is a scale of its SI unit except the
+/// temperatures, and for those SI is the absolute (kelvin) scale on which the multiplicative
+/// models (Weibull, lognormal, Hanson–Koopmans) are defined. Results are converted back to the
+/// requirement's unit only for display.
 #[derive(Debug, Clone)]
 struct Point<'a> {
     value: f64,
@@ -224,16 +373,19 @@ fn condition_text(req: &Requirement) -> String {
     }
     req.conditions
         .iter()
-        .map(|(n, c)| format!("{n} {} {} ± {}", c.value, c.unit, c.tolerance))
+        .map(|(n, c)| {
+            let unit = crate::units::symbol(&c.unit);
+            format!("{n} {} {unit} ± {} {unit}", fmt_num(c.value), fmt_num(c.tolerance))
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// Collects every row that can speak to `req`, converted to its units; conditions the
-/// requirement does not name are ignored; the temperature is kept for matching.
+/// Collects every row that can speak to `req`, in SI; conditions the requirement does not name
+/// are ignored; the temperature is kept (in kelvin) for matching.
 fn gather<'a>(
     req: &Requirement,
-    evidence: &'a [Evidence],
+    evidence: &[&'a Evidence],
     citations: &mut Vec<Citation>,
     ignored: &mut BTreeSet<String>,
 ) -> Vec<Point<'a>> {
@@ -281,7 +433,7 @@ fn gather<'a>(
             let citation = citations.len();
             let mut used = 0;
             'rows: for row in &ds.rows {
-                let Ok(value) = from.convert(row.value, &target) else { continue };
+                let value = from.to_si(row.value);
                 let mut temperature = None;
                 for (name, want, want_unit) in &wanted {
                     let Some((v, u)) = row.conditions.get(*name) else {
@@ -298,7 +450,7 @@ fn gather<'a>(
                         continue 'rows;
                     };
                     if *name == "temperature" {
-                        temperature = Some(v);
+                        temperature = Some(to.to_si(v));
                     } else if (v - want.value).abs() > want.tolerance + 1e-9 {
                         continue 'rows;
                     }
@@ -328,7 +480,8 @@ fn gather<'a>(
     points
 }
 
-/// Groups temperatures that lie within `gap` of each other; returns (mean, indices) per group.
+/// Groups temperatures (kelvin) that lie within `gap` kelvin of each other; returns (mean,
+/// indices) per group.
 fn temperature_groups(points: &[Point<'_>], gap: f64) -> Vec<(f64, Vec<usize>)> {
     let mut idx: Vec<usize> = (0..points.len()).filter(|&i| points[i].temperature.is_some()).collect();
     idx.sort_by(|&a, &b| {
@@ -358,6 +511,7 @@ struct Computed {
     n: usize,
     batches: usize,
     model: Option<String>,
+    route: Option<String>,
     statistics: String,
 }
 
@@ -372,8 +526,16 @@ fn compute(req: &Requirement, points: &[&Point<'_>]) -> Result<Computed, String>
     let mean = values.iter().sum::<f64>() / n as f64;
     let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let base =
-        Computed { value: mean, high: None, mean, n, batches: distinct.len(), model: None, statistics: String::new() };
+    let base = Computed {
+        value: mean,
+        high: None,
+        mean,
+        n,
+        batches: distinct.len(),
+        model: None,
+        route: None,
+        statistics: String::new(),
+    };
     let tolerance = |content: f64, side: Side| stats::tolerance_bound(&values, &batches, content, 0.95, side);
     let content = match req.basis {
         Basis::Typical => return Ok(Computed { high: Some(mean), ..base }),
@@ -392,11 +554,23 @@ fn compute(req: &Requirement, points: &[&Point<'_>]) -> Result<Computed, String>
     Ok(match req.comparator {
         Comparator::AtLeast => {
             let b = lower()?;
-            Computed { value: b.value, model: Some(model_name(b.model)), statistics: b.reason, ..base }
+            Computed {
+                value: b.value,
+                model: Some(model_name(b.model)),
+                route: Some(b.route.as_str().to_owned()),
+                statistics: b.reason,
+                ..base
+            }
         }
         Comparator::AtMost => {
             let b = upper()?;
-            Computed { value: b.value, model: Some(model_name(b.model)), statistics: b.reason, ..base }
+            Computed {
+                value: b.value,
+                model: Some(model_name(b.model)),
+                route: Some(b.route.as_str().to_owned()),
+                statistics: b.reason,
+                ..base
+            }
         }
         Comparator::Between => {
             let (l, u) = (lower()?, upper()?);
@@ -404,6 +578,7 @@ fn compute(req: &Requirement, points: &[&Point<'_>]) -> Result<Computed, String>
                 value: l.value,
                 high: Some(u.value),
                 model: Some(model_name(l.model)),
+                route: Some(l.route.as_str().to_owned()),
                 statistics: format!("lower: {}; upper: {}", l.reason, u.reason),
                 ..base
             }
@@ -415,41 +590,66 @@ fn model_name(m: stats::Model) -> String {
     serde_json::to_value(m).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-fn passes(req: &Requirement, value: f64, high: Option<f64>) -> bool {
-    match req.comparator {
-        Comparator::AtLeast => value >= req.threshold,
-        Comparator::AtMost => value <= req.threshold,
-        Comparator::Between => {
-            value >= req.threshold && high.unwrap_or(value) <= req.threshold_high.unwrap_or(f64::INFINITY)
+/// A requirement's thresholds in SI.
+#[derive(Clone, Copy)]
+struct Thresholds {
+    comparator: Comparator,
+    low: f64,
+    high: Option<f64>,
+}
+
+impl Thresholds {
+    fn of(req: &Requirement, unit: &Unit) -> Thresholds {
+        Thresholds {
+            comparator: req.comparator,
+            low: unit.to_si(req.threshold),
+            high: req.threshold_high.map(|h| unit.to_si(h)),
+        }
+    }
+
+    fn passes(&self, value: f64, high: Option<f64>) -> bool {
+        match self.comparator {
+            Comparator::AtLeast => value >= self.low,
+            Comparator::AtMost => value <= self.low,
+            Comparator::Between => value >= self.low && high.unwrap_or(value) <= self.high.unwrap_or(f64::INFINITY),
+        }
+    }
+
+    /// How far the value clears the threshold (negative: short of it), in SI.
+    fn margin(&self, value: f64, high: Option<f64>) -> f64 {
+        match self.comparator {
+            Comparator::AtLeast => value - self.low,
+            Comparator::AtMost => self.low - value,
+            Comparator::Between => (value - self.low).min(self.high.unwrap_or(f64::INFINITY) - high.unwrap_or(value)),
         }
     }
 }
 
-fn margin(req: &Requirement, value: f64, high: Option<f64>) -> f64 {
-    match req.comparator {
-        Comparator::AtLeast => value - req.threshold,
-        Comparator::AtMost => req.threshold - value,
-        Comparator::Between => {
-            (value - req.threshold).min(req.threshold_high.unwrap_or(f64::INFINITY) - high.unwrap_or(value))
-        }
+/// A number as a datasheet prints it: four significant digits, no trailing zeros, no `-0`.
+/// Reports in JSON keep full precision; this is for text and pages.
+pub fn fmt_num(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
     }
-}
-
-fn fmt_num(v: f64) -> String {
-    if v == 0.0 || (v.abs() >= 0.01 && v.abs() < 1e6) {
-        let s = format!("{v:.4}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        s.to_owned()
-    } else {
-        format!("{v:.4e}")
+    if v == 0.0 {
+        return "0".into();
     }
+    let magnitude = v.abs().log10().floor() as i32;
+    if !(-3..6).contains(&magnitude) {
+        let s = format!("{v:.3e}");
+        return match s.split_once('e') {
+            Some((m, e)) => format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.')),
+            None => s,
+        };
+    }
+    let decimals = (3 - magnitude).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s };
+    if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') { "0".into() } else { s }
 }
 
 /// Evaluates one requirement.
-fn evaluate(req: &Requirement, evidence: &[Evidence], ignored: &mut BTreeSet<String>) -> RequirementResult {
-    let mut citations = Vec::new();
-    let points = gather(req, evidence, &mut citations, ignored);
-    let temp_req = req.conditions.get("temperature");
+fn evaluate(req: &Requirement, evidence: &[&Evidence], ignored: &mut BTreeSet<String>) -> RequirementResult {
     let mut result = RequirementResult {
         id: req.id.clone(),
         property: req.property.clone(),
@@ -467,54 +667,72 @@ fn evaluate(req: &Requirement, evidence: &[Evidence], ignored: &mut BTreeSet<Str
         specimens: 0,
         batches: 0,
         model: None,
+        route: None,
         statistics: String::new(),
         matching: "none".into(),
         explanation: String::new(),
         citations: Vec::new(),
     };
+    let unit = match Unit::parse(&req.unit) {
+        Ok(u) => u,
+        Err(e) => {
+            result.explanation = format!("the requirement's unit cannot be used: {e}");
+            return result;
+        }
+    };
+    let mut citations = Vec::new();
+    let points = gather(req, evidence, &mut citations, ignored);
+    let shown = |si: f64| unit.from_si(si);
+    // The temperature asked for, in kelvin, with the unit it was written in for display.
+    let temp_req = req.conditions.get("temperature").and_then(|c| {
+        let u = Unit::parse(&c.unit).ok()?;
+        Some((u.to_si(c.value), u.difference_to_si(c.tolerance), u, c))
+    });
+    let temp_text = |k: f64| match &temp_req {
+        Some((_, _, u, c)) => format!("{} {}", fmt_num(u.from_si(k)), crate::units::symbol(&c.unit)),
+        None => format!("{} K", fmt_num(k)),
+    };
     // Points at the condition, or a bracket to interpolate in.
     let groups = temperature_groups(&points, 2.0);
-    let tested: Vec<String> =
-        groups.iter().map(|(t, _)| format!("{} {}", fmt_num(*t), temp_req.map_or("", |c| c.unit.as_str()))).collect();
-    let matched: Vec<&Point<'_>> = match temp_req {
+    let tested: Vec<String> = groups.iter().map(|(t, _)| temp_text(*t)).collect();
+    let matched: Vec<&Point<'_>> = match &temp_req {
         None => points.iter().collect(),
-        Some(want) => points
-            .iter()
-            .filter(|p| p.temperature.is_some_and(|t| (t - want.value).abs() <= want.tolerance + 1e-9))
-            .collect(),
+        Some((want, tol, _, _)) => {
+            points.iter().filter(|p| p.temperature.is_some_and(|t| (t - want).abs() <= tol + 1e-9)).collect()
+        }
     };
     let computed: Result<(Computed, Vec<&Point<'_>>), String> = if !matched.is_empty() {
         result.matching = "measured".into();
         let c = compute(req, &matched);
-        if let Some(want) = temp_req {
-            result.explanation =
-                format!("measured at {} {} ± {}; ", fmt_num(want.value), want.unit, fmt_num(want.tolerance));
+        if let Some((_, _, _, c)) = &temp_req {
+            let unit = crate::units::symbol(&c.unit);
+            result.explanation = format!("measured at {} {unit} ± {} {unit}; ", fmt_num(c.value), fmt_num(c.tolerance));
         }
         c.map(|c| (c, matched))
     } else if points.is_empty() {
         result.explanation = format!("no dataset of {} that this profile accepts", req.property);
         Err(String::new())
-    } else if let (Some(want), true) = (temp_req, req.interpolation) {
-        let below = groups.iter().rfind(|(t, _)| *t < want.value);
-        let above = groups.iter().find(|(t, _)| *t > want.value);
+    } else if let (Some((want, _, _, c)), true) = (&temp_req, req.interpolation) {
+        let below = groups.iter().rfind(|(t, _)| t < want);
+        let above = groups.iter().find(|(t, _)| t > want);
         match (below, above) {
             (Some((t1, i1)), Some((t2, i2))) => {
                 let p1: Vec<&Point<'_>> = i1.iter().map(|&i| &points[i]).collect();
                 let p2: Vec<&Point<'_>> = i2.iter().map(|&i| &points[i]).collect();
                 match (compute(req, &p1), compute(req, &p2)) {
                     (Ok(c1), Ok(c2)) => {
-                        let f = (want.value - t1) / (t2 - t1);
+                        let f = (want - t1) / (t2 - t1);
                         let lerp = |a: f64, b: f64| a + (b - a) * f;
                         result.matching = "interpolated".into();
                         result.explanation = format!(
-                            "interpolated linearly between {} {u} ({} = {}) and {} {u} ({} = {}); ",
-                            fmt_num(*t1),
+                            "interpolated linearly between {} ({} = {} {u}) and {} ({} = {} {u}); ",
+                            temp_text(*t1),
                             req.basis.label(),
-                            fmt_num(c1.value),
-                            fmt_num(*t2),
+                            fmt_num(shown(c1.value)),
+                            temp_text(*t2),
                             req.basis.label(),
-                            fmt_num(c2.value),
-                            u = want.unit
+                            fmt_num(shown(c2.value)),
+                            u = unit.symbol()
                         );
                         let both: Vec<&Point<'_>> = p1.iter().chain(p2.iter()).copied().collect();
                         let merged = Computed {
@@ -527,6 +745,7 @@ fn evaluate(req: &Requirement, evidence: &[Evidence], ignored: &mut BTreeSet<Str
                             n: c1.n.min(c2.n),
                             batches: c1.batches.min(c2.batches),
                             model: c1.model.or(c2.model),
+                            route: c1.route.or(c2.route),
                             statistics: [c1.statistics, c2.statistics]
                                 .into_iter()
                                 .filter(|s| !s.is_empty())
@@ -542,8 +761,8 @@ fn evaluate(req: &Requirement, evidence: &[Evidence], ignored: &mut BTreeSet<Str
                 result.explanation = format!(
                     "tested at {} only; interpolation needs data on both sides of {} {} and prequal never extrapolates",
                     tested.join(", "),
-                    fmt_num(want.value),
-                    want.unit
+                    fmt_num(c.value),
+                    crate::units::symbol(&c.unit)
                 );
                 Err(String::new())
             }
@@ -581,22 +800,25 @@ fn evaluate(req: &Requirement, evidence: &[Evidence], ignored: &mut BTreeSet<Str
             })
         })
         .collect();
+    let thresholds = Thresholds::of(req, &unit);
     result.specimens = c.n;
     result.batches = c.batches;
-    result.value = Some(c.value);
+    result.value = Some(shown(c.value));
     result.model = c.model;
+    result.route = c.route;
     result.statistics = c.statistics.clone();
-    let m = margin(req, c.value, c.high);
-    result.margin = Some(m);
-    result.margin_percent = (req.threshold != 0.0).then(|| 100.0 * m / req.threshold.abs());
+    let m = thresholds.margin(c.value, c.high);
+    result.margin = Some(unit.difference_from_si(m));
+    // Relative to the threshold on the SI (absolute) scale, so it does not depend on the unit.
+    result.margin_percent = (thresholds.low != 0.0).then(|| 100.0 * m / thresholds.low.abs());
     let enough = c.n >= req.min_specimens as usize && c.batches >= req.min_batches as usize;
-    let ok = passes(req, c.value, c.high);
-    let mean_ok = passes(req, c.mean, Some(c.mean));
+    let ok = thresholds.passes(c.value, c.high);
+    let mean_ok = thresholds.passes(c.mean, Some(c.mean));
     let counts = format!(
         "{} specimen(s) from {} batch(es) (needs {} from {})",
         c.n, c.batches, req.min_specimens, req.min_batches
     );
-    let value_text = format!("{} = {} {}", req.basis.label(), fmt_num(c.value), req.unit);
+    let value_text = format!("{} = {} {}", req.basis.label(), fmt_num(shown(c.value)), unit.symbol());
     result.status = match (enough, ok, mean_ok) {
         (true, true, _) => Status::Met,
         (true, false, _) => Status::NotMet,
@@ -609,12 +831,14 @@ fn evaluate(req: &Requirement, evidence: &[Evidence], ignored: &mut BTreeSet<Str
         Status::NotMet => {
             format!(
                 "even the mean ({} {}) is short of the threshold, so more tests will not close the gap; {counts}",
-                fmt_num(c.mean),
-                req.unit
+                fmt_num(shown(c.mean)),
+                unit.symbol()
             )
         }
-        _ if !ok => format!("{value_text} (provisional) is short of the threshold; {counts}"),
-        _ => format!("{value_text} (provisional); {counts}"),
+        _ if !ok => {
+            format!("{value_text} (provisional: too few specimens or batches) is short of the threshold; {counts}")
+        }
+        _ => format!("{value_text} (provisional: too few specimens or batches, counts for nothing yet); {counts}"),
     };
     result.explanation.push_str(&decision);
     result
@@ -623,8 +847,14 @@ fn evaluate(req: &Requirement, evidence: &[Evidence], ignored: &mut BTreeSet<Str
 /// Fits one material's evidence against a profile.
 pub fn fit(profile: &Profile, material: MaterialRef, evidence: &[Evidence]) -> FitReport {
     let mut ignored = BTreeSet::new();
+    let (admitted, sources) = admit(evidence);
+    for s in sources.iter().filter(|s| s.role == SourceRole::KeptApart) {
+        for p in &s.packages {
+            ignored.insert(format!("{p}: kept apart, another source ({}) not shown equivalent", s.source));
+        }
+    }
     let requirements: Vec<RequirementResult> =
-        profile.requirements.iter().map(|r| evaluate(r, evidence, &mut ignored)).collect();
+        profile.requirements.iter().map(|r| evaluate(r, &admitted, &mut ignored)).collect();
     let mut remaining_tests = Vec::new();
     for (req, res) in profile.requirements.iter().zip(&requirements) {
         let (specimens_needed, batches_needed, reason) = match res.status {
@@ -671,7 +901,7 @@ pub fn fit(profile: &Profile, material: MaterialRef, evidence: &[Evidence]) -> F
     };
     let failing: Vec<&str> =
         requirements.iter().filter(|r| r.status == Status::NotMet).map(|r| r.id.as_str()).collect();
-    let summary = match verdict {
+    let mut summary = match verdict {
         Verdict::Qualified => format!(
             "All {} requirements met by existing evidence ({} specimens reused from {} lab(s)); no further tests.",
             reuse.requirements_total,
@@ -693,20 +923,22 @@ pub fn fit(profile: &Profile, material: MaterialRef, evidence: &[Evidence]) -> F
             reuse.requirements_total
         ),
     };
+    let apart = sources.iter().filter(|s| s.role == SourceRole::KeptApart).count();
+    if apart > 0 {
+        summary.push_str(&format!(
+            " Evidence from {apart} other source(s) kept apart: not shown equivalent to the baseline."
+        ));
+    }
     FitReport {
-        profile: ProfileRef {
-            id: profile.id.clone(),
-            version: profile.version.clone(),
-            title: profile.title.clone(),
-            illustrative: profile.illustrative,
-        },
+        profile: ProfileRef::of(profile),
         material,
         verdict,
         summary,
         requirements,
         remaining_tests,
         reuse,
-        packages: evidence.iter().map(|e| format!("{} {} ({})", e.name, e.version, e.digest)).collect(),
+        packages: admitted.iter().map(|e| package_label(e)).collect(),
+        sources,
         ignored: ignored.into_iter().collect(),
     }
 }

@@ -5,39 +5,52 @@ use std::fmt::Write as _;
 use super::{FitReport, RankEntry, Status, fmt_num};
 
 fn comparator(r: &super::RequirementResult) -> String {
+    let unit = crate::units::symbol(&r.unit);
     match r.comparator {
-        crate::profile::Comparator::AtLeast => format!("≥ {} {}", fmt_num(r.threshold), r.unit),
-        crate::profile::Comparator::AtMost => format!("≤ {} {}", fmt_num(r.threshold), r.unit),
+        crate::profile::Comparator::AtLeast => format!("≥ {} {unit}", fmt_num(r.threshold)),
+        crate::profile::Comparator::AtMost => format!("≤ {} {unit}", fmt_num(r.threshold)),
         crate::profile::Comparator::Between => {
-            format!("{}–{} {}", fmt_num(r.threshold), fmt_num(r.threshold_high.unwrap_or(f64::NAN)), r.unit)
+            format!("{}–{} {unit}", fmt_num(r.threshold), fmt_num(r.threshold_high.unwrap_or(f64::NAN)))
         }
     }
 }
 
-/// A plain-text report: verdict, a requirement table, the remaining test plan, the citations.
+fn with_unit(v: f64, unit: &str) -> String {
+    let symbol = crate::units::symbol(unit);
+    if symbol.is_empty() { fmt_num(v) } else { format!("{} {symbol}", fmt_num(v)) }
+}
+
+/// A plain-text report: verdict, a requirement table, then each requirement with its route,
+/// evidence and notes, the remaining test plan, and what was not used.
 pub fn render_text(report: &FitReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} — {} ({})\nprofile {} {}{}\nverdict: {:?}\n{}\n",
+        "{} — {} ({})\nprofile {} {} issued by {}{}\nverdict: {}\n{}\n",
         report.material.designation,
         report.material.producer,
         report.material.id,
         report.profile.id,
         report.profile.version,
+        report.profile.issuing_body,
         if report.profile.illustrative { " (illustrative)" } else { "" },
-        report.verdict,
+        report.verdict.label(),
         report.summary
     );
     let _ = writeln!(
         out,
-        "{:<16} {:<26} {:<18} {:<24} {:<22} {:>12} {:>9}  n/batches",
+        "{:<16} {:<26} {:<18} {:<24} {:<22} {:>14} {:>26}  n/batches",
         "requirement", "property", "required", "condition", "status", "value", "margin"
     );
     for r in &report.requirements {
-        let cond = r.condition.replace("temperature ", "T ");
-        let value = r.value.map(|v| format!("{} {}", fmt_num(v), r.unit)).unwrap_or_else(|| "—".into());
-        let margin = r.margin_percent.map(|m| format!("{m:+.1} %")).unwrap_or_else(|| "—".into());
+        let cond = r.condition.replace("temperature ", "T ").replace(" ± ", "±");
+        let value = r.value.map(|v| with_unit(v, &r.unit)).unwrap_or_else(|| "—".into());
+        let sign = |m: f64| if m >= 0.0 { "+" } else { "" };
+        let margin = match (r.margin, r.margin_percent) {
+            (Some(m), Some(p)) => format!("{}{} ({p:+.1} %)", sign(m), with_unit(m, &r.unit)),
+            (Some(m), None) => format!("{}{}", sign(m), with_unit(m, &r.unit)),
+            _ => "—".into(),
+        };
         let status = match r.status {
             Status::Met => "met",
             Status::NotMet => "NOT MET",
@@ -46,7 +59,7 @@ pub fn render_text(report: &FitReport) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<16} {:<26} {:<18} {:<24} {:<22} {:>12} {:>9}  {}/{}{}",
+            "{:<16} {:<26} {:<18} {:<24} {:<22} {:>14} {:>26}  {}/{}{}",
             r.id,
             r.property,
             comparator(r),
@@ -58,6 +71,42 @@ pub fn render_text(report: &FitReport) -> String {
             r.batches,
             if r.matching == "interpolated" { " (interpolated)" } else { "" }
         );
+    }
+    let _ = writeln!(out, "\nrequirements:");
+    for r in &report.requirements {
+        let _ = writeln!(
+            out,
+            "\n  {} — {} {} {} at {}: {}",
+            r.id,
+            r.property,
+            r.basis.label(),
+            comparator(r),
+            r.condition,
+            r.status.label()
+        );
+        if !r.explanation.is_empty() {
+            let _ = writeln!(out, "    {}", r.explanation);
+        }
+        if !r.statistics.is_empty() {
+            let _ = writeln!(out, "    route: {}", r.statistics);
+        }
+        for c in &r.citations {
+            let _ = writeln!(
+                out,
+                "    evidence: {}@{} dataset '{}' ({} specimens) {} signed by {}{}",
+                c.package,
+                c.version,
+                c.dataset,
+                c.specimens,
+                c.digest,
+                if c.signed_by.is_empty() { "—".to_owned() } else { c.signed_by.join(", ") },
+                if c.countersigned_by.is_empty() {
+                    String::new()
+                } else {
+                    format!("; countersigned by {}", c.countersigned_by.join(", "))
+                }
+            );
+        }
     }
     if !report.remaining_tests.is_empty() {
         let _ = writeln!(out, "\nremaining tests:");
@@ -75,6 +124,8 @@ pub fn render_text(report: &FitReport) -> String {
                 t.reason
             );
         }
+    } else if report.verdict == super::Verdict::Qualified {
+        let _ = writeln!(out, "\nno test remains");
     }
     let _ = writeln!(
         out,
@@ -87,33 +138,6 @@ pub fn render_text(report: &FitReport) -> String {
         report.reuse.tests_remaining,
         report.reuse.specimens_remaining
     );
-    let _ = writeln!(out, "\nevidence:");
-    for r in &report.requirements {
-        for c in &r.citations {
-            let _ = writeln!(
-                out,
-                "  {:<16} {}@{} dataset '{}' ({} specimens) {} signed by {}{}",
-                r.id,
-                c.package,
-                c.version,
-                c.dataset,
-                c.specimens,
-                c.digest,
-                if c.signed_by.is_empty() { "—".to_owned() } else { c.signed_by.join(", ") },
-                if c.countersigned_by.is_empty() {
-                    String::new()
-                } else {
-                    format!("; countersigned by {}", c.countersigned_by.join(", "))
-                }
-            );
-        }
-        if !r.explanation.is_empty() {
-            let _ = writeln!(out, "  {:<16} {}", "", r.explanation);
-        }
-        if !r.statistics.is_empty() {
-            let _ = writeln!(out, "  {:<16} statistics: {}", "", r.statistics);
-        }
-    }
     if !report.ignored.is_empty() {
         let _ = writeln!(out, "\nnot used:");
         for i in &report.ignored {
@@ -137,7 +161,7 @@ pub fn render_ranking(entries: &[RankEntry]) -> String {
             "{:>4}  {:<48} {:<14} {:>5} {:>7} {:>5}  {}",
             e.rank,
             format!("{} ({})", e.material.designation, e.material.producer),
-            format!("{:?}", e.verdict),
+            e.verdict.label(),
             format!("{}/{}", e.met, e.total),
             e.not_met,
             e.open,

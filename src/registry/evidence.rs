@@ -318,7 +318,8 @@ impl Registry {
         let mut q = Sql::default();
         q.push(
             "SELECT p.digest, p.name, p.version, p.organisation_id, p.material_id, p.designation, p.producer, \
-             p.material_class FROM search_index s JOIN packages p ON p.digest = s.digest",
+             p.material_class, COALESCE(m.source, '') AS source FROM search_index s \
+             JOIN packages p ON p.digest = s.digest LEFT JOIN package_materials m ON m.digest = p.digest",
         );
         counting(&mut q);
         q.push(" ORDER BY p.registered_at, p.digest");
@@ -395,18 +396,7 @@ impl Registry {
         // Stored rows are decoded on the cores that fit them.
         let ranked = fit::rank_with(&profile, stored, |m| m.decode(Some(&filters)))?;
         let (entries, reports): (Vec<RankEntry>, Vec<FitReport>) = ranked.into_iter().unzip();
-        Ok((
-            Ranking {
-                profile: fit::ProfileRef {
-                    id: profile.id.clone(),
-                    version: profile.version.clone(),
-                    title: profile.title.clone(),
-                    illustrative: profile.illustrative,
-                },
-                materials: entries,
-            },
-            reports,
-        ))
+        Ok((Ranking { profile: fit::ProfileRef::of(&profile), materials: entries }, reports))
     }
 
     /// Equivalency of a published package (a new site or lot) against a material's qualified
@@ -480,6 +470,9 @@ struct CountedPackage {
     designation: String,
     producer: String,
     material_class: String,
+    /// [`fit::Source`] as JSON (empty: unknown).
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    source: String,
 }
 
 impl From<PackageRow> for CountedPackage {
@@ -493,6 +486,7 @@ impl From<PackageRow> for CountedPackage {
             designation: r.designation,
             producer: r.producer,
             material_class: r.material_class,
+            source: String::new(),
         }
     }
 }
@@ -580,6 +574,7 @@ fn group_evidence(
                 version: r.version,
                 organisation: r.organisation_id,
                 signers,
+                source: serde_json::from_str(&r.source).unwrap_or_default(),
             },
             stored,
         ));

@@ -24,6 +24,39 @@ use crate::store::models::{PackageMaterialRow, PackageRow};
 use crate::store::schema::{package_documents, package_materials, packages};
 use crate::units::Unit;
 
+impl Registry {
+    /// Fills the evidence source of packages stored before sources were recorded, from their
+    /// stored manifests: a one-time pass after the migration that added the column, 1 000 rows
+    /// to a transaction. Returns how many rows it filled.
+    pub fn backfill_sources(&self) -> Result<usize> {
+        let mut filled = 0;
+        loop {
+            let done = self.store.write(|conn| -> Result<usize> {
+                let batch: Vec<(String, String)> = package_materials::table
+                    .inner_join(package_documents::table.on(package_documents::digest.eq(package_materials::digest)))
+                    .filter(package_materials::source.eq(""))
+                    .select((package_materials::digest, package_documents::manifest))
+                    .limit(1000)
+                    .load(conn)?;
+                for (digest, manifest) in &batch {
+                    let source = serde_json::from_str::<Manifest>(manifest)
+                        .map(|m| crate::fit::Source::of_material(&m.material))
+                        .map_err(|e| RegistryError::Internal(format!("stored manifest of {digest}: {e}")))?;
+                    let text = serde_json::to_string(&source).map_err(|e| RegistryError::Internal(e.to_string()))?;
+                    diesel::update(package_materials::table.find(digest))
+                        .set(package_materials::source.eq(text))
+                        .execute(conn)?;
+                }
+                Ok(batch.len())
+            })?;
+            filled += done;
+            if done < 1000 {
+                return Ok(filled);
+            }
+        }
+    }
+}
+
 /// A material and everything about it the reader may see.
 #[derive(Debug, Clone)]
 pub struct MaterialOverview {

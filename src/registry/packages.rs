@@ -394,6 +394,7 @@ impl PackageRows {
             digest: digest.to_owned(),
             producer_country: manifest.material.producer.country.clone(),
             composition: serde_json::to_string(&manifest.material.composition).unwrap_or_else(|_| "[]".to_owned()),
+            source: serde_json::to_string(&crate::fit::Source::of_material(&manifest.material)).unwrap_or_default(),
         };
         let readers: Vec<ReaderRow> =
             grants.into_iter().map(|reader| ReaderRow { digest: digest.to_owned(), reader }).collect();

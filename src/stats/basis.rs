@@ -2,12 +2,14 @@
 //! multi-batch) data — outlier screen, batch pooling test, model choice by goodness of fit, and
 //! the bound under the chosen model.
 
+use super::anova::anova_bound;
 use super::gof::{anderson_darling, weibull_mle};
+use super::levene::levene_test;
 use super::nonparametric::nonparametric_bound;
 use super::normal::k_factor_normal;
 use super::outliers::max_normed_residual;
 use super::{
-    AdkResult, BasisResult, GofResult, Model, Side, StatsError, check_positive, check_probability, check_values,
+    AdkResult, BasisResult, GofResult, Model, Route, Side, StatsError, check_positive, check_probability, check_values,
     is_zero_spread, k_sample_anderson_darling, mean, sd,
 };
 
@@ -15,19 +17,34 @@ use super::{
 const MNR_ALPHA: f64 = 0.05;
 /// Significance of the batch pooling test (CMH-17-1G 8.3.2.2).
 const ADK_ALPHA: f64 = 0.025;
+/// Significance of Levene's test of equal batch variances.
+const LEVENE_ALPHA: f64 = 0.05;
+
+/// Fewest specimens for which the Weibull model is used. CMH-17's approximation of the Weibull
+/// tolerance factor V puts the A-basis above the B-basis at n = 3; prequal starts at 5.
+pub const WEIBULL_MIN_N: usize = 5;
+/// Batches below which the handbook's ANOVA value is flagged as very conservative.
+const ANOVA_FEW_BATCHES: usize = 5;
 
 /// One-sided tolerance bound covering `content` (0.90 for B-basis, 0.99 for A-basis) of the
 /// population with `confidence` (0.95). `values[i]` belongs to batch `batches[i]`.
 ///
-/// Follows CMH-17-1G 8.3 (Figure 8.3.1): outliers are screened by the maximum normed residual
-/// on the pooled data and within each batch (reported, not removed); with two or more batches
-/// the k-sample Anderson–Darling test decides whether batches may be pooled — if not, the
-/// reason says so and the bound is still computed on the pooled data (`pooled = false`). Models
-/// are then tried in CMH-17 order — Weibull, normal, lognormal — and the first whose
-/// Anderson–Darling OSL exceeds 0.05 is used (Weibull 8.3.6.5.2, normal 8.3.6.5.1, lognormal
-/// 8.3.6.5.3); if none fits, the non-parametric bound (8.3.6.6). `Side::Upper` mirrors the
-/// procedure; the Weibull model is skipped for it (the distribution is not symmetric), and
-/// Weibull is only used at the B- and A-basis levels CMH-17's approximation covers.
+/// Follows the decision tree of CMH-17-1G 8.3 (Figure 8.3.1), each step recorded in
+/// [`BasisResult::steps`] with its section:
+/// 1. outliers are screened by the maximum normed residual within each batch and on all values
+///    (8.3.3); they are reported and kept, as the handbook keeps values with no assignable cause;
+/// 2. with two or more batches the k-sample Anderson–Darling test (8.3.2.2, α = 0.025) decides
+///    whether they may be pooled;
+/// 3. if they may not, the ANOVA method gives the bound (worked example 8.3.11.2.2), with
+///    Levene's test of equal variances and the batch count as diagnostics;
+/// 4. otherwise models are tried in CMH-17 order — Weibull, normal, lognormal — and the first
+///    whose Anderson–Darling OSL exceeds 0.05 is used (8.3.4; Weibull 8.3.6.5.2, normal
+///    8.3.6.5.1, lognormal 8.3.6.5.3); a model whose fit cannot be computed is passed over; if
+///    none fits, the non-parametric bound (8.3.6.6).
+///
+/// `Side::Upper` mirrors the procedure; the Weibull model is skipped for it (the distribution
+/// is not symmetric), and Weibull is only used at the B- and A-basis levels CMH-17's
+/// approximation covers and from [`WEIBULL_MIN_N`] values on.
 pub fn tolerance_bound(
     values: &[f64],
     batches: &[&str],
@@ -59,7 +76,10 @@ pub fn tolerance_bound(
             }
         }
     }
+    let groups: Vec<Vec<f64>> = members.iter().map(|idx| idx.iter().map(|&i| values[i]).collect()).collect();
+    let mut steps: Vec<String> = Vec::new();
 
+    // Step 1: outliers.
     let outliers = max_normed_residual(values, MNR_ALPHA)?;
     let mut batch_outliers = Vec::new();
     for idx in &members {
@@ -69,95 +89,168 @@ pub fn tolerance_bound(
             batch_outliers.extend(r.outliers.iter().map(|&p| idx[p]));
         }
     }
+    steps.push(if outliers.outliers.is_empty() && batch_outliers.is_empty() {
+        "outliers (MNR, CMH-17-1G 8.3.3): none".to_string()
+    } else {
+        format!(
+            "outliers (MNR, CMH-17-1G 8.3.3): {} overall, {} within batches, kept (no assignable cause is recorded; the lab should disposition them)",
+            outliers.outliers.len(),
+            batch_outliers.len()
+        )
+    });
 
-    let adk: Option<AdkResult> = if members.len() >= 2 {
-        let groups: Vec<Vec<f64>> = members.iter().map(|idx| idx.iter().map(|&i| values[i]).collect()).collect();
-        Some(k_sample_anderson_darling(&groups, ADK_ALPHA)?)
+    // Step 2: may the batches be pooled?
+    let adk: Option<AdkResult> = if groups.len() >= 2 {
+        match k_sample_anderson_darling(&groups, ADK_ALPHA) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                steps.push(format!(
+                    "batch pooling (k-sample Anderson–Darling, 8.3.2.2) cannot be tested ({e}): batches not pooled"
+                ));
+                None
+            }
+        }
     } else {
         None
     };
-    let pooled = adk.as_ref().is_none_or(|a| a.same_population);
+    let pooled = match (&adk, groups.len()) {
+        (_, 1) => {
+            steps.push("single batch: no pooling test; the value reflects one batch's variability only".into());
+            true
+        }
+        (Some(a), _) if a.same_population => {
+            steps.push(format!(
+                "batches pool (k-sample Anderson–Darling, 8.3.2.2: ADK {:.3} < {:.3} at α = 0.025)",
+                a.statistic, a.critical
+            ));
+            true
+        }
+        (Some(a), _) => {
+            steps.push(format!(
+                "batches differ (k-sample Anderson–Darling, 8.3.2.2: ADK {:.3} ≥ {:.3} at α = 0.025): not pooled",
+                a.statistic, a.critical
+            ));
+            false
+        }
+        (None, _) => false,
+    };
 
+    // Step 3: ANOVA when batches may not be pooled.
+    if !pooled {
+        let a = anova_bound(&groups, content, confidence, side)?;
+        let levene = levene_test(&groups, LEVENE_ALPHA).ok();
+        let mut words = format!(
+            "ANOVA method (CMH-17-1G 8.3, example 8.3.11.2.2): between-batch MS {}, within-batch MS {}, effective batch size {:.2}, population sd {}, tolerance factor {:.3}",
+            short(a.msb),
+            short(a.mse),
+            a.effective_batch_size,
+            short(a.population_sd),
+            a.k
+        );
+        if a.msb <= a.mse {
+            words.push_str(" (no between-batch variance: the factor for all specimens)");
+        }
+        steps.push(words);
+        if let Some(l) = &levene {
+            steps.push(if l.reject_equal_variance {
+                format!("Levene's test: batch variances differ (F {:.3}, p {:.3} < 0.05): the ANOVA value assumes equal within-batch variances, review the data", l.f, l.p)
+            } else {
+                format!("Levene's test: batch variances equal (F {:.3}, p {:.3})", l.f, l.p)
+            });
+        }
+        if groups.len() < ANOVA_FEW_BATCHES {
+            steps.push(format!(
+                "{} batches: with fewer than {ANOVA_FEW_BATCHES} the ANOVA value is very conservative; more batches raise it",
+                groups.len()
+            ));
+        }
+        return Ok(BasisResult {
+            value: a.value,
+            model: Model::Anova,
+            route: Route::Anova,
+            reason: steps.join("; "),
+            steps,
+            n,
+            batches: groups.len(),
+            mean: m,
+            sd: s,
+            k: Some(a.k),
+            gof: Vec::new(),
+            adk,
+            levene,
+            anova: Some(a),
+            outliers,
+            batch_outliers,
+            pooled,
+        });
+    }
+
+    // Step 4: a model by goodness of fit, on the pooled data.
     let all_positive = values.iter().all(|v| *v > 0.0);
-    let weibull_level = weibull_v(n, content, confidence).is_some();
     let mut gof: Vec<GofResult> = Vec::new();
-    let mut notes: Vec<String> = Vec::new();
+    let mut passed_over: Vec<String> = Vec::new();
     let mut chosen: Option<(Model, f64, Option<f64>)> = None;
     for model in [Model::Weibull, Model::Normal, Model::Lognormal] {
-        if model == Model::Weibull && side == Side::Upper {
-            notes.push("Weibull not used for upper bounds".into());
-            continue;
-        }
-        if model == Model::Weibull && !weibull_level {
-            notes.push("Weibull only used at B/A-basis levels".into());
-            continue;
+        if model == Model::Weibull {
+            if side == Side::Upper {
+                passed_over.push("Weibull not used for upper bounds".into());
+                continue;
+            }
+            if weibull_v(n, content, confidence).is_none() {
+                passed_over.push("Weibull only used at B/A-basis levels".into());
+                continue;
+            }
+            if n < WEIBULL_MIN_N {
+                passed_over.push(format!("Weibull not used below {WEIBULL_MIN_N} specimens"));
+                continue;
+            }
         }
         if matches!(model, Model::Weibull | Model::Lognormal) && !all_positive {
-            notes.push(format!("{model} needs positive values"));
+            passed_over.push(format!("{model} needs positive values"));
             continue;
         }
-        let g = anderson_darling(values, model)?;
+        let g = match anderson_darling(values, model) {
+            Ok(g) => g,
+            Err(e) => {
+                passed_over.push(format!("{model} fit failed ({e})"));
+                continue;
+            }
+        };
         let fits = g.fits;
         gof.push(g);
         if fits && chosen.is_none() {
-            chosen = Some(model_bound(model, values, content, confidence, side)?);
+            match model_bound(model, values, content, confidence, side) {
+                Ok(c) => chosen = Some(c),
+                Err(e) => passed_over.push(format!("{model} bound failed ({e})")),
+            }
         }
     }
-
-    let gof_words = |skip: Option<Model>| -> Vec<String> {
-        gof.iter()
-            .filter(|g| Some(g.model) != skip)
-            .map(|g| format!("{} OSL {:.3} {} 0.05", g.model, g.osl, if g.fits { ">" } else { "≤" }))
-            .collect()
-    };
-    let (value, model, k, mut reason) = match chosen {
+    let gof_words: Vec<String> =
+        gof.iter().map(|g| format!("{} OSL {:.3} {} 0.05", g.model, g.osl, if g.fits { ">" } else { "≤" })).collect();
+    let tried = gof_words.iter().chain(passed_over.iter()).cloned().collect::<Vec<_>>().join(", ");
+    let (value, model, k) = match chosen {
         Some((model, value, k)) => {
-            let (own, others) = match gof.iter().find(|g| g.model == model) {
-                Some(g) => (format!("Anderson–Darling OSL {:.3} > 0.05", g.osl), gof_words(Some(model))),
-                None => (String::new(), gof_words(Some(model))),
-            };
-            let mut r = format!("{model}: {own}");
-            if !others.is_empty() {
-                r.push_str(&format!(" ({})", others.join(", ")));
-            }
-            (value, model, k, r)
+            steps.push(format!("distribution (Anderson–Darling, 8.3.4): {model} ({tried})"));
+            (value, model, k)
         }
         None => {
             let np = nonparametric_bound(values, content, confidence, side)?;
-            let words = gof_words(None);
-            let why = if words.is_empty() { "no parametric model applies".to_string() } else { words.join(", ") };
             let detail = match np.k {
-                Some(k) => format!("Hanson–Koopmans, order statistic {} with k = {k:.3}", np.rank),
-                None => format!("rank method, order statistic {}", np.rank),
+                Some(k) => format!("Hanson–Koopmans (8.3.6.6.2), order statistic {} with k = {k:.3}", np.rank),
+                None => format!("rank method (8.3.6.6.1), order statistic {}", np.rank),
             };
-            (np.value, Model::NonParametric, np.k, format!("non-parametric ({detail}): no model fits ({why})"))
+            let why = if tried.is_empty() { "no parametric model applies".to_string() } else { tried };
+            steps.push(format!("distribution (Anderson–Darling, 8.3.4): none fits ({why}): non-parametric, {detail}"));
+            (np.value, Model::NonParametric, np.k)
         }
     };
-    if !notes.is_empty() {
-        reason.push_str(&format!("; {}", notes.join(", ")));
-    }
-    match &adk {
-        Some(a) if a.same_population => {
-            reason.push_str(&format!("; batches pool (ADK {:.3} < {:.3})", a.statistic, a.critical));
-        }
-        Some(a) => reason.push_str(&format!(
-            "; batches differ (ADK {:.3} ≥ {:.3}): pooling not justified, bound computed on pooled data anyway",
-            a.statistic, a.critical
-        )),
-        None => reason.push_str("; single batch"),
-    }
-    if !outliers.outliers.is_empty() || !batch_outliers.is_empty() {
-        reason.push_str(&format!(
-            "; {} outlier(s) overall and {} within batches flagged by MNR, kept",
-            outliers.outliers.len(),
-            batch_outliers.len()
-        ));
-    }
 
     Ok(BasisResult {
         value,
         model,
-        reason,
+        route: if groups.len() == 1 { Route::SingleBatch } else { Route::Pooled },
+        reason: steps.join("; "),
+        steps,
         n,
         batches: members.len(),
         mean: m,
@@ -165,10 +258,21 @@ pub fn tolerance_bound(
         k,
         gof,
         adk,
+        levene: None,
+        anova: None,
         outliers,
         batch_outliers,
         pooled,
     })
+}
+
+/// A number in a sentence: four significant digits.
+fn short(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (3 - v.abs().log10().floor() as i32).max(0) as usize;
+    format!("{v:.digits$}")
 }
 
 /// The bound under one given model, without any model selection: (model, value, tolerance
@@ -218,6 +322,7 @@ pub fn model_bound(
             let q = fit.scale * (-content.ln()).powf(1.0 / fit.shape);
             Ok((model, q * (-v / (fit.shape * (n as f64).sqrt())).exp(), None))
         }
+        Model::Anova => Err(StatsError::NeedsBatches { model }),
         Model::NonParametric => {
             let np = nonparametric_bound(values, content, confidence, side)?;
             Ok((model, np.value, np.k))

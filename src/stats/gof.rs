@@ -101,6 +101,7 @@ pub fn anderson_darling(values: &[f64], model: Model) -> Result<GofResult, Stats
         Model::NonParametric => {
             return Err(StatsError::InvalidParameter { name: "goodness-of-fit model (non-parametric)", value: 0.0 });
         }
+        Model::Anova => return Err(StatsError::NeedsBatches { model }),
     };
     let sum: f64 = (0..n).map(|i| (1.0 - 2.0 * (i as f64 + 1.0)) / nf * (ln_cdf[i] + ln_sf[n - 1 - i])).sum();
     let statistic = sum - nf;

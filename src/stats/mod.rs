@@ -10,18 +10,22 @@
 //! the only hand-written numerics (`numeric`).
 
 mod adk;
+mod anova;
 mod basis;
 mod equivalency;
 mod gof;
+mod levene;
 mod nonparametric;
 mod normal;
 mod numeric;
 mod outliers;
 
 pub use adk::k_sample_anderson_darling;
-pub use basis::{model_bound, tolerance_bound};
+pub use anova::{AnovaResult, anova_bound};
+pub use basis::{WEIBULL_MIN_N, model_bound, tolerance_bound};
 pub use equivalency::{equivalency, equivalency_with_factors, k_factors_equivalency};
 pub use gof::{WeibullFit, anderson_darling, weibull_mle};
+pub use levene::{LeveneResult, levene_test};
 pub use nonparametric::{NonParametricBound, hanson_koopmans_factor, nonparametric_bound, nonparametric_rank};
 pub use normal::{k_factor_normal, noncentral_t_cdf, noncentral_t_quantile};
 pub use outliers::{max_normed_residual, mnr_critical};
@@ -46,6 +50,30 @@ pub enum Model {
     Lognormal,
     Weibull,
     NonParametric,
+    /// The ANOVA method for batches that may not be pooled.
+    Anova,
+}
+
+/// The branch of the CMH-17-1G 8.3 decision tree a basis value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    /// One batch: a distribution fitted to its values.
+    SingleBatch,
+    /// Batches the k-sample Anderson–Darling test lets pool: a distribution fitted to all values.
+    Pooled,
+    /// Batches that may not be pooled: the ANOVA method.
+    Anova,
+}
+
+impl Route {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::SingleBatch => "single_batch",
+            Route::Pooled => "pooled",
+            Route::Anova => "anova",
+        }
+    }
 }
 
 impl std::fmt::Display for Model {
@@ -55,6 +83,7 @@ impl std::fmt::Display for Model {
             Model::Lognormal => "lognormal",
             Model::Weibull => "Weibull",
             Model::NonParametric => "non-parametric",
+            Model::Anova => "ANOVA",
         })
     }
 }
@@ -103,7 +132,12 @@ pub struct BasisResult {
     pub value: f64,
     /// The model used.
     pub model: Model,
-    /// Why that model, in words an engineer reads.
+    /// The branch of the decision tree taken.
+    pub route: Route,
+    /// Every step of the decision tree, each naming its handbook section, in words an engineer
+    /// reads.
+    pub steps: Vec<String>,
+    /// The steps joined into one sentence.
     pub reason: String,
     pub n: usize,
     pub batches: usize,
@@ -115,11 +149,15 @@ pub struct BasisResult {
     pub gof: Vec<GofResult>,
     /// Batch-to-batch test when there are at least 2 batches.
     pub adk: Option<AdkResult>,
+    /// Levene's test of equal batch variances, on the ANOVA route.
+    pub levene: Option<LeveneResult>,
+    /// The ANOVA computation, on the ANOVA route.
+    pub anova: Option<AnovaResult>,
     /// Outlier screen of the pooled data (reported, not removed).
     pub outliers: MnrResult,
     /// Indices flagged by the same screen run within each batch of at least 3 values.
     pub batch_outliers: Vec<usize>,
-    /// False when the ADK test rejected pooling: the bound is still computed on the pooled data.
+    /// False when the batches may not be pooled (the ANOVA route).
     pub pooled: bool,
 }
 
@@ -168,6 +206,8 @@ pub enum StatsError {
     NoBound { n: usize, content: f64, confidence: f64, method: &'static str },
     #[error("numerical method did not converge: {what}")]
     NoConvergence { what: &'static str },
+    #[error("the {model} method needs the batch of every value; use tolerance_bound")]
+    NeedsBatches { model: Model },
     #[error("the {model} model is not available for {side:?} bounds")]
     UnsupportedSide { model: Model, side: Side },
 }

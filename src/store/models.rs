@@ -132,6 +132,8 @@ pub struct PackageMaterialRow {
     pub producer_country: String,
     /// `material.composition` of the manifest, as JSON.
     pub composition: String,
+    /// Where the material was made ([`crate::fit::Source`] as JSON; empty: not yet filled).
+    pub source: String,
 }
 
 /// A package as search sees it (derived; see `registry::search_index`). Its integer `key`

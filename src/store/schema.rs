@@ -112,6 +112,7 @@ diesel::table! {
         digest -> Text,
         producer_country -> Text,
         composition -> Text,
+        source -> Text,
     }
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE package_materials DROP COLUMN source;
