@@ -8,7 +8,7 @@ use common::server::{Backend, TestRegistry};
 use common::*;
 use serde_json::json;
 
-both_backends!(fit_reports_and_rankings_from_the_registry);
+both_backends!(fit_reports_and_rankings_from_the_registry, another_site_is_kept_apart_until_shown_equivalent);
 
 fn fit_reports_and_rankings_from_the_registry(backend: Backend) {
     let samples = samples_dir();
@@ -120,5 +120,47 @@ fn fit_reports_and_rankings_from_the_registry(backend: Backend) {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("verdict: Qualified") && text.contains("hcj-150"), "{text}");
+    assert!(text.contains("verdict: qualified") && text.contains("hcj-150"), "{text}");
+}
+
+/// A second production site of the N42SH material publishes weaker coercivity: the equivalency
+/// endpoint says it is not equivalent, and the fit report agrees — the package is listed as kept
+/// apart and none of its specimens count.
+fn another_site_is_kept_apart_until_shown_equivalent(backend: Backend) {
+    let samples = samples_dir();
+    let reg = TestRegistry::start_with(backend, &["--demo", "--samples", samples.to_str().unwrap()]);
+    let tokens: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reg.data.join("demo-tokens.json")).unwrap()).unwrap();
+    let all = reg.get("/v1/materials", None).json();
+    let sh = all.as_array().unwrap().iter().find(|m| m["designation"] == "N42SH").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/fit?profile=ev-traction-magnet-150c&material={sh}");
+    let before = reg.get(&path, None).json();
+    assert_eq!(before["sources"].as_array().unwrap().len(), 1, "{}", before["sources"]);
+    assert_eq!(before["sources"][0]["role"], "baseline");
+
+    let key =
+        prequal::package::SecretKey::read(&samples.join("keys/test-only-test-magnetics-lab.secret.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let weaker = second_site_package(dir.path(), "n42sh-plant-b", 0.93, &key);
+    let res = reg.upload(&weaker, Some(tokens["test-magnetics-lab"]["token"].as_str().unwrap()));
+    assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&res.body));
+    let digest = res.json()["digest"].as_str().unwrap().to_owned();
+
+    let eq = reg.post_json("/v1/equivalency", None, &json!({"material": sh, "sample": digest})).json();
+    assert_eq!(eq["pass"], false, "{eq}");
+
+    let after = reg.get(&path, None).json();
+    let sources = after["sources"].as_array().unwrap();
+    let roles: Vec<&str> = sources.iter().map(|s| s["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["baseline", "kept_apart"], "{sources:?}");
+    assert!(sources[1]["packages"][0].as_str().unwrap().contains(&digest));
+    assert_eq!(sources[1]["equivalency"][0]["pass"], false);
+    assert_eq!(after["packages"].as_array().unwrap().len(), 1, "only the baseline is pooled");
+    assert_eq!(after["verdict"], before["verdict"]);
+    for (a, b) in before["requirements"].as_array().unwrap().iter().zip(after["requirements"].as_array().unwrap()) {
+        assert_eq!((&a["status"], &a["value"], &a["specimens"]), (&b["status"], &b["value"], &b["specimens"]));
+    }
 }

@@ -506,6 +506,43 @@ pub fn custom_package_with_files(
     out
 }
 
+/// A second production site's package: the N42SH source made at "Plant B", with the HcJ values
+/// multiplied by `hcj_factor` (1.0: the same results, as a site that reproduces them would
+/// report).
+pub fn second_site_package(dir: &Path, name: &str, hcj_factor: f64, key: &SecretKey) -> PathBuf {
+    custom_package_with_files(
+        dir,
+        BASELINE,
+        name,
+        |m| {
+            m["name"] = name.into();
+            for lot in m["material"]["lots"].as_array_mut().unwrap() {
+                lot["site"] = "Plant B (fictional)".into();
+            }
+        },
+        |src| {
+            for entry in std::fs::read_dir(src.join("datasets")).unwrap() {
+                let path = entry.unwrap().path();
+                let text = std::fs::read_to_string(&path).unwrap();
+                let mut lines = text.lines();
+                let header = lines.next().unwrap().to_owned();
+                let cols: Vec<&str> = header.split(',').collect();
+                let vi = cols.iter().position(|c| *c == "value").unwrap();
+                let scale = if path.file_name().unwrap() == "hcj.csv" { hcj_factor } else { 1.0 };
+                let mut out = vec![header.clone()];
+                for line in lines.filter(|l| !l.is_empty()) {
+                    let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();
+                    let v: f64 = cells[vi].parse().unwrap();
+                    cells[vi] = format!("{:.4}", v * scale);
+                    out.push(cells.join(","));
+                }
+                std::fs::write(&path, out.join("\n") + "\n").unwrap();
+            }
+        },
+        &[key],
+    )
+}
+
 /// `custom_package` with only the version changed.
 pub fn package_version(dir: &Path, source: &str, version: &str, signers: &[&SecretKey]) -> PathBuf {
     custom_package(dir, source, &format!("{source}-{version}"), |m| m["version"] = version.into(), signers)
