@@ -152,6 +152,34 @@ fn refusals_have_stable_codes_and_store_nothing(backend: Backend) {
         custom_package(dir.path(), BASELINE, "conflict", |m| m["title"] = "Another title".into(), &[&test_key(1)]);
     let foreign_name = package_version(dir.path(), BASELINE, "3.0.0", &[&test_key(2)]);
     let read = |p: &std::path::Path| std::fs::read(p).unwrap();
+    // Copies of the published package (same digest: signatures are outside it) with its
+    // signature removed, or replaced by junk: refused like any badly signed upload, never 200.
+    let resigned = |name: &str, junk: Option<&[u8]>| {
+        let mut e = PackageEntries::read(&good);
+        for sig in e.names().into_iter().filter(|n| n.starts_with("signatures/")) {
+            e.remove(&sig);
+        }
+        if let Some(junk) = junk {
+            e.set("signatures/junk.json", junk.to_vec());
+        }
+        let p = dir.path().join(name);
+        e.write(&p);
+        p
+    };
+    let unsigned_copy = resigned("unsigned-copy.zip", None);
+    let junk_copy = resigned("junk-copy.zip", Some(b"{\"not\": \"a signature\"}"));
+    // A different package under a published version, with a broken signature: the signature
+    // error is what the lab needs to hear, not the version conflict.
+    let conflicting_junk = {
+        let mut e = PackageEntries::read(&conflicting);
+        for sig in e.names().into_iter().filter(|n| n.starts_with("signatures/")) {
+            e.remove(&sig);
+        }
+        e.set("signatures/junk.json", b"{}".to_vec());
+        let p = dir.path().join("conflicting-junk.zip");
+        e.write(&p);
+        p
+    };
 
     let unknown_token = format!("pq_{}_{}", "0".repeat(12), "0".repeat(64));
     type Case<'a> = (&'a str, Vec<u8>, Option<&'a str>, u16, &'a str);
@@ -169,6 +197,9 @@ fn refusals_have_stable_codes_and_store_nothing(backend: Backend) {
         ("signed by another lab", read(&other_lab), Some(lab_a), 422, "signer_not_allowed"),
         ("revoked key", read(&revoked_key), Some(lab_a), 422, "key_revoked"),
         ("same version, other content", read(&conflicting), Some(lab_a), 409, "version_conflict"),
+        ("unsigned copy of a published package", read(&unsigned_copy), Some(lab_a), 422, "not_signed_by_uploader"),
+        ("junk signature on a published package", read(&junk_copy), Some(lab_a), 422, "signature_invalid"),
+        ("version conflict with a junk signature", read(&conflicting_junk), Some(lab_a), 422, "signature_invalid"),
         ("name of another lab", read(&foreign_name), Some(&tokens["lab-b"]), 403, "name_owned_by_other_organisation"),
         ("too large", vec![0u8; 300_000], Some(lab_a), 413, "upload_too_large"),
     ];
@@ -180,6 +211,50 @@ fn refusals_have_stable_codes_and_store_nothing(backend: Backend) {
         assert!(!body["error"]["message"].as_str().unwrap().is_empty(), "{what}");
         assert!(!body["error"]["details"].as_array().unwrap().is_empty(), "{what}");
     }
+    // A refusal names another organisation only to a caller who may read its package: lab-a's
+    // restricted package is invisible to lab-b, so lab-b learns neither its owner from the name
+    // it tries to use nor who published the bytes it holds.
+    let hidden = custom_package(
+        dir.path(),
+        BASELINE,
+        "hidden",
+        |m| {
+            m["name"] = "hidden-n42sh".into();
+            m["releasability"] = serde_json::json!({"level": "restricted", "organisations": ["lab-a"]});
+        },
+        &[&test_key(1)],
+    );
+    assert_eq!(reg.upload(&hidden, Some(lab_a)).status, 201);
+    let same_name = custom_package(
+        dir.path(),
+        BASELINE,
+        "same-name",
+        |m| {
+            m["name"] = "hidden-n42sh".into();
+            m["version"] = "9.0.0".into();
+        },
+        &[&test_key(2)],
+    );
+    let res = reg.upload(&same_name, Some(&tokens["lab-b"]));
+    assert_eq!((res.status, res.code().as_str()), (403, "name_owned_by_other_organisation"));
+    assert!(!String::from_utf8_lossy(&res.body).contains("lab-a"), "{}", String::from_utf8_lossy(&res.body));
+    let same_bytes = {
+        let mut e = PackageEntries::read(&hidden);
+        for sig in e.names().into_iter().filter(|n| n.starts_with("signatures/")) {
+            e.remove(&sig);
+        }
+        let p = dir.path().join("hidden-resigned.zip");
+        e.write(&p);
+        prequal::package::sign_package(&p, &test_key(2), prequal::package::Limits::default()).unwrap();
+        p
+    };
+    let res = reg.upload(&same_bytes, Some(&tokens["lab-b"]));
+    assert_eq!((res.status, res.code().as_str()), (409, "published_by_other_organisation"));
+    assert!(!String::from_utf8_lossy(&res.body).contains("lab-a"), "{}", String::from_utf8_lossy(&res.body));
+    // A public package's owner may be named: anyone can read it.
+    let res = reg.upload(&foreign_name, Some(&tokens["lab-b"]));
+    assert!(res.json()["error"]["message"].as_str().unwrap().contains("'lab-a'"), "{}", res.json());
+
     // The tampered file is named in the details.
     let res = reg.upload(&tampered, Some(lab_a)).json();
     assert!(res["error"]["details"][0]["message"].as_str().unwrap().contains(".csv"), "{res}");
@@ -190,13 +265,13 @@ fn refusals_have_stable_codes_and_store_nothing(backend: Backend) {
     assert_eq!(reg.get(&missing, None).status, 404);
     assert_eq!(reg.get("/v1/nothing-here", None).code(), "not_found");
 
-    // Nothing of the refused uploads was kept.
-    assert_eq!(reg.get("/v1/packages", Some(&reg.operator_token)).json()["total"], 1);
-    assert_eq!(blob_count(&reg), 1);
+    // Nothing of the refused uploads was kept (the good package and lab-a's hidden one stay).
+    assert_eq!(reg.get("/v1/packages", Some(&reg.operator_token)).json()["total"], 2);
+    assert_eq!(blob_count(&reg), 2);
     assert_eq!(files_under(&reg.data.join("tmp")), 0);
     let metrics = String::from_utf8(reg.get("/metrics", None).body).unwrap();
     assert!(metrics.contains("prequal_uploads_total{outcome=\"rejected\",code=\"hash_mismatch\"} 2"), "{metrics}");
-    assert!(metrics.contains("prequal_uploads_total{outcome=\"accepted\",code=\"\"} 1"), "{metrics}");
+    assert!(metrics.contains("prequal_uploads_total{outcome=\"accepted\",code=\"\"} 2"), "{metrics}");
 }
 
 fn countersign_withdraw_supersede(backend: Backend) {

@@ -28,10 +28,13 @@ pub enum RegistryError {
     SignatureRejected { code: &'static str, file: String, detail: String },
     #[error("{name} {version} is already published with a different digest ({existing})")]
     VersionConflict { name: String, version: String, existing: String },
-    #[error("package name '{name}' belongs to organisation '{owner}'")]
-    NameOwned { name: String, owner: String },
-    #[error("this package ({digest}) was published by organisation '{owner}'")]
-    PublishedByOther { digest: String, owner: String },
+    /// `owner` is named only to a caller who may read one of that name's packages: a refusal
+    /// reveals nothing the caller could not read already.
+    #[error("package name '{name}' belongs to {}", owner_words(owner))]
+    NameOwned { name: String, owner: Option<String> },
+    /// `owner` as for `NameOwned`.
+    #[error("this package ({digest}) was published by {}", owner_words(owner))]
+    PublishedByOther { digest: String, owner: Option<String> },
     #[error("{0}")]
     Conflict(String),
     /// A witness cosignature refused by `POST /log/cosignature`: `malformed_checkpoint`,
@@ -52,6 +55,13 @@ pub enum RegistryError {
     Blob(BlobError),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn owner_words(owner: &Option<String>) -> String {
+    match owner {
+        Some(o) => format!("organisation '{o}'"),
+        None => "another organisation".to_owned(),
+    }
 }
 
 impl RegistryError {

@@ -439,6 +439,21 @@ impl PackageRows {
     }
 }
 
+/// `owner` of the package `digest` if `principal` may read that package, else None: a refusal
+/// must not tell a caller who published a package it may not see.
+fn owner_if_visible(
+    conn: &mut AnyConnection,
+    principal: &Principal,
+    digest: &str,
+    owner: String,
+) -> Result<Option<String>> {
+    let readable: i64 = visible(&Reader::of(Some(principal)))
+        .filter(packages::digest.eq(digest.to_owned()))
+        .count()
+        .get_result(conn)?;
+    Ok((readable > 0).then_some(owner))
+}
+
 impl Registry {
     /// Verifies an upload with the package module, checks its signers against registered keys,
     /// and stores it: blob first (atomic rename), then every row in one transaction. Returns the
@@ -450,19 +465,11 @@ impl Registry {
         let manifest = verified.manifest();
 
         let mut conn = self.store.conn()?;
-        if let Some(existing) =
-            packages::table.find(&digest).select(PackageRow::as_select()).first(&mut conn).optional()?
-        {
-            if existing.organisation_id != principal.organisation {
-                return Err(RegistryError::PublishedByOther { digest, owner: existing.organisation_id });
-            }
-            drop(conn);
-            return Ok((self.detail(&Reader::Operator, &digest)?, false));
-        }
-        self.check_name(&mut conn, principal, &manifest.name, &manifest.version)?;
-
-        // Signers: every signature must be valid, by a registered key in force now; the
+        // Signers first: every signature must be valid, by a registered key in force now; the
         // publishing lab must be one of them; others must be certifiers (countersignatures).
+        // Nothing that fails here is answered 2xx, not even a copy of a package already
+        // published (signatures are outside the digest, so an unsigned or re-signed copy has
+        // the same one).
         let now = now_ms();
         let Signers { signers, rows: signature_rows } =
             check_signers(&mut conn, &verified, &digest, &principal.organisation, now)?
@@ -474,6 +481,17 @@ impl Registry {
                 detail: format!("no signature by an active key of '{}', the uploading lab", principal.organisation),
             });
         }
+        if let Some(existing) =
+            packages::table.find(&digest).select(PackageRow::as_select()).first(&mut conn).optional()?
+        {
+            if existing.organisation_id != principal.organisation {
+                let owner = owner_if_visible(&mut conn, principal, &digest, existing.organisation_id)?;
+                return Err(RegistryError::PublishedByOther { digest, owner });
+            }
+            drop(conn);
+            return Ok((self.detail(&Reader::Operator, &digest)?, false));
+        }
+        self.check_name(&mut conn, principal, &manifest.name, &manifest.version)?;
         drop(conn);
 
         let rows = PackageRows::new(
@@ -547,7 +565,11 @@ impl Registry {
                             Some(org) if org == principal.organisation => {
                                 Ok((self.detail(&Reader::Operator, &digest)?, false))
                             }
-                            Some(owner) => Err(RegistryError::PublishedByOther { digest, owner }),
+                            Some(owner) => {
+                                let mut conn = self.store.conn()?;
+                                let owner = owner_if_visible(&mut conn, principal, &digest, owner)?;
+                                Err(RegistryError::PublishedByOther { digest, owner })
+                            }
                             None => Err(e),
                         }
                     }
@@ -619,6 +641,12 @@ impl Registry {
         let owner: Option<String> =
             packages::table.filter(packages::name.eq(name)).select(packages::organisation_id).first(conn).optional()?;
         if let Some(owner) = owner.filter(|o| *o != principal.organisation) {
+            // Named only to a caller who may read one of the name's packages.
+            let readable: i64 = visible(&Reader::of(Some(principal)))
+                .filter(packages::name.eq(name.to_owned()))
+                .count()
+                .get_result(conn)?;
+            let owner = (readable > 0).then_some(owner);
             return Err(RegistryError::NameOwned { name: name.to_owned(), owner });
         }
         let existing: Option<String> = packages::table
