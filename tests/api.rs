@@ -366,7 +366,18 @@ fn revoked_and_compromised_keys(backend: Backend) {
 
     // Reported compromised since before p1 was registered: every package signed with it since
     // then is suspect, visibly, in lists and details; new uploads with it are refused.
-    let since = prequal::store::format_time(prequal::store::parse_time(&registered).unwrap() - 60_000);
+    // A date before the key was registered is a mistake, refused with both dates, not logged.
+    let too_early = prequal::store::format_time(prequal::store::parse_time(&registered).unwrap() - 3_600_000);
+    let res = reg.post_json(
+        &format!("/v1/keys/{key}/revoke"),
+        Some(&op),
+        &json!({"reason": "key file leaked", "effective_at": too_early, "compromised": true}),
+    );
+    assert_eq!((res.status, res.code().as_str()), (400, "bad_request"));
+    let message = res.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains(&too_early) && message.contains("was registered"), "{message}");
+    assert_eq!(reg.get(&format!("/v1/packages/{d1}"), None).json()["suspect"], false, "nothing changed");
+    let since = prequal::store::format_time(prequal::store::parse_time(&registered).unwrap() - 1);
     let res = reg.post_json(
         &format!("/v1/keys/{key}/revoke"),
         Some(&op),

@@ -1008,20 +1008,8 @@ impl Registry {
                 match row {
                     None => Err(refused("unknown_key", format!("revocation of unknown key {key_id}"))),
                     Some(row) => {
-                        // Marked, never deleted.
-                        diesel::update(signing_keys::table.find(key_id))
-                            .set((
-                                signing_keys::revoked_at
-                                    .eq(row.revoked_at.map_or(*effective_at, |t| t.min(*effective_at))),
-                                signing_keys::compromised.eq(row.compromised || *compromised),
-                                signing_keys::revocation_reason.eq(reason),
-                            ))
-                            .execute(conn)?;
-                        let signed: Vec<String> = signatures::table
-                            .filter(signatures::key_id.eq(key_id))
-                            .select(signatures::digest)
-                            .load(conn)?;
-                        super::search_index::refresh(conn, &signed)?;
+                        // Marked, never deleted; the origin's rule.
+                        super::key_revocation::apply(conn, row, *effective_at, *compromised, reason)?;
                         Ok(false)
                     }
                 }

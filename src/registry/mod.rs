@@ -9,6 +9,7 @@ pub mod demo;
 pub mod error;
 pub mod evidence;
 pub mod integrity;
+mod key_revocation;
 pub mod materials;
 pub mod mirror;
 mod packages;
@@ -25,7 +26,7 @@ use crate::log::entry::Event;
 use crate::package::Limits;
 use crate::package::signing::{KeyId, decode_public_key};
 use crate::store::models::{KeyRow, OrganisationRow, TokenRow};
-use crate::store::schema::{api_tokens, organisations, signatures, signing_keys};
+use crate::store::schema::{api_tokens, organisations, signing_keys};
 use crate::store::{Store, format_time, now_ms, parse_time};
 
 pub use auth::{OrgKind, Principal, Reader, Role};
@@ -265,31 +266,18 @@ impl Registry {
             None => now_ms(),
         };
         let row = self.store.write(|conn| -> Result<KeyRow> {
-            let mut row: KeyRow = signing_keys::table
+            let row: KeyRow = signing_keys::table
                 .find(key_id)
                 .select(KeyRow::as_select())
                 .first(conn)
                 .optional()?
                 .ok_or_else(|| RegistryError::not_found(format!("no key '{key_id}'")))?;
-            let at = row.revoked_at.map_or(effective, |t| t.min(effective));
-            row.revoked_at = Some(at);
-            row.compromised = row.compromised || revocation.compromised;
-            row.revocation_reason = Some(revocation.reason.trim().to_owned());
-            diesel::update(signing_keys::table.find(key_id))
-                .set((
-                    signing_keys::revoked_at.eq(row.revoked_at),
-                    signing_keys::compromised.eq(row.compromised),
-                    signing_keys::revocation_reason.eq(&row.revocation_reason),
-                ))
-                .execute(conn)?;
-            // Packages signed with a key reported compromised may have become suspect.
-            let signed: Vec<String> =
-                signatures::table.filter(signatures::key_id.eq(key_id)).select(signatures::digest).load(conn)?;
-            search_index::refresh(conn, &signed)?;
+            key_revocation::check_effective_time(&row, effective)?;
+            let row = key_revocation::apply(conn, row, effective, revocation.compromised, revocation.reason.trim())?;
             let event = Event::KeyRevoked {
                 key_id: row.key_id.clone(),
                 organisation: row.organisation_id.clone(),
-                effective_at: at,
+                effective_at: row.revoked_at.unwrap_or(effective),
                 compromised: row.compromised,
                 reason: revocation.reason.trim().to_owned(),
             };
