@@ -20,7 +20,37 @@ both_backends!(
     graceful_shutdown_finishes_an_upload,
     concurrent_versions_supersede_in_order,
     failed_tokens_are_throttled_and_pages_carry_security_headers,
+    internal_errors_stay_inside,
 );
+
+/// A fault inside the registry (here a stored profile made unreadable behind its back) is
+/// answered 500 `internal` with the request id and a generic message; the cause is in the log
+/// under that id, never in the response.
+fn internal_errors_stay_inside(backend: Backend) {
+    use diesel::RunQueryDsl;
+    let reg = TestRegistry::start(backend);
+    {
+        let lib = reg.library();
+        let mut conn = lib.store.conn().unwrap();
+        diesel::sql_query("UPDATE profiles SET body = 'garbled-profile-body' WHERE id = 'loudspeaker-magnet'")
+            .execute(&mut conn)
+            .unwrap();
+    }
+    let res = reg.get("/v1/profiles/loudspeaker-magnet", None);
+    assert_eq!(res.status, 500, "{}", String::from_utf8_lossy(&res.body));
+    let body = res.json();
+    assert_eq!(body["error"]["code"], "internal");
+    let id = res.headers["x-request-id"].clone();
+    assert_eq!(body["error"]["request_id"], id.as_str());
+    let text = String::from_utf8_lossy(&res.body).to_string();
+    assert!(text.contains(&id) && !text.contains("garbled") && !text.contains("expected"), "{text}");
+    let log = std::fs::read_to_string(reg.log_path()).unwrap();
+    let line = log.lines().find(|l| l.contains(&format!("req={id} internal"))).unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains("loudspeaker-magnet"), "the cause is logged: {line}");
+    // Refusals keep their own words and carry the id too.
+    let res = reg.get("/v1/profiles/nothing", None);
+    assert_eq!(res.json()["error"]["request_id"], res.headers["x-request-id"].as_str());
+}
 
 fn digest_of(path: &std::path::Path) -> String {
     verify_file(path, Limits::default()).unwrap().digest().to_string()

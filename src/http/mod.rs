@@ -42,6 +42,11 @@ pub struct AppState {
 
 pub type State = web::Data<AppState>;
 
+tokio::task_local! {
+    /// The id of the request being answered, for error bodies and the log.
+    static REQUEST_ID: String;
+}
+
 /// A refusal on its way to the client: status + `{"error": {code, message, details}}`.
 #[derive(Debug)]
 pub struct ApiError(pub RegistryError);
@@ -74,13 +79,26 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let body = ErrorBody {
-            error: ErrorInfo {
-                code: self.0.code().to_owned(),
-                message: self.0.to_string(),
-                details: self.0.details().into_iter().map(|(code, message)| ErrorDetail { code, message }).collect(),
-            },
+        let code = self.0.code().to_owned();
+        let request_id = REQUEST_ID.try_with(Clone::clone).ok();
+        let (message, details) = if self.0.is_internal() {
+            // The cause goes to the log under the request id; the client gets the code and
+            // the id, never database or storage text.
+            log::error!("req={} {code}: {}", request_id.as_deref().unwrap_or("-"), self.0);
+            let message = match &request_id {
+                Some(id) => format!(
+                    "the registry could not complete the request; its log holds the cause under request id {id}"
+                ),
+                None => "the registry could not complete the request; its log holds the cause".to_owned(),
+            };
+            (message.clone(), vec![ErrorDetail { code: code.clone(), message }])
+        } else {
+            (
+                self.0.to_string(),
+                self.0.details().into_iter().map(|(code, message)| ErrorDetail { code, message }).collect(),
+            )
         };
+        let body = ErrorBody { error: ErrorInfo { code, message, details, request_id } };
         let mut res = HttpResponse::build(self.status_code()).json(body);
         if matches!(self.0, RegistryError::Unauthenticated | RegistryError::InvalidToken | RegistryError::TokenRevoked)
         {
@@ -486,7 +504,7 @@ pub fn server(
                 let method = req.method().to_string();
                 let path = req.path().to_owned();
                 let state = state.clone();
-                let fut = srv.call(req);
+                let fut = REQUEST_ID.scope(id.clone(), srv.call(req));
                 async move {
                     let mut res = fut.await?;
                     let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());

@@ -37,6 +37,9 @@ pub enum RegistryError {
     PublishedByOther { digest: String, owner: Option<String> },
     #[error("{0}")]
     Conflict(String),
+    /// A write collided with a concurrent one on a unique key (the driver's typed error).
+    #[error("a concurrent change collided with this one: {0}")]
+    UniqueViolation(String),
     /// A witness cosignature refused by `POST /log/cosignature`: `malformed_checkpoint`,
     /// `checkpoint_not_ours`, `unknown_witness`, `bad_cosignature` or `no_cosignature`.
     #[error("{detail}")]
@@ -80,7 +83,7 @@ impl RegistryError {
             VersionConflict { .. } => "version_conflict",
             NameOwned { .. } => "name_owned_by_other_organisation",
             PublishedByOther { .. } => "published_by_other_organisation",
-            Conflict(_) => "conflict",
+            Conflict(_) | UniqueViolation(_) => "conflict",
             CosignatureRefused { code, .. } => code,
             TooManyAuthFailures { .. } => "too_many_auth_failures",
             ReadOnlyMirror { .. } => "read_only_mirror",
@@ -94,6 +97,13 @@ impl RegistryError {
         }
     }
 
+    /// Errors whose text describes the registry's insides (database messages, file paths,
+    /// object-store answers): logged, never sent to the client.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, RegistryError::Internal(_) | RegistryError::UniqueViolation(_) | RegistryError::Blob(_))
+            && !matches!(self, RegistryError::Blob(BlobError::Missing { .. }))
+    }
+
     pub fn status(&self) -> u16 {
         use RegistryError::*;
         match self {
@@ -101,7 +111,7 @@ impl RegistryError {
             Unauthenticated | InvalidToken | TokenRevoked => 401,
             Forbidden(_) | NameOwned { .. } | ReadOnlyMirror { .. } => 403,
             NotFound(_) => 404,
-            VersionConflict { .. } | PublishedByOther { .. } | Conflict(_) => 409,
+            VersionConflict { .. } | PublishedByOther { .. } | Conflict(_) | UniqueViolation(_) => 409,
             UploadTooLarge { .. } => 413,
             PackageRejected(_) | SignatureRejected { .. } | CosignatureRefused { .. } => 422,
             TooManyAuthFailures { .. } => 429,
@@ -146,6 +156,10 @@ impl From<StoreError> for RegistryError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(m) => RegistryError::Unavailable(m),
+            StoreError::Database(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                info,
+            )) => RegistryError::UniqueViolation(info.message().to_owned()),
             StoreError::Database(diesel::result::Error::DatabaseError(_, info)) => {
                 RegistryError::Internal(format!("database: {}", info.message()))
             }

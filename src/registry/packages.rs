@@ -551,7 +551,7 @@ impl Registry {
                     log::warn!("could not remove unreferenced blob {sha}: {sweep}");
                 }
                 match e {
-                    RegistryError::Internal(_) | RegistryError::VersionConflict { .. } => {
+                    RegistryError::UniqueViolation(_) | RegistryError::VersionConflict { .. } => {
                         // A concurrent upload of the same package (through this process or
                         // another) may have won the race: its insert collided with ours, or it
                         // committed first and ours found the version taken.

@@ -68,7 +68,8 @@ pub struct NewKey {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRevocation {
-    /// When the revocation takes effect (RFC 3339); now if absent. May lie in the past.
+    /// When the revocation takes effect (RFC 3339); now if absent. May lie in the past, not
+    /// before the key was registered (refused with `bad_request`).
     #[serde(default)]
     pub effective_at: Option<String>,
     /// The key was compromised since `effective_at`: packages registered since then are marked
@@ -272,6 +273,10 @@ pub struct ErrorInfo {
     pub message: String,
     /// Every problem found (a package can fail several checks at once).
     pub details: Vec<ErrorDetail>,
+    /// The request's id (also in the `X-Request-Id` header): the registry's log holds the
+    /// cause of an internal error under it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
