@@ -102,13 +102,42 @@ pub(super) fn fit(args: FitArgs) -> Outcome {
         });
         entry.1.push(fit::evidence_from_verified(&verified));
     }
-    if args.rank || materials.len() > 1 {
-        let ranked = fit::rank(&profile, materials.into_values().collect());
+    // A profile applies to its material class only. One material of another class is refused;
+    // a ranking leaves such materials out and says so (stderr, and `excluded` in --json), and is
+    // refused when nothing of the profile's class is left.
+    let (applicable, excluded): (Vec<_>, Vec<_>) = materials
+        .into_values()
+        .map(|(m, ev)| {
+            let mismatch = fit::check_applies(&profile, &m).err();
+            (m, ev, mismatch)
+        })
+        .partition(|(_, _, mismatch)| mismatch.is_none());
+    let excluded: Vec<fit::ClassMismatch> = excluded.into_iter().filter_map(|(_, _, e)| e).collect();
+    if applicable.is_empty() {
+        for e in &excluded {
+            eprintln!("error: [{}] {e}", e.code());
+        }
+        return Outcome::Failed;
+    }
+    let ranking = args.rank || applicable.len() + excluded.len() > 1;
+    if ranking {
+        for e in &excluded {
+            eprintln!("left out of the ranking: [{}] {e}", e.code());
+        }
+    }
+    let materials: Vec<(MaterialRef, Vec<Evidence>)> = applicable.into_iter().map(|(m, ev, _)| (m, ev)).collect();
+    if ranking {
+        let ranked = fit::rank(&profile, materials);
         if args.json {
             let value = serde_json::json!({
                 "profile": {"id": profile.id, "version": profile.version, "title": profile.title},
                 "materials": ranked.iter().map(|(e, _)| e).collect::<Vec<_>>(),
                 "reports": ranked.iter().map(|(_, r)| r).collect::<Vec<_>>(),
+                "excluded": excluded.iter().map(|e| serde_json::json!({
+                    "code": e.code(),
+                    "material_class": e.subject_class,
+                    "message": e.to_string(),
+                })).collect::<Vec<_>>(),
             });
             println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
         } else {
@@ -120,7 +149,7 @@ pub(super) fn fit(args: FitArgs) -> Outcome {
                 print!("{}", fit::render_text(report));
             }
         }
-    } else if let Some((m, evidence)) = materials.into_values().next() {
+    } else if let Some((m, evidence)) = materials.into_iter().next() {
         let report = fit::fit(&profile, m, &evidence);
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
@@ -163,7 +192,9 @@ fn remote(args: &FitArgs, registry: &str) -> Outcome {
             body["error"]["code"].as_str().unwrap_or("?"),
             body["error"]["message"].as_str().unwrap_or("")
         );
-        return if status >= 500 { Outcome::Failed } else { Outcome::Refused };
+        // A profile of another class is a wrong question (exit 2), as offline.
+        let wrong_class = body["error"]["code"] == fit::ClassMismatch::CODE;
+        return if status >= 500 || wrong_class { Outcome::Failed } else { Outcome::Refused };
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());

@@ -12,6 +12,7 @@ pub mod integrity;
 pub mod materials;
 pub mod mirror;
 mod packages;
+pub mod profiles;
 pub mod search;
 mod search_index;
 pub mod supply;
