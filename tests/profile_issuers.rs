@@ -237,3 +237,43 @@ fn an_issued_profile_version_arrives_on_a_mirror_with_the_same_bytes() {
     let status = mirror.mirror_status().unwrap().unwrap();
     assert!(status.rejections.is_empty(), "{:?}", status.rejections);
 }
+
+#[test]
+fn the_cli_signs_and_pushes_a_profile_version() {
+    let reg = TestRegistry::start(Backend::Sqlite);
+    let tokens = reg.register(&[("cert-a", OrgKind::Certifier, "DE", Some(&test_key(3)))]);
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("cert.secret.json");
+    test_key(3).write(&key_file, None).unwrap();
+    let profile_file = dir.path().join("oem-x.json");
+    std::fs::write(&profile_file, serde_json::to_vec_pretty(&custom("1.0.0", 750.0)).unwrap()).unwrap();
+    let run =
+        |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_prequal")).args(args).env("RUST_LOG", "off").output().unwrap();
+
+    let out = run(&["profile", "sign", profile_file.to_str().unwrap(), "--key", key_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let signed_file = dir.path().join("oem-x.signed.json");
+    let envelope: Value = serde_json::from_slice(&std::fs::read(&signed_file).unwrap()).unwrap();
+    assert_eq!(envelope["key_id"], test_key(3).key_id().as_str());
+
+    let push = || {
+        run(&["profile", "push", signed_file.to_str().unwrap(), "--registry", &reg.url, "--token", &tokens["cert-a"]])
+    };
+    let out = push();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.starts_with("registered oem-x-traction-150c 1.0.0 by 'cert-a'"), "{stdout}");
+    let out = push();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("already registered:"));
+    // Refused by the registry: exit 1 with the code.
+    let out = run(&[
+        "profile",
+        "push",
+        signed_file.to_str().unwrap(),
+        "--registry",
+        &reg.url,
+        "--token",
+        &reg.operator_token,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("profile_owned_by_other_organisation"));
+}

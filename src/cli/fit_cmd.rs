@@ -25,6 +25,10 @@ pub struct FitArgs {
     /// Material id (see `GET /v1/materials`); with --registry.
     #[arg(long)]
     material: Option<String>,
+    /// With --registry: the profile version to fit against, to reproduce a report (default: the
+    /// latest, i.e. the highest semantic version its issuer registered).
+    #[arg(long)]
+    profile_version: Option<String>,
     /// Rank every material (offline: every material among the files).
     #[arg(long)]
     rank: bool,
@@ -162,11 +166,14 @@ pub(super) fn fit(args: FitArgs) -> Outcome {
 
 fn remote(args: &FitArgs, registry: &str) -> Outcome {
     let base = registry.trim_end_matches('/');
-    let url = if args.rank || args.material.is_none() {
+    let mut url = if args.rank || args.material.is_none() {
         format!("{base}/v1/fit/ranking?profile={}", args.profile)
     } else {
         format!("{base}/v1/fit?profile={}&material={}", args.profile, args.material.as_deref().unwrap_or(""))
     };
+    if let Some(v) = &args.profile_version {
+        url.push_str(&format!("&version={v}"));
+    }
     let mut req = super::push_cmd::agent().get(&url);
     if let Some(t) = &args.token {
         req = req.header("Authorization", &format!("Bearer {t}"));
@@ -202,8 +209,10 @@ fn remote(args: &FitArgs, registry: &str) -> Outcome {
     }
     if let Some(materials) = body["materials"].as_array() {
         println!(
-            "{} — {}\n",
+            "{} {} (issued by {}) — {}\n",
             body["profile"]["id"].as_str().unwrap_or(""),
+            body["profile"]["version"].as_str().unwrap_or(""),
+            body["profile"]["issuer"].as_str().unwrap_or(""),
             body["profile"]["title"].as_str().unwrap_or("")
         );
         println!(

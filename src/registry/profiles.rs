@@ -351,7 +351,17 @@ impl Registry {
                 Err(r) => Err(r.into()),
                 Ok(Checked::Same) => Ok(false),
                 Ok(Checked::New) => {
+                    // Checked again once the append holds the log head, as a package's signers
+                    // are: a revocation or a competing version committed meanwhile is then
+                    // before this entry in the log and refuses it (log order is the clock).
                     let index = transparency::append(conn, &event, at)?;
+                    match check_version(conn, &event, at)? {
+                        Ok(Checked::New) => {}
+                        Ok(Checked::Same) => {
+                            return Err(refusal("profile_version_exists", "registered concurrently").into());
+                        }
+                        Err(r) => return Err(r.into()),
+                    }
                     store_version(conn, &event, at, Some(index))?;
                     Ok(true)
                 }
