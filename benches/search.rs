@@ -112,6 +112,7 @@ fn fill(registry: &Registry, n: usize) -> String {
                         digest: digest.clone(),
                         producer_country: COUNTRIES[material % COUNTRIES.len()].into(),
                         composition: composition.into(),
+                        source: r#"{"sites":[],"process_route":"synthetic"}"#.into(),
                     })
                     .execute(conn)?;
                 if class != "permanent_magnet" {

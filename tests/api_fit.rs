@@ -78,17 +78,22 @@ fn fit_reports_and_rankings_from_the_registry(backend: Backend) {
     let ranking = reg.get("/v1/fit/ranking?profile=ev-traction-magnet-180c", None).json();
     assert_ne!(ranking["materials"][0]["material"]["id"], gbd.as_str());
 
-    // Profiles can be added by certifiers and operators, and are checked.
+    // Profiles can be added by certifiers and operators, signed by their issuer, and are checked.
     let mut custom = p.clone();
     custom["id"] = "oem-x-traction-180c".into();
     custom["issuing_body"] = "OEM X".into();
-    let res = reg.post_json("/v1/profiles", Some(&token("test-certifier")), &custom);
+    let certifier_key =
+        prequal::package::SecretKey::read(&samples.join("keys/test-only-test-certifier.secret.json")).unwrap();
+    let profile: prequal::profile::Profile = serde_json::from_value(custom.clone()).unwrap();
+    let envelope =
+        serde_json::to_value(prequal::profile::issued::SignedProfile::sign(&profile, &certifier_key)).unwrap();
+    let res = reg.post_json("/v1/profiles", Some(&token("test-certifier")), &envelope);
     assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&res.body));
-    assert_eq!(reg.post_json("/v1/profiles", Some(&token("test-certifier")), &custom).code(), "conflict");
-    assert_eq!(reg.post_json("/v1/profiles", Some(&token("demo-oem")), &custom).status, 403);
-    let mut bad = custom.clone();
-    bad["version"] = "2.0.0".into();
-    bad["requirements"][1]["property"] = "capacity".into();
+    assert_eq!(reg.post_json("/v1/profiles", Some(&token("test-certifier")), &envelope).status, 200, "idempotent");
+    assert_eq!(reg.post_json("/v1/profiles", Some(&token("demo-oem")), &envelope).status, 403);
+    let mut bad = envelope.clone();
+    bad["profile"]["version"] = "2.0.0".into();
+    bad["profile"]["requirements"][1]["property"] = "capacity".into();
     let res = reg.post_json("/v1/profiles", Some(&reg.operator_token), &bad);
     assert_eq!(res.status, 400);
     assert!(res.json()["error"]["message"].as_str().unwrap().contains("hcj-180"), "the requirement is named");

@@ -25,6 +25,10 @@ pub struct FitArgs {
     /// Material id (see `GET /v1/materials`); with --registry.
     #[arg(long)]
     material: Option<String>,
+    /// With --registry: the profile version to fit against, to reproduce a report (default: the
+    /// latest, i.e. the highest semantic version its issuer registered).
+    #[arg(long)]
+    profile_version: Option<String>,
     /// Rank every material (offline: every material among the files).
     #[arg(long)]
     rank: bool,
@@ -102,13 +106,42 @@ pub(super) fn fit(args: FitArgs) -> Outcome {
         });
         entry.1.push(fit::evidence_from_verified(&verified));
     }
-    if args.rank || materials.len() > 1 {
-        let ranked = fit::rank(&profile, materials.into_values().collect());
+    // A profile applies to its material class only. One material of another class is refused;
+    // a ranking leaves such materials out and says so (stderr, and `excluded` in --json), and is
+    // refused when nothing of the profile's class is left.
+    let (applicable, excluded): (Vec<_>, Vec<_>) = materials
+        .into_values()
+        .map(|(m, ev)| {
+            let mismatch = fit::check_applies(&profile, &m).err();
+            (m, ev, mismatch)
+        })
+        .partition(|(_, _, mismatch)| mismatch.is_none());
+    let excluded: Vec<fit::ClassMismatch> = excluded.into_iter().filter_map(|(_, _, e)| e).collect();
+    if applicable.is_empty() {
+        for e in &excluded {
+            eprintln!("error: [{}] {e}", e.code());
+        }
+        return Outcome::Failed;
+    }
+    let ranking = args.rank || applicable.len() + excluded.len() > 1;
+    if ranking {
+        for e in &excluded {
+            eprintln!("left out of the ranking: [{}] {e}", e.code());
+        }
+    }
+    let materials: Vec<(MaterialRef, Vec<Evidence>)> = applicable.into_iter().map(|(m, ev, _)| (m, ev)).collect();
+    if ranking {
+        let ranked = fit::rank(&profile, materials);
         if args.json {
             let value = serde_json::json!({
                 "profile": {"id": profile.id, "version": profile.version, "title": profile.title},
                 "materials": ranked.iter().map(|(e, _)| e).collect::<Vec<_>>(),
                 "reports": ranked.iter().map(|(_, r)| r).collect::<Vec<_>>(),
+                "excluded": excluded.iter().map(|e| serde_json::json!({
+                    "code": e.code(),
+                    "material_class": e.subject_class,
+                    "message": e.to_string(),
+                })).collect::<Vec<_>>(),
             });
             println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
         } else {
@@ -120,7 +153,7 @@ pub(super) fn fit(args: FitArgs) -> Outcome {
                 print!("{}", fit::render_text(report));
             }
         }
-    } else if let Some((m, evidence)) = materials.into_values().next() {
+    } else if let Some((m, evidence)) = materials.into_iter().next() {
         let report = fit::fit(&profile, m, &evidence);
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
@@ -133,11 +166,14 @@ pub(super) fn fit(args: FitArgs) -> Outcome {
 
 fn remote(args: &FitArgs, registry: &str) -> Outcome {
     let base = registry.trim_end_matches('/');
-    let url = if args.rank || args.material.is_none() {
+    let mut url = if args.rank || args.material.is_none() {
         format!("{base}/v1/fit/ranking?profile={}", args.profile)
     } else {
         format!("{base}/v1/fit?profile={}&material={}", args.profile, args.material.as_deref().unwrap_or(""))
     };
+    if let Some(v) = &args.profile_version {
+        url.push_str(&format!("&version={v}"));
+    }
     let mut req = super::push_cmd::agent().get(&url);
     if let Some(t) = &args.token {
         req = req.header("Authorization", &format!("Bearer {t}"));
@@ -163,7 +199,9 @@ fn remote(args: &FitArgs, registry: &str) -> Outcome {
             body["error"]["code"].as_str().unwrap_or("?"),
             body["error"]["message"].as_str().unwrap_or("")
         );
-        return if status >= 500 { Outcome::Failed } else { Outcome::Refused };
+        // A profile of another class is a wrong question (exit 2), as offline.
+        let wrong_class = body["error"]["code"] == fit::ClassMismatch::CODE;
+        return if status >= 500 || wrong_class { Outcome::Failed } else { Outcome::Refused };
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
@@ -171,8 +209,10 @@ fn remote(args: &FitArgs, registry: &str) -> Outcome {
     }
     if let Some(materials) = body["materials"].as_array() {
         println!(
-            "{} — {}\n",
+            "{} {} (issued by {}) — {}\n",
             body["profile"]["id"].as_str().unwrap_or(""),
+            body["profile"]["version"].as_str().unwrap_or(""),
+            body["profile"]["issuer"].as_str().unwrap_or(""),
             body["profile"]["title"].as_str().unwrap_or("")
         );
         println!(

@@ -186,6 +186,10 @@ pub(super) fn mirror(args: MirrorArgs) -> Outcome {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
+    // The built-in profiles are not logged: every registry and mirror loads the same bytes.
+    if let Err(e) = registry.load_builtin_profiles() {
+        return fail(e);
+    }
     let cfg = MirrorConfig {
         upstream_key: args.upstream_key.clone(),
         evidence_dir: args.storage.data().join("evidence"),

@@ -8,6 +8,7 @@ mod fit_cmd;
 mod log_cmds;
 mod mirror_cmd;
 mod package_cmds;
+mod profile_cmd;
 mod push_cmd;
 mod serve_cmds;
 
@@ -107,6 +108,8 @@ enum Command {
     Log(log_cmds::LogArgs),
     /// Offline evidence bundles for a package (export; `prequal verify` checks them).
     Evidence(log_cmds::EvidenceArgs),
+    /// Requirement profiles: sign a profile version with the issuer's key, push it to a registry.
+    Profile(profile_cmd::ProfileArgs),
     /// Upload a package to a registry.
     Push {
         package: PathBuf,
@@ -180,6 +183,7 @@ pub fn run() -> ExitCode {
         Command::Mirror(args) => mirror_cmd::mirror(args),
         Command::Fit(args) => fit_cmd::fit(args),
         Command::Equivalency(args) => fit_cmd::equivalency(args),
+        Command::Profile(args) => profile_cmd::profile(args),
         Command::Admin(args) => serve_cmds::admin(args),
         Command::Push { package, registry, token, json } => push_cmd::push(&package, &registry, &token, json),
     };

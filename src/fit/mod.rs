@@ -6,6 +6,7 @@
 //! from the registry's database), reports go out as data. Every number in a report names the
 //! datasets it came from.
 
+mod applies;
 mod equivalency;
 mod evidence;
 mod report;
@@ -15,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use applies::{ClassMismatch, check_applies, check_class};
 pub use equivalency::{EquivalencyReport, PropertyEquivalency, better_side, equivalency};
 pub use evidence::{
     Evidence, EvidenceDataset, EvidenceRow, Signer, Source, decode_rows, encode_rows, evidence_from_verified,
@@ -181,6 +183,10 @@ pub struct ProfileRef {
     #[serde(default)]
     pub issuing_body: String,
     pub illustrative: bool,
+    /// Who issued this version: in a registry, the organisation that owns the profile id
+    /// (`registry` for the registry operator); offline, the profile's `issuing_body`.
+    #[serde(default)]
+    pub issuer: String,
 }
 
 impl ProfileRef {
@@ -191,6 +197,7 @@ impl ProfileRef {
             title: profile.title.clone(),
             issuing_body: profile.issuing_body.clone(),
             illustrative: profile.illustrative,
+            issuer: profile.issuing_body.clone(),
         }
     }
 }

@@ -32,7 +32,11 @@ pub fn render_text(report: &FitReport) -> String {
         report.material.id,
         report.profile.id,
         report.profile.version,
-        report.profile.issuing_body,
+        if report.profile.issuer.is_empty() || report.profile.issuer == report.profile.issuing_body {
+            report.profile.issuing_body.clone()
+        } else {
+            format!("{} ({})", report.profile.issuer, report.profile.issuing_body)
+        },
         if report.profile.illustrative { " (illustrative)" } else { "" },
         report.verdict.label(),
         report.summary

@@ -20,7 +20,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/equivalency", web::post().to(run_equivalency));
 }
 
-/// List application requirement profiles (every version).
+/// List application requirement profiles: every version their owners issued, lowest version
+/// first, with the issuer, the SHA-256 of the canonical bytes, the signature and its log index.
 #[utoipa::path(
     get, path = "/v1/profiles", tag = "fit", operation_id = "list_profiles",
     responses(
@@ -35,7 +36,8 @@ pub async fn list_profiles(state: State) -> ApiResult<HttpResponse> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct VersionQuery {
-    /// A version (default: the latest registered).
+    /// A version (default: the latest, i.e. the highest semantic version issued by the
+    /// profile's owner).
     pub version: Option<String>,
 }
 
@@ -54,27 +56,35 @@ pub async fn get_profile(state: State, id: web::Path<String>, q: web::Query<Vers
     Ok(HttpResponse::Ok().json(p))
 }
 
-/// Register a profile (certifier or operator). The body is a profile document (see the
-/// built-in ones at `/v1/profiles/{id}`); a new version of an existing id is a new document.
+/// Register a version of a profile, signed by its issuer (`prequal profile sign`). The body is a
+/// signed profile envelope `{"type": "prequal-signed-profile", "profile": {…}, "sha256", "key_id",
+/// "signature"}`. A certifier token issues for its organisation, an operator token for the
+/// registry operator (`registry`, owner of the built-in profiles). A profile id belongs to
+/// whoever registered its first version; only the owner adds versions; versions are immutable
+/// (the same signed bytes again: 200, nothing changes). Each new version is logged
+/// (`profile_version_added`).
 #[utoipa::path(
     post, path = "/v1/profiles", tag = "fit", operation_id = "create_profile",
-    request_body(content = Object, content_type = "application/json", description = "A profile document"),
+    request_body(content = Object, content_type = "application/json", description = "A signed profile envelope"),
     responses(
-        (status = 201, description = "Registered", body = ProfileSummary),
-        (status = 400, description = "Not a valid profile (the requirement and field are named)", body = ErrorBody),
+        (status = 201, description = "Registered and logged", body = ProfileSummary),
+        (status = 200, description = "Exactly this version was registered already", body = ProfileSummary),
+        (status = 400, description = "Not a signed profile (`profile_not_signed`), not a valid profile (`profile_invalid`, `profile_requirement_invalid`: the requirement and field are named) or not a semantic version (`profile_version_invalid`)", body = ErrorBody),
         (status = 401, description = "No, invalid or revoked token", body = ErrorBody),
-        (status = 403, description = "Not a certifier or operator token", body = ErrorBody),
-        (status = 409, description = "This id and version exist", body = ErrorBody),
+        (status = 403, description = "Not a certifier or operator token (`forbidden`), or the id belongs to another organisation (`profile_owned_by_other_organisation`)", body = ErrorBody),
+        (status = 409, description = "This id and version exist with other bytes (`profile_version_exists`)", body = ErrorBody),
+        (status = 413, description = "The body is over 1 MiB, or the canonical profile over 30 KiB (`upload_too_large`, `profile_too_large`)", body = ErrorBody),
+        (status = 422, description = "The signature does not hold: `profile_digest_mismatch`, `unknown_key`, `signer_not_allowed` (not the issuer's key), `key_revoked`, `signature_invalid`", body = ErrorBody),
         (status = 503, description = "Storage unavailable", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
-pub async fn create_profile(state: State, auth: Auth, body: web::Bytes) -> ApiResult<HttpResponse> {
-    if body.len() > 1 << 20 {
-        return Err(crate::registry::RegistryError::UploadTooLarge { max: 1 << 20 }.into());
-    }
+pub async fn create_profile(state: State, auth: Auth, payload: web::Payload) -> ApiResult<HttpResponse> {
+    // Read here with the JSON limit, so an oversized body gets the JSON 413 refusal.
+    let body = super::small_body(payload, super::MAX_JSON_BODY).await?;
     let p = auth.0;
-    Ok(HttpResponse::Created().json(blocking(move || state.registry.create_profile(&p, &body)).await?))
+    let registered = blocking(move || state.registry.create_profile(&p, &body)).await?;
+    Ok(if registered.created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(registered.summary))
 }
 
 /// Materials the caller may see, with the packages about them.
@@ -101,7 +111,8 @@ pub async fn list_materials(state: State, auth: MaybeAuth) -> ApiResult<HttpResp
         (status = 200, description = "The fit report", body = FitReport),
         (status = 400, description = "Missing material", body = ErrorBody),
         (status = 401, description = "Invalid or revoked token", body = ErrorBody),
-        (status = 404, description = "No such profile, or no such material the caller may see", body = ErrorBody),
+        (status = 404, description = "No such profile or version, or no such material the caller may see", body = ErrorBody),
+        (status = 422, description = "The profile applies to another material class (`profile_class_mismatch`)", body = ErrorBody),
         (status = 503, description = "Storage unavailable", body = ErrorBody),
     ),
     security((), ("bearer" = []))

@@ -23,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 200, description = "Matching materials, one page, with facet counts over all hits", body = SearchResults),
         (status = 400, description = "A parameter is malformed (bad number, unknown or incompatible unit, unknown property or profile); the message names it", body = ErrorBody),
         (status = 401, description = "Invalid or revoked token", body = ErrorBody),
+        (status = 422, description = "`material_class` is not the class of `profile` (`profile_class_mismatch`); with `profile` alone, only its class is searched", body = ErrorBody),
         (status = 503, description = "Storage unavailable", body = ErrorBody),
     ),
     security((), ("bearer" = []))

@@ -25,6 +25,7 @@
 //! | `package_published` | `digest`, `name`, `version`, `organisation`, `releasability`, `file_sha256`, then `signature <key id> <author\|countersignature>` per signature |
 //! | `package_countersigned` | `digest`, `key_id`, `organisation`, `signature` (base64 Ed25519) |
 //! | `package_withdrawn` | `digest`, `reason` |
+//! | `profile_version_added` | `profile` (id), `version`, `organisation` (the issuer; `registry` for the registry operator), `key_id`, `signature` (base64 Ed25519, see [`crate::profile::issued`]), `body_sha256` (hex), `body` (the canonical profile: compact JSON, one line) |
 //!
 //! **Sealed entries.** A package that is not public must not become known through the log to
 //! readers who may not see it (the read API answers 404 for it, as for a package that does not
@@ -189,6 +190,17 @@ pub enum Event {
         digest: String,
         reason: String,
     },
+    /// A version of a requirement profile, signed by its issuer. `body` is the canonical
+    /// profile (compact JSON); a mirror replays it by checking the signature and storing it.
+    ProfileVersionAdded {
+        profile: String,
+        version: String,
+        organisation: String,
+        key_id: String,
+        signature: String,
+        body_sha256: String,
+        body: String,
+    },
 }
 
 fn escape(value: &str, out: &mut String) {
@@ -211,10 +223,11 @@ impl Event {
             Event::PackagePublished { .. } => "package_published",
             Event::Countersigned { .. } => "package_countersigned",
             Event::Withdrawn { .. } => "package_withdrawn",
+            Event::ProfileVersionAdded { .. } => "profile_version_added",
         }
     }
 
-    /// What the entry is about: an organisation id, a key id or a package digest.
+    /// What the entry is about: an organisation id, a key id, a package digest or a profile id.
     pub fn subject(&self) -> &str {
         match self {
             Event::OrganisationAdded { organisation, .. } => organisation,
@@ -222,6 +235,7 @@ impl Event {
             Event::PackagePublished { digest, .. }
             | Event::Countersigned { digest, .. }
             | Event::Withdrawn { digest, .. } => digest,
+            Event::ProfileVersionAdded { profile, .. } => profile,
         }
     }
 
@@ -331,6 +345,15 @@ impl Event {
                     signature: r.field("signature")?,
                 },
                 "package_withdrawn" => Event::Withdrawn { digest: r.field("digest")?, reason: r.field("reason")? },
+                "profile_version_added" => Event::ProfileVersionAdded {
+                    profile: r.field("profile")?,
+                    version: r.field("version")?,
+                    organisation: r.field("organisation")?,
+                    key_id: r.field("key_id")?,
+                    signature: r.field("signature")?,
+                    body_sha256: r.field("body_sha256")?,
+                    body: r.field("body")?,
+                },
                 other => return Err(Lines::bad(2, format!("unknown kind '{other}'"))),
             };
             Decoded::Event { at, event }
@@ -400,6 +423,15 @@ impl Event {
                 field("digest", digest);
                 field("reason", reason);
             }
+            Event::ProfileVersionAdded { profile, version, organisation, key_id, signature, body_sha256, body } => {
+                field("profile", profile);
+                field("version", version);
+                field("organisation", organisation);
+                field("key_id", key_id);
+                field("signature", signature);
+                field("body_sha256", body_sha256);
+                field("body", body);
+            }
         }
         if s.len() > MAX_ENTRY_BYTES {
             return Err(EntryError::TooLong(s.len()));
@@ -466,6 +498,15 @@ mod tests {
                 signature: "c2ln".into(),
             },
             Event::Withdrawn { digest: "sha256:ab".into(), reason: "".into() },
+            Event::ProfileVersionAdded {
+                profile: "oem-x-traction".into(),
+                version: "1.0.1".into(),
+                organisation: "cert".into(),
+                key_id: "k2".into(),
+                signature: "c2ln".into(),
+                body_sha256: "ab".into(),
+                body: r#"{"id":"oem-x-traction","note":"a \"quoted\" \\ line\nbreak ± 5 °C \u0085"}"#.into(),
+            },
         ]
     }
 

@@ -5,6 +5,8 @@
 //! illustrative, not any standard body's numbers. This module parses and checks them; it does
 //! no I/O beyond reading a file it is given.
 
+pub mod issued;
+
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;

@@ -157,6 +157,11 @@ pub fn token_shape_ok(token: &str) -> bool {
 
 /// Organisation ids: lowercase letters, digits and '-', 2 to 64 characters, starting with a letter.
 pub fn check_organisation_id(id: &str) -> Result<(), RegistryError> {
+    if id == crate::profile::issued::REGISTRY_ISSUER {
+        return Err(RegistryError::bad_request(format!(
+            "organisation id '{id}' is reserved: it names the registry operator as a profile issuer"
+        )));
+    }
     let ok = (2..=64).contains(&id.len())
         && id.starts_with(|c: char| c.is_ascii_lowercase())
         && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');

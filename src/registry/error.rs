@@ -40,6 +40,14 @@ pub enum RegistryError {
     /// A write collided with a concurrent one on a unique key (the driver's typed error).
     #[error("a concurrent change collided with this one: {0}")]
     UniqueViolation(String),
+    /// A profile asked about a material (or a search about a class) the profile does not apply to.
+    #[error("{0}")]
+    ProfileClassMismatch(crate::fit::ClassMismatch),
+    /// A profile version refused (see [`crate::registry::profiles`]): `profile_owned_by_other_organisation`
+    /// (403), `profile_version_exists` (409), a signature or key problem (422), or a document
+    /// that is not a valid signed profile (400).
+    #[error("{detail}")]
+    ProfileRefused { code: &'static str, detail: String },
     /// A witness cosignature refused by `POST /log/cosignature`: `malformed_checkpoint`,
     /// `checkpoint_not_ours`, `unknown_witness`, `bad_cosignature` or `no_cosignature`.
     #[error("{detail}")]
@@ -84,6 +92,8 @@ impl RegistryError {
             NameOwned { .. } => "name_owned_by_other_organisation",
             PublishedByOther { .. } => "published_by_other_organisation",
             Conflict(_) | UniqueViolation(_) => "conflict",
+            ProfileClassMismatch(e) => e.code(),
+            ProfileRefused { code, .. } => code,
             CosignatureRefused { code, .. } => code,
             TooManyAuthFailures { .. } => "too_many_auth_failures",
             ReadOnlyMirror { .. } => "read_only_mirror",
@@ -109,11 +119,26 @@ impl RegistryError {
         match self {
             BadRequest(_) | CosignatureRefused { code: "malformed_checkpoint", .. } => 400,
             Unauthenticated | InvalidToken | TokenRevoked => 401,
-            Forbidden(_) | NameOwned { .. } | ReadOnlyMirror { .. } => 403,
+            Forbidden(_)
+            | NameOwned { .. }
+            | ReadOnlyMirror { .. }
+            | ProfileRefused { code: "profile_owned_by_other_organisation", .. } => 403,
+            ProfileRefused { code: "profile_version_exists", .. } => 409,
+            ProfileRefused {
+                code:
+                    "profile_not_signed"
+                    | "profile_invalid"
+                    | "profile_requirement_invalid"
+                    | "profile_version_invalid"
+                    | "profile_not_canonical",
+                ..
+            } => 400,
+            ProfileRefused { code: "profile_too_large", .. } => 413,
+            ProfileRefused { .. } => 422,
             NotFound(_) => 404,
             VersionConflict { .. } | PublishedByOther { .. } | Conflict(_) | UniqueViolation(_) => 409,
             UploadTooLarge { .. } => 413,
-            PackageRejected(_) | SignatureRejected { .. } | CosignatureRefused { .. } => 422,
+            PackageRejected(_) | SignatureRejected { .. } | CosignatureRefused { .. } | ProfileClassMismatch(_) => 422,
             TooManyAuthFailures { .. } => 429,
             Unavailable(_) | Blob(BlobError::Unavailable { .. } | BlobError::Io { .. }) => 503,
             StorageFull(_) => 507,
@@ -186,6 +211,12 @@ impl From<BlobError> for RegistryError {
             }
             e => RegistryError::Blob(e),
         }
+    }
+}
+
+impl From<crate::fit::ClassMismatch> for RegistryError {
+    fn from(e: crate::fit::ClassMismatch) -> Self {
+        RegistryError::ProfileClassMismatch(e)
     }
 }
 

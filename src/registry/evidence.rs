@@ -7,15 +7,14 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{Principal, Reader, Role};
+use super::auth::Reader;
 use super::error::RegistryError;
 use super::packages::{Db, SignatureMap, Sql, SqlValue, load_signatures, summary, visible, visible_sql};
 use super::{Registry, Result};
 use crate::fit::{self, Evidence, EvidenceDataset, FitReport, MaterialRef, RankEntry, Signer};
 use crate::profile::Profile;
-use crate::store::models::{PackageRow, ProfileRow, SignatureRow};
-use crate::store::now_ms;
-use crate::store::schema::{datasets, packages, profiles};
+use crate::store::models::{PackageRow, SignatureRow};
+use crate::store::schema::{datasets, packages};
 
 /// Which measurements a fit needs: a property, and a temperature window in °C unless a
 /// requirement on it accepts interpolation or names no temperature.
@@ -80,9 +79,24 @@ pub struct ProfileSummary {
     pub title: String,
     pub material_class: String,
     pub illustrative: bool,
-    /// The organisation that registered it (empty: shipped with prequal).
+    /// The issuer: the organisation that owns the profile id and issued this version
+    /// (`registry`: the registry operator, issuer of the built-in profiles).
     pub organisation: String,
     pub requirements: usize,
+    /// The highest semantic version of this id: what a fit without `version` uses.
+    pub latest: bool,
+    /// SHA-256 (hex) of the canonical profile bytes, which the signature covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The issuer's signing key (absent for built-in profiles, which are not signed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// Base64 Ed25519 signature over `prequal-profile-v1\nsha256:<sha256>\n`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// Index of the version's `profile_version_added` entry in the transparency log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<u64>,
 }
 
 /// A material and the packages about it that the caller may see.
@@ -103,7 +117,8 @@ pub struct MaterialSummary {
 pub struct FitQuery {
     /// Profile id.
     pub profile: String,
-    /// Profile version (default: the latest).
+    /// Profile version, to reproduce a report (default: the latest, i.e. the highest semantic
+    /// version issued by the profile's owner).
     pub version: Option<String>,
     /// Material id (from `/v1/materials`).
     pub material: Option<String>,
@@ -128,111 +143,7 @@ pub struct Ranking {
     pub materials: Vec<RankEntry>,
 }
 
-fn profile_summary(p: &Profile, organisation: &str) -> ProfileSummary {
-    ProfileSummary {
-        id: p.id.clone(),
-        version: p.version.clone(),
-        title: p.title.clone(),
-        material_class: p.material_class.as_str().to_owned(),
-        illustrative: p.illustrative,
-        organisation: organisation.to_owned(),
-        requirements: p.requirements.len(),
-    }
-}
-
-fn parse_row(row: &ProfileRow) -> Result<Profile> {
-    Profile::parse(&format!("profile {} {}", row.id, row.version), row.body.as_bytes())
-        .map_err(|e| RegistryError::Internal(e.to_string()))
-}
-
 impl Registry {
-    /// Stores the built-in profiles that are not there yet (at start-up).
-    pub fn load_builtin_profiles(&self) -> Result<usize> {
-        let builtin = crate::profile::builtin().map_err(|e| RegistryError::Internal(e.to_string()))?;
-        let mut added = 0;
-        for p in builtin {
-            match self.store_profile(&p, "") {
-                Ok(_) => added += 1,
-                Err(RegistryError::Conflict(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(added)
-    }
-
-    fn store_profile(&self, p: &Profile, organisation: &str) -> Result<ProfileSummary> {
-        let row = ProfileRow {
-            id: p.id.clone(),
-            version: p.version.clone(),
-            title: p.title.clone(),
-            material_class: p.material_class.as_str().to_owned(),
-            illustrative: p.illustrative,
-            organisation_id: organisation.to_owned(),
-            body: serde_json::to_string_pretty(p).unwrap_or_default(),
-            created_at: now_ms(),
-        };
-        self.store.write(|conn| -> Result<()> {
-            let exists: i64 = profiles::table
-                .filter(profiles::id.eq(&row.id))
-                .filter(profiles::version.eq(&row.version))
-                .count()
-                .get_result(conn)?;
-            if exists > 0 {
-                return Err(RegistryError::Conflict(format!(
-                    "profile {} {} exists; publish a new version",
-                    row.id, row.version
-                )));
-            }
-            // Another process (a replica starting at the same time) may have inserted it since.
-            diesel::insert_into(profiles::table).values(&row).execute(conn).map_err(|e| {
-                if super::is_unique_violation(&e) {
-                    RegistryError::Conflict(format!("profile {} {} exists; publish a new version", row.id, row.version))
-                } else {
-                    e.into()
-                }
-            })?;
-            Ok(())
-        })?;
-        Ok(profile_summary(p, organisation))
-    }
-
-    /// Registers a profile (certifiers and operators).
-    pub fn create_profile(&self, principal: &Principal, body: &[u8]) -> Result<ProfileSummary> {
-        principal.require(&[Role::Certifier, Role::Operator])?;
-        let p = Profile::parse("request body", body).map_err(|e| RegistryError::BadRequest(e.to_string()))?;
-        self.store_profile(&p, &principal.organisation)
-    }
-
-    pub fn list_profiles(&self) -> Result<Vec<ProfileSummary>> {
-        let mut conn = self.store.conn()?;
-        let rows: Vec<ProfileRow> = profiles::table
-            .order((profiles::id, profiles::created_at))
-            .select(ProfileRow::as_select())
-            .load(&mut conn)?;
-        rows.iter().map(|r| Ok(profile_summary(&parse_row(r)?, &r.organisation_id))).collect()
-    }
-
-    /// A profile by id: the given version, or the most recently registered one.
-    pub fn get_profile(&self, id: &str, version: Option<&str>) -> Result<Profile> {
-        let mut conn = self.store.conn()?;
-        let mut q = profiles::table.filter(profiles::id.eq(id)).into_boxed::<Db>();
-        if let Some(v) = version {
-            q = q.filter(profiles::version.eq(v.to_owned()));
-        }
-        let row: ProfileRow = q
-            .order(profiles::created_at.desc())
-            .select(ProfileRow::as_select())
-            .first(&mut conn)
-            .optional()?
-            .ok_or_else(|| {
-                RegistryError::not_found(format!(
-                    "no profile '{id}'{}",
-                    version.map(|v| format!(" version {v}")).unwrap_or_default()
-                ))
-            })?;
-        parse_row(&row)
-    }
-
     /// Packages the reader may see, optionally of one class or material, with their summaries
     /// and the signatures those were computed from.
     fn visible_packages(
@@ -355,12 +266,13 @@ impl Registry {
 
     /// The fit report of one material against a profile.
     pub fn fit_material(&self, reader: &Reader, query: &FitQuery) -> Result<FitReport> {
-        let profile = self.get_profile(&query.profile, query.version.as_deref())?;
+        let issued = self.get_issued_profile(&query.profile, query.version.as_deref())?;
+        let profile = &issued.profile;
         let Some(material) = query.material.as_deref() else {
             return Err(RegistryError::bad_request("material is required (see /v1/materials)"));
         };
         // One material: load every temperature, so the report can say what was tested instead.
-        let mut filters = profile_filters(&profile);
+        let mut filters = profile_filters(profile);
         filters.iter_mut().for_each(|f| f.temperature_c = None);
         filters.dedup();
         let mut found = self.evidence(reader, None, Some(material), Some(&filters))?;
@@ -385,18 +297,25 @@ impl Registry {
                 )
             }
         };
-        Ok(fit::fit(&profile, m, &evidence))
+        fit::check_applies(profile, &m)?;
+        let mut report = fit::fit(profile, m, &evidence);
+        report.profile = issued.reference();
+        Ok(report)
     }
 
     /// Every material of the profile's class the reader may see, best first.
     pub fn rank(&self, reader: &Reader, query: &FitQuery) -> Result<(Ranking, Vec<FitReport>)> {
-        let profile = self.get_profile(&query.profile, query.version.as_deref())?;
-        let filters = profile_filters(&profile);
+        let issued = self.get_issued_profile(&query.profile, query.version.as_deref())?;
+        let profile = &issued.profile;
+        let filters = profile_filters(profile);
         let stored = self.stored_evidence(reader, Some(profile.material_class.as_str()), None, Some(&filters))?;
         // Stored rows are decoded on the cores that fit them.
-        let ranked = fit::rank_with(&profile, stored, |m| m.decode(Some(&filters)))?;
-        let (entries, reports): (Vec<RankEntry>, Vec<FitReport>) = ranked.into_iter().unzip();
-        Ok((Ranking { profile: fit::ProfileRef::of(&profile), materials: entries }, reports))
+        let ranked = fit::rank_with(profile, stored, |m| m.decode(Some(&filters)))?;
+        let (entries, mut reports): (Vec<RankEntry>, Vec<FitReport>) = ranked.into_iter().unzip();
+        for r in &mut reports {
+            r.profile = issued.reference();
+        }
+        Ok((Ranking { profile: issued.reference(), materials: entries }, reports))
     }
 
     /// Equivalency of a published package (a new site or lot) against a material's qualified

@@ -1041,6 +1041,18 @@ impl Registry {
                     }
                 }
             }
+            // The origin's rule, replayed: the issuer's key in force at the entry's time, the
+            // same ownership and immutability, the same stored bytes.
+            Event::ProfileVersionAdded { .. } => {
+                match super::profiles::check_version(conn, event, at).map_err(MirrorError::Registry)? {
+                    Ok(super::profiles::Checked::New) => {
+                        super::profiles::store_version(conn, event, at, Some(idx)).map_err(MirrorError::Registry)?;
+                        Ok(false)
+                    }
+                    Ok(super::profiles::Checked::Same) => Ok(false),
+                    Err(r) => Err(refused(r.code, r.detail)),
+                }
+            }
             Event::Withdrawn { digest, reason } => {
                 let withdrawn: Option<Option<i64>> =
                     packages::table.find(digest).select(packages::withdrawn_at).first(conn).optional()?;

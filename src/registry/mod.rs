@@ -13,6 +13,7 @@ mod key_revocation;
 pub mod materials;
 pub mod mirror;
 mod packages;
+pub mod profiles;
 pub mod search;
 mod search_index;
 pub mod supply;

@@ -344,6 +344,10 @@ pub struct PropertyMatch {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct FitSummary {
     pub profile: String,
+    /// The profile version fitted (the latest): `GET /v1/fit?…&version=` reproduces the report.
+    pub profile_version: String,
+    /// The profile's issuer (`registry`: the registry operator).
+    pub profile_issuer: String,
     pub verdict: Verdict,
     pub met: usize,
     pub not_met: usize,
@@ -567,10 +571,27 @@ impl Registry {
         let table = SupplyTable::builtin().map_err(RegistryError::Internal)?;
         let profile = match &req.profile {
             None => None,
-            Some(id) => Some(self.get_profile(id, None).map_err(|e| match e {
+            Some(id) => Some(self.get_issued_profile(id, None).map_err(|e| match e {
                 RegistryError::NotFound(m) => bad("profile", m),
                 other => other,
             })?),
+        };
+        // A profile applies to its material class only: asking for another class is refused,
+        // and without `material_class` the hits are those of the profile's class.
+        let class_filter = match (&profile, req.class) {
+            (Some(p), Some(c)) => {
+                fit::check_class(&p.profile, "the search's material_class", c.as_str())?;
+                Some(c)
+            }
+            (Some(p), None) => Some(p.profile.material_class),
+            (None, c) => c,
+        };
+        let owned;
+        let req = if class_filter == req.class {
+            req
+        } else {
+            owned = SearchRequest { class: class_filter, ..req.clone() };
+            &owned
         };
         // The points first, then the mirror: brought up to date after the points were read, it
         // knows every package they name.
@@ -602,7 +623,8 @@ impl Registry {
         }
 
         let mut verdicts: HashMap<String, FitSummary> = HashMap::new();
-        if let Some(profile) = &profile {
+        if let Some(issued) = &profile {
+            let profile = &issued.profile;
             let class = profile.material_class.as_str();
             let wanted: BTreeSet<&str> = found.iter().filter(|f| f.class == class).map(|f| f.id).collect();
             if !wanted.is_empty() {
@@ -619,6 +641,8 @@ impl Registry {
                         id,
                         FitSummary {
                             profile: profile.id.clone(),
+                            profile_version: profile.version.clone(),
+                            profile_issuer: issued.issuer.clone(),
                             verdict: report.verdict,
                             met,
                             not_met,

@@ -110,6 +110,10 @@ pub struct ProfileRow {
     pub organisation_id: String,
     pub body: String,
     pub created_at: i64,
+    pub body_sha256: Option<String>,
+    pub key_id: Option<String>,
+    pub signature: Option<String>,
+    pub log_index: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]

@@ -92,6 +92,18 @@ diesel::table! {
         organisation_id -> Text,
         body -> Text,
         created_at -> BigInt,
+        body_sha256 -> Nullable<Text>,
+        key_id -> Nullable<Text>,
+        signature -> Nullable<Text>,
+        log_index -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    profile_owners (id) {
+        id -> Text,
+        organisation_id -> Text,
+        registered_at -> BigInt,
     }
 }
 
@@ -186,6 +198,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     package_documents,
     datasets,
     profiles,
+    profile_owners,
     signatures,
     package_materials,
     search_index,
