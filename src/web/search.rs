@@ -308,11 +308,19 @@ pub fn search_page(
         "sort",
     ];
     let set: Vec<&str> = pairs(p).into_iter().map(|(k, _)| k).collect();
-    let open = more.iter().any(|m| set.contains(m) || error.and_then(|e| e.parameter.as_deref()) == Some(*m));
+    // Folded even when set (the summary names what is set), so results stay near the top on a
+    // phone; open when a refusal points into it.
+    let open = more.iter().any(|m| error.and_then(|e| e.parameter.as_deref()) == Some(*m));
+    let in_use: Vec<&str> = more.iter().copied().filter(|m| set.contains(m)).collect();
     let _ = write!(
         b,
-        "<details class=\"more\"{}><summary>Application fit, critical minerals, origin, sorting</summary><div class=\"more-grid\"><fieldset><legend>Application fit</legend>",
-        if open { " open" } else { "" }
+        "<details class=\"more\"{}><summary>Application fit, critical minerals, origin, sorting{}</summary><div class=\"more-grid\"><fieldset><legend>Application fit</legend>",
+        if open { " open" } else { "" },
+        if in_use.is_empty() {
+            String::new()
+        } else {
+            format!(" <span class=\"note\">(set: {})</span>", esc(&in_use.join(", ").replace('_', " ")))
+        }
     );
     let mut options: Vec<(&str, String)> = vec![("", "none".to_owned())];
     options.extend(profiles.iter().map(|pr| (pr.id.as_str(), pr.title.clone())));
