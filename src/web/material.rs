@@ -250,10 +250,13 @@ pub fn material_page(m: &MaterialOverview, profiles: &[ProfileSummary], names: &
     page(&m.designation, &b)
 }
 
+/// (temperature °C, value) points per batch.
+type PointsByBatch<'a> = BTreeMap<&'a str, Vec<(f64, f64)>>;
+
 /// One plot per property measured at two or more temperatures: every specimen, per batch.
 fn temperature_plots(b: &mut String, rows: &[DatasheetRow]) {
     // property → batch → (temperature °C, value)
-    let mut by_property: BTreeMap<(usize, &str, &str), BTreeMap<&str, Vec<(f64, f64)>>> = BTreeMap::new();
+    let mut by_property: BTreeMap<(usize, &str, &str), PointsByBatch> = BTreeMap::new();
     for r in rows {
         let Some(t) = r.temperature_c else { continue };
         let series = by_property.entry((property_order(&r.property), &r.property, &r.unit)).or_default();

@@ -340,7 +340,7 @@ pub fn search_page(
     b.push_str(&f.input("max_supply_hhi", "Max supply concentration (HHI)", p.max_supply_hhi.as_deref(), "0 to 10000"));
     b.push_str(&f.input("country", "Producer country", p.country.as_deref(), "e.g. DE"));
     let mut labs: Vec<(&str, &str)> = vec![("", "any")];
-    labs.extend(names.labs().map(|(id, name)| (id, name)));
+    labs.extend(names.labs());
     if let Some(current) = p.lab.as_deref().filter(|l| !l.is_empty() && !labs.iter().any(|(id, _)| id == l)) {
         labs.push((current, current));
     }
