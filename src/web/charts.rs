@@ -31,9 +31,10 @@ const PALETTE: [RGBColor; 7] = [
     RGBColor(0, 0, 0),       // black
 ];
 
-const TITLE_PX: u32 = 18;
-const LABEL_PX: u32 = 14;
-const AXIS_PX: u32 = 15;
+// plotters writes font sizes at 1/1.24 of the size asked for: 16 → 12.9 px, the smallest text.
+const TITLE_PX: u32 = 21;
+const LABEL_PX: u32 = 16;
+const AXIS_PX: u32 = 17;
 const LEGEND_WIDTH: u32 = 150;
 
 fn colour(i: usize) -> RGBColor {
@@ -325,6 +326,15 @@ mod tests {
         assert!(!svg.contains("<script") && !svg.contains("<b>"));
         let a = ashby("Br vs HcJ", &[("N42SH".into(), 798.0, 1.1)], Some(750.0), Some(1.05), "N42SH");
         assert!(a.starts_with("<svg") && a.contains("<rect") && a.contains("Mean remanence Br (T)"));
+    }
+
+    #[test]
+    fn text_is_at_least_12_px() {
+        let svg = property_vs_temperature("t", "y", &[("L1".into(), vec![(20.0, 1.0), (150.0, 0.5)])]);
+        for size in svg.split("font-size=\"").skip(1) {
+            let px: f64 = size.split('"').next().unwrap().parse().unwrap();
+            assert!(px >= 12.0, "{px} px");
+        }
     }
 
     #[test]
