@@ -12,6 +12,8 @@ pub mod audit;
 #[cfg(feature = "server")]
 pub mod cli;
 #[cfg(feature = "server")]
+pub mod display;
+#[cfg(feature = "server")]
 pub mod fit;
 #[cfg(feature = "server")]
 pub mod http;

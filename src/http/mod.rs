@@ -10,6 +10,7 @@ mod mirror;
 mod ops;
 mod packages;
 mod pages;
+mod params;
 mod search;
 mod tlog;
 
@@ -434,11 +435,35 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ops::configure(cfg);
     cfg.service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()));
     cfg.service(web::redirect("/docs", "/docs/"));
-    cfg.default_service(web::to(|| async {
+    cfg.default_service(web::to(|req: HttpRequest| async move {
+        // A browser (asking for HTML first) gets a page; API clients keep the JSON envelope.
+        if wants_html(&req) {
+            return Ok(pages::refusal(RegistryError::not_found(format!(
+                "There is no page at {}. Search for materials, or browse the organisations.",
+                req.path()
+            ))));
+        }
         Err::<HttpResponse, _>(ApiError(RegistryError::not_found(
             "no such endpoint; the API is described at /openapi.json and /docs",
         )))
     }));
+}
+
+/// Whether the client prefers HTML: a browser navigating sends `Accept: text/html,…` first;
+/// API clients send `application/json`, `*/*` or nothing, and keep getting JSON.
+fn wants_html(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|first| first.trim().starts_with("text/html"))
+}
+
+/// Whether a response may be compressed: pages, stylesheets and JSON compress five- to
+/// tenfold; package downloads (zip, already compressed) and log tiles (hashes) do not, and
+/// compressing them would only cost the server CPU.
+fn compressible(path: &str) -> bool {
+    !(path.ends_with("/download") || path.starts_with("/log/tile/"))
 }
 
 /// Headers on every response: no content sniffing, no framing, no referrer; HTML pages (not the
@@ -524,6 +549,15 @@ pub fn server(
                     }
                     Ok(res)
                 }
+            })
+            .wrap(actix_web::middleware::Compress::default())
+            .wrap_fn(|mut req, srv| {
+                // Runs before `Compress`: a response that is not worth compressing is asked for
+                // without an encoding.
+                if !compressible(req.path()) {
+                    req.headers_mut().remove(header::ACCEPT_ENCODING);
+                }
+                srv.call(req)
             })
     })
     .workers(workers.max(1))
