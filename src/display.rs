@@ -11,42 +11,7 @@ use crate::profile::Basis;
 /// How a UCUM code from `crate::units` is printed next to a number. Unknown codes are shown as
 /// they are (a package may only use known codes, so this is a fallback for old data).
 pub fn unit_label(ucum: &str) -> &str {
-    match ucum {
-        "J/m3" => "J/m³",
-        "kJ/m3" => "kJ/m³",
-        "MJ/m3" => "MJ/m³",
-        "MG.Oe" => "MGOe",
-        "W.h/L" | "W.h/l" => "Wh/L",
-        "Cel" => "°C",
-        "[degF]" => "°F",
-        "/K" => "1/K",
-        "[ppm]/K" => "ppm/K",
-        "1" => "",
-        "[ppm]" => "ppm",
-        "/h" => "1/h",
-        "%/a" => "%/year",
-        "/a" => "1/year",
-        "a" => "years",
-        "g/cm3" => "g/cm³",
-        "kg/m3" => "kg/m³",
-        "mg/cm2" => "mg/cm²",
-        "g/m2" => "g/m²",
-        "kg/m2" => "kg/m²",
-        "A.h" => "Ah",
-        "mA.h" => "mAh",
-        "W.h/kg" => "Wh/kg",
-        "kW.h/kg" => "kWh/kg",
-        "Ohm" => "Ω",
-        "mOhm" => "mΩ",
-        "W.h" => "Wh",
-        "kW.h" => "kWh",
-        "um" => "µm",
-        "{cycles}" => "cycles",
-        "{pass}" => "pass/fail",
-        // T, mT, G, kG, A/m, kA/m, MA/m, Oe, kOe, K, %/K, %, s, min, h, d, Pa … MPa, C, J/kg,
-        // W/kg, kW/kg, V, mV, J, kg, g, m, mm: already what people write.
-        other => other,
-    }
+    crate::units::symbol(ucum)
 }
 
 /// A number and its unit with the spacing SI prescribes ("150 °C", "34.4 %", "0.92" for a ratio).

@@ -257,17 +257,20 @@ impl Unit {
 /// The printed symbol of a UCUM code prequal accepts; other text is returned as it is.
 pub fn symbol(code: &str) -> &str {
     match code {
-        "Cel" => "°C",
-        "[degF]" => "°F",
-        "kJ/m3" => "kJ/m³",
         "J/m3" => "J/m³",
+        "kJ/m3" => "kJ/m³",
         "MJ/m3" => "MJ/m³",
         "MG.Oe" => "MGOe",
         "W.h/L" | "W.h/l" => "Wh/L",
+        "Cel" => "°C",
+        "[degF]" => "°F",
+        "/K" => "1/K",
         "[ppm]/K" => "ppm/K",
+        "1" => "",
         "[ppm]" => "ppm",
+        "/h" => "1/h",
         "%/a" => "%/year",
-        "/a" => "/year",
+        "/a" => "1/year",
         "a" => "years",
         "g/cm3" => "g/cm³",
         "kg/m3" => "kg/m³",
@@ -285,7 +288,8 @@ pub fn symbol(code: &str) -> &str {
         "um" => "µm",
         "{cycles}" => "cycles",
         "{pass}" => "pass/fail",
-        "1" => "",
+        // T, mT, G, kG, A/m, kA/m, MA/m, Oe, kOe, K, %/K, %, s, min, h, d, Pa … MPa, C, J/kg,
+        // W/kg, kW/kg, V, mV, J, kg, g, m, mm: already what people write.
         other => other,
     }
 }

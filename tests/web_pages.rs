@@ -53,7 +53,10 @@ fn pages_render_and_escape(backend: Backend) {
         m.contains("Temperature (°C)") && m.contains("HcJ (kA/m)") && m.contains("\nL1\n"),
         "batches in the legend"
     );
-    assert!(m.contains(&format!("href=\"/fit/ev-traction-magnet-150c/{material}\"")));
+    assert!(
+        m.contains(&format!("href=\"/fit/ev-traction-magnet-150c/{material}?version=1.0.0\"")),
+        "fit links pin the version"
+    );
     // Its demagnetisation curves: every tested temperature overlaid on one J-H chart per
     // package, second quadrant, the caption naming the package, temperatures and specimens.
     let demag = m.split("<h2>Demagnetisation curves</h2>").nth(1).expect("a demagnetisation section");
@@ -86,6 +89,16 @@ fn pages_render_and_escape(backend: Backend) {
     assert!(f.contains("id=\"verdict\" data-verdict=\"incomplete\">incomplete"));
     assert!(f.contains("<h2>Remaining test plan</h2>") && f.contains("id=\"remaining\""));
     assert!(f.contains("id=\"ashby\"") && f.contains("Mean remanence Br (T)") && f.contains("<rect"));
+    // How each value was reached (the decision tree's steps) and where the evidence came from.
+    let routes = f.split("id=\"routes\"").nth(1).expect("a routes section");
+    assert!(routes.contains("CMH-17-1G 8.3.3") && routes.contains("8.3.2.2"), "{routes}");
+    assert!(f.contains("id=\"sources\"") && f.contains("baseline"), "{f}");
+    assert!(f.contains("issued by"), "the profile's issuer is named");
+    // A pinned version renders; an unknown parameter is refused, naming it.
+    assert_eq!(reg.get(&format!("/fit/ev-traction-magnet-180c/{material}?version=1.0.0"), None).status, 200);
+    let bad = reg.get(&format!("/fit/ev-traction-magnet-180c/{material}?versoin=1.0.0"), None);
+    assert_eq!(bad.status, 400);
+    assert!(String::from_utf8_lossy(&bad.body).contains("versoin"));
 
     // A lab.
     let lab = page("/labs/kestrel-test-centre");

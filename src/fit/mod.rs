@@ -635,24 +635,7 @@ impl Thresholds {
 /// A number as a datasheet prints it: four significant digits, no trailing zeros, no `-0`.
 /// Reports in JSON keep full precision; this is for text and pages.
 pub fn fmt_num(v: f64) -> String {
-    if !v.is_finite() {
-        return format!("{v}");
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let magnitude = v.abs().log10().floor() as i32;
-    if !(-3..6).contains(&magnitude) {
-        let s = format!("{v:.3e}");
-        return match s.split_once('e') {
-            Some((m, e)) => format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.')),
-            None => s,
-        };
-    }
-    let decimals = (3 - magnitude).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s };
-    if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') { "0".into() } else { s }
+    crate::display::sig(v, 4)
 }
 
 /// Evaluates one requirement.

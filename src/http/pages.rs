@@ -44,17 +44,24 @@ pub fn refusal(e: RegistryError) -> HttpResponse {
 }
 
 /// Pages that take no query parameters refuse any.
-fn no_parameters(req: &HttpRequest) -> Result<(), RegistryError> {
-    reject_unknown(req.query_string(), &[])
-}
-
-/// Runs registry work off the async workers and renders the page, or the refusal.
+/// Runs registry work off the async workers and renders the page, or the refusal. The page
+/// takes no query parameters.
 async fn render<T: Send + 'static>(
     req: &HttpRequest,
     work: impl FnOnce() -> Result<T, RegistryError> + Send + 'static,
     view: impl FnOnce(T) -> String,
 ) -> HttpResponse {
-    if let Err(e) = no_parameters(req) {
+    render_with(req, &[], work, view).await
+}
+
+/// [`render`] for a page that takes the query parameters `known`.
+async fn render_with<T: Send + 'static>(
+    req: &HttpRequest,
+    known: &[String],
+    work: impl FnOnce() -> Result<T, RegistryError> + Send + 'static,
+    view: impl FnOnce(T) -> String,
+) -> HttpResponse {
+    if let Err(e) = reject_unknown(req.query_string(), known) {
         return refusal(e);
     }
     match actix_web::web::block(work).await {
@@ -183,6 +190,8 @@ async fn package_page(
     .await
 }
 
+/// The fit report page; `?version=` pins the profile version (default: the latest), so a link
+/// to a report stays reproducible when a newer version appears.
 async fn fit_page(
     req: HttpRequest,
     state: State,
@@ -191,10 +200,14 @@ async fn fit_page(
 ) -> HttpResponse {
     let reader = auth.reader();
     let (profile, material) = path.into_inner();
-    render(
+    let version: Option<String> = actix_web::web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.into_inner().into_iter().find(|(k, _)| k == "version").map(|(_, v)| v));
+    render_with(
         &req,
+        &["version".to_owned()],
         move || {
-            let p = state.registry.get_profile(&profile, None)?;
+            let p = state.registry.get_profile(&profile, version.as_deref())?;
             let report = state.registry.fit_material(
                 &reader,
                 &FitQuery { profile: profile.clone(), version: Some(p.version.clone()), material: Some(material) },

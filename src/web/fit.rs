@@ -8,7 +8,7 @@ use crate::display::{
     basis_anchor, basis_label, condition_label, property_label, quantity, sig, status_code, unit_label, verdict_code,
     verdict_label,
 };
-use crate::fit::{FitReport, Status, Verdict};
+use crate::fit::{FitReport, SourceRole, Status, Verdict};
 use crate::profile::{Comparator, Profile};
 use crate::registry::materials::AshbyChart;
 
@@ -18,7 +18,7 @@ const DIGITS: usize = 4;
 pub fn fit_page(report: &FitReport, profile: &Profile, chart: Option<&AshbyChart>, names: &Names) -> String {
     let verdict = verdict_code(report.verdict);
     let mut b = format!(
-        "<h1>{} for {}</h1><p><a href=\"/materials/{}\">{}</a> · {} · profile <code>{}</code> version {}{}</p><p class=\"verdict\">Verdict: <strong class=\"{}\" id=\"verdict\" data-verdict=\"{verdict}\">{}</strong>. {}</p>",
+        "<h1>{} for {}</h1><p><a href=\"/materials/{}\">{}</a> · {} · profile <code>{}</code> version {} issued by {}{}</p><p class=\"verdict\">Verdict: <strong class=\"{}\" id=\"verdict\" data-verdict=\"{verdict}\">{}</strong>. {}</p>",
         esc(&report.material.designation),
         esc(&profile.title),
         url(&report.material.id),
@@ -26,6 +26,11 @@ pub fn fit_page(report: &FitReport, profile: &Profile, chart: Option<&AshbyChart
         esc(&profile.application),
         esc(&report.profile.id),
         esc(&report.profile.version),
+        esc(if report.profile.issuer.is_empty() {
+            &report.profile.issuing_body
+        } else {
+            names.org(&report.profile.issuer)
+        }),
         if profile.illustrative { " · <span class=\"badge\">illustrative profile</span>" } else { "" },
         verdict_class(verdict),
         verdict_label(report.verdict),
@@ -77,6 +82,31 @@ pub fn fit_page(report: &FitReport, profile: &Profile, chart: Option<&AshbyChart
             verdict_class(status),
             r.status.label(),
             if evidence.is_empty() { "–".into() } else { evidence.join("<br>") }
+        );
+    }
+    b.push_str("</tbody></table><h2>How each value was reached</h2><dl id=\"routes\">");
+    for r in &report.requirements {
+        let _ = write!(b, "<dt>{}</dt><dd>{}", esc(&r.id), esc(&condition_label(&r.explanation)));
+        if !r.statistics.is_empty() {
+            let _ = write!(b, "<br><span class=\"note\">Statistics: {}</span>", esc(&r.statistics));
+        }
+        b.push_str("</dd>");
+    }
+    b.push_str("</dl><h2>Sources of evidence</h2><table id=\"sources\"><thead><tr><th scope=\"col\">Source</th><th scope=\"col\">Use</th><th scope=\"col\">Packages</th><th scope=\"col\">Why</th></tr></thead><tbody>");
+    for src in &report.sources {
+        let role = match src.role {
+            SourceRole::Baseline => "baseline",
+            SourceRole::Equivalent => "pooled (equivalent)",
+            SourceRole::KeptApart => "kept apart",
+        };
+        let _ = write!(
+            b,
+            "<tr data-role=\"{}\"><td>{}</td><td class=\"{}\">{role}</td><td>{}</td><td>{}</td></tr>",
+            if src.role == SourceRole::KeptApart { "kept_apart" } else { "used" },
+            esc(&src.source),
+            if src.role == SourceRole::KeptApart { "bad" } else { "ok" },
+            esc(&src.packages.join("; ")),
+            esc(&src.reason)
         );
     }
     b.push_str("</tbody></table><h2>Remaining test plan</h2>");
@@ -145,7 +175,7 @@ pub fn fit_page(report: &FitReport, profile: &Profile, chart: Option<&AshbyChart
     }
     let _ = write!(
         b,
-        "<p class=\"note\">Units: values, thresholds and margins in the requirement's unit ({}). <a href=\"/glossary\">What the bases mean</a>. Machine-readable: <a href=\"/v1/fit?profile={}&amp;material={}\">JSON</a>.</p>",
+        "<p class=\"note\">Units: values, thresholds and margins in the requirement's unit ({}). <a href=\"/glossary\">What the bases mean</a>. Machine-readable: <a href=\"/v1/fit?profile={}&amp;version={}&amp;material={}\">JSON</a>.</p>",
         esc(&report
             .requirements
             .iter()
@@ -156,6 +186,7 @@ pub fn fit_page(report: &FitReport, profile: &Profile, chart: Option<&AshbyChart
             .collect::<Vec<_>>()
             .join(", ")),
         url(&report.profile.id),
+        url(&report.profile.version),
         url(&report.material.id)
     );
     page(&format!("{} – {}", report.material.designation, profile.title), &b)

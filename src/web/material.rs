@@ -185,8 +185,18 @@ pub fn material_page(m: &MaterialOverview, profiles: &[ProfileSummary], names: &
 
     let fits: Vec<String> = profiles
         .iter()
-        .filter(|p| p.material_class == m.material_class)
-        .map(|p| format!("<li><a href=\"/fit/{}/{}\">{}</a></li>", url(&p.id), url(&m.id), esc(&p.title)))
+        .filter(|p| p.material_class == m.material_class && p.latest)
+        .map(|p| {
+            format!(
+                "<li><a href=\"/fit/{}/{}?version={}\">{}</a> (version {}, issued by {})</li>",
+                url(&p.id),
+                url(&m.id),
+                url(&p.version),
+                esc(&p.title),
+                esc(&p.version),
+                esc(names.org(&p.organisation))
+            )
+        })
         .collect();
     if !fits.is_empty() {
         let _ = write!(b, "<h2>Fit reports</h2><ul>{}</ul>", fits.join(""));

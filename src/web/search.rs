@@ -430,9 +430,10 @@ fn hits_table(b: &mut String, p: &SearchParams, r: &SearchResults, names: &Names
         });
         let fit = h.fit.as_ref().map_or(String::from("–"), |f| {
             format!(
-                "<a href=\"/fit/{}/{}\" class=\"{}\">{}</a> ({}/{} met)",
+                "<a href=\"/fit/{}/{}?version={}\" class=\"{}\">{}</a> ({}/{} met)",
                 url(&f.profile),
                 url(&h.id),
+                url(&f.profile_version),
                 super::verdict_class(verdict_code(f.verdict)),
                 verdict_label(f.verdict),
                 f.met,
