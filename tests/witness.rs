@@ -186,11 +186,16 @@ fn witnesses_cosign_and_clients_require_a_quorum(backend: Backend) {
     // One witness named twice is still one witness.
     assert_refused(&log_verify(&reg, &[&w1.vkey, &w1.vkey], 2, None), "quorum_too_large");
 
-    // An unknown witness is refused by the origin, through the CLI and over HTTP.
-    assert_refused(&stranger.cosign(&reg, &key), "unknown_witness");
+    // An unknown witness's line is ignored (signed-note): alone, the note carries no
+    // cosignature the origin accepts, through the CLI and over HTTP; beside a known witness's
+    // valid line, the known one is kept.
+    assert_refused(&stranger.cosign(&reg, &key), "no_cosignature");
     let foreign = stranger.witness().cosign(&cp, 1_800_000_000).unwrap();
     let res = post_note(&reg, &format!("{plain}{foreign}"));
-    assert_eq!((res.status, res.code().as_str()), (422, "unknown_witness"));
+    assert_eq!((res.status, res.code().as_str()), (422, "no_cosignature"));
+    let res = post_note(&reg, &format!("{plain}{foreign}{line}"));
+    assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+    assert_eq!(res.json()["already_stored"], serde_json::json!([w1.vkey]));
 
     // A checkpoint the origin never signed: another root at the same size, signed with the log's
     // own key (so only the root check can catch it); another key; a size beyond the log.
@@ -220,6 +225,10 @@ fn witnesses_cosign_and_clients_require_a_quorum(backend: Backend) {
     raw[20] ^= 1;
     let bad_line = format!("\u{2014} {} {}\n", w2.name, B64.encode(raw));
     let res = post_note(&reg, &format!("{plain}{bad_line}"));
+    assert_eq!((res.status, res.code().as_str()), (422, "bad_cosignature"));
+    // A line claiming a known witness that does not verify spoils the note, even beside a
+    // stranger's line and a valid one.
+    let res = post_note(&reg, &format!("{plain}{foreign}{line}{bad_line}"));
     assert_eq!((res.status, res.code().as_str()), (422, "bad_cosignature"));
     let res = post_note(&reg, &plain);
     assert_eq!((res.status, res.code().as_str()), (422, "no_cosignature"));

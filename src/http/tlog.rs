@@ -78,7 +78,8 @@ pub async fn get_cosigned_checkpoint(state: State) -> ApiResult<HttpResponse> {
 /// Submit witness cosignatures: the body is a checkpoint of this log as a signed note (the
 /// log's signature line included) with one or more C2SP `tlog-cosignature` v1 lines by witnesses
 /// the registry accepts (`prequal serve --witness`). Each is checked and stored, one per witness
-/// and tree size, and served from then on with that checkpoint.
+/// and tree size, and served from then on with that checkpoint. Lines by other keys are ignored
+/// (signed-note); a line claiming an accepted witness must verify.
 #[utoipa::path(
     post, path = "/log/cosignature", tag = "log", operation_id = "create_log_cosignature",
     request_body(content = String, content_type = "text/plain", description = "The cosigned checkpoint note"),
@@ -86,7 +87,7 @@ pub async fn get_cosigned_checkpoint(state: State) -> ApiResult<HttpResponse> {
         (status = 200, description = "Accepted; which cosignatures were new", body = CosignaturesAccepted),
         (status = 400, description = "`malformed_checkpoint`: not a signed note or not a checkpoint", body = ErrorBody),
         (status = 413, description = "`upload_too_large`: a note of more than 64 KiB", body = ErrorBody),
-        (status = 422, description = "`checkpoint_not_ours` (not signed by this log, or another root or size), `unknown_witness`, `bad_cosignature` or `no_cosignature`", body = ErrorBody),
+        (status = 422, description = "`checkpoint_not_ours` (not signed by this log, or another root or size), `bad_cosignature` (a line by an accepted witness does not verify) or `no_cosignature` (no line by an accepted witness)", body = ErrorBody),
         (status = 503, description = "Storage unavailable or no log key", body = ErrorBody),
     )
 )]

@@ -35,7 +35,7 @@ pub enum RegistryError {
     #[error("{0}")]
     Conflict(String),
     /// A witness cosignature refused by `POST /log/cosignature`: `malformed_checkpoint`,
-    /// `checkpoint_not_ours`, `unknown_witness`, `bad_cosignature` or `no_cosignature`.
+    /// `checkpoint_not_ours`, `bad_cosignature` or `no_cosignature`.
     #[error("{detail}")]
     CosignatureRefused { code: &'static str, detail: String },
     #[error("too many failed authentication attempts from this address; try again in {retry_after_secs} s")]

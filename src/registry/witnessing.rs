@@ -9,12 +9,15 @@
 //!    size is at most the log's, and its root is the log's root at that size
 //!    (`checkpoint_not_ours`, 422): a witness cannot get the origin to serve a view it never
 //!    signed;
-//! 3. every other line is by a configured witness (`unknown_witness`, 422) and verifies as a
-//!    cosignature/v1 of that checkpoint (`bad_cosignature`, 422); there is at least one
-//!    (`no_cosignature`, 422).
+//! 3. every line that claims a configured witness (name and key id) verifies as a
+//!    cosignature/v1 of that checkpoint (`bad_cosignature`, 422), and there is at least one
+//!    (`no_cosignature`, 422). Lines by keys the registry does not know are ignored, as
+//!    signed-note requires of verifiers: a witness may add its other keys' lines, or a note may
+//!    arrive carrying cosignatures collected elsewhere.
 //!
-//! Nothing is stored unless every line passes. One cosignature is kept per witness and size:
-//! resubmitting (the same line, or a newer one for the same size) stores nothing new.
+//! Nothing is stored unless every line by a configured witness passes. One cosignature is kept
+//! per witness and size: resubmitting (the same line, or a newer one for the same size) stores
+//! nothing new.
 
 use diesel::prelude::*;
 
@@ -86,19 +89,15 @@ impl Registry {
             if sig.name == key.origin() && sig.key_id == key.verifier().key_id() {
                 continue;
             }
-            let witness = self.witnesses.iter().find(|w| w.claims(sig)).ok_or_else(|| {
-                refused(
-                    "unknown_witness",
-                    format!("'{}' (key id {:08x}) is not a witness this log accepts", sig.name, sig.key_id),
-                )
-            })?;
+            // signed-note: lines by unknown keys are ignored, not refused.
+            let Some(witness) = self.witnesses.iter().find(|w| w.claims(sig)) else { continue };
             let cosig = witness.verify(signed.text(), sig).map_err(|e| refused("bad_cosignature", e.to_string()))?;
             if !cosignatures.iter().any(|c| c.witness == cosig.witness) {
                 cosignatures.push(cosig);
             }
         }
         if cosignatures.is_empty() {
-            return Err(refused("no_cosignature", "the note carries no cosignature"));
+            return Err(refused("no_cosignature", "the note carries no cosignature by a witness this log accepts"));
         }
         let size = i64::try_from(cp.size).map_err(|_| RegistryError::Internal("tree size out of range".into()))?;
         let store = || {
