@@ -141,10 +141,15 @@ fn post_note(reg: &TestRegistry, note: &str) -> common::server::Response {
     reg.request("POST", "/log/cosignature", None, Some(("text/plain", note.as_bytes().to_vec())))
 }
 
+/// The log's origin (its key's name).
+fn origin(reg: &TestRegistry) -> String {
+    VerifierKey::parse(&log_key(reg)).unwrap().name().to_owned()
+}
+
 /// The log's own key, read from the data directory as the server created it.
 fn log_signer(reg: &TestRegistry) -> NoteSigner {
     let key = SecretKey::read(&reg.data.join("log-key.json")).unwrap();
-    NoteSigner::new("127.0.0.1/log", key.signing_key().clone()).unwrap()
+    NoteSigner::new(&origin(reg), key.signing_key().clone()).unwrap()
 }
 
 fn witnesses_cosign_and_clients_require_a_quorum(backend: Backend) {
@@ -215,7 +220,7 @@ fn witnesses_cosign_and_clients_require_a_quorum(backend: Backend) {
     let beyond = SignedCheckpoint::verify(signer.sign(&beyond_text).unwrap().as_bytes(), signer.verifier()).unwrap();
     let res = post_note(&reg, &format!("{}{}", beyond.note().encode(), w2w.cosign(&beyond, 1).unwrap()));
     assert_eq!((res.status, res.code().as_str()), (422, "checkpoint_not_ours"));
-    let other_log = NoteSigner::new("127.0.0.1/log", test_key(77).signing_key().clone()).unwrap();
+    let other_log = NoteSigner::new(&origin(&reg), test_key(77).signing_key().clone()).unwrap();
     let other = SignedCheckpoint::verify(other_log.sign(cp.text()).unwrap().as_bytes(), other_log.verifier()).unwrap();
     let res = post_note(&reg, &format!("{}{}", other.note().encode(), w2w.cosign(&other, 1).unwrap()));
     assert_eq!((res.status, res.code().as_str()), (422, "checkpoint_not_ours"));
@@ -379,6 +384,7 @@ fn evidence_bundles(backend: Backend) {
     let (w1, w2) = (TestWitness::new(dir.path(), 1), TestWitness::new(dir.path(), 2));
     let reg = start(backend, &[&w1, &w2], true);
     let key = log_key(&reg);
+    let log_origin = origin(&reg);
     let both = [w1.vkey.as_str(), w2.vkey.as_str()];
     let list = reg.get("/v1/packages?limit=500", Some(&reg.operator_token)).json();
     let packages = list["packages"].as_array().unwrap();
@@ -422,8 +428,7 @@ fn evidence_bundles(backend: Backend) {
     // A bundle needs the log key; a package takes no log key.
     assert_eq!(prequal(&["verify", bundle.to_str().unwrap()]).status.code(), Some(2));
     // A log key that is not the log's.
-    let wrong_key =
-        NoteSigner::new("127.0.0.1/log", test_key(77).signing_key().clone()).unwrap().verifier().to_string();
+    let wrong_key = NoteSigner::new(&log_origin, test_key(77).signing_key().clone()).unwrap().verifier().to_string();
     assert_refused(&verify_bundle(&bundle, &wrong_key, &both, 2), "evidence_checkpoint_invalid");
 
     // Tampering, one field at a time, each with its own code.
