@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::Outcome;
+use crate::audit::witness_client::{Submitter, WitnessEndpoint};
 use crate::http;
 use crate::log::checkpoint::Checkpoint;
 use crate::log::cosignature::CosignerKey;
@@ -156,10 +157,16 @@ pub struct ServeArgs {
     trusted_proxies: Vec<std::net::IpAddr>,
     /// A witness whose cosignatures of the log's checkpoints the registry accepts
     /// (`POST /log/cosignature`) and serves with them: its verifier key
-    /// `<name>+<key id>+<base64(0x04 ‖ key)>`, as printed by `prequal log witness-key`.
+    /// `<name>+<key id>+<base64(0x04 ‖ key)>`, as printed by `prequal log witness-key`. With
+    /// `=URL` (its C2SP tlog-witness submission prefix) the registry also sends it each new
+    /// checkpoint (`POST URL/add-checkpoint`) and keeps the cosignature it answers with.
     /// Repeat for several; the environment variable takes a comma-separated list.
-    #[arg(long = "witness", env = "PREQUAL_WITNESSES", value_name = "VKEY", value_delimiter = ',')]
+    #[arg(long = "witness", env = "PREQUAL_WITNESSES", value_name = "VKEY[=URL]", value_delimiter = ',')]
     witnesses: Vec<String>,
+    /// Seconds between checks for a new checkpoint to send to the witnesses with a URL (a
+    /// failing witness is retried after twice as long each time, at most an hour).
+    #[arg(long, env = "PREQUAL_WITNESS_INTERVAL", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    witness_interval: u64,
 }
 
 /// Reads the log key, or creates it (0600) at the default place on first start, and names
@@ -257,15 +264,21 @@ pub(super) fn prepare(registry: &Registry, sweep_grace: Duration) -> Result<(), 
 
 pub(super) fn serve(args: ServeArgs) -> Outcome {
     let policy = Policy { max_upload_bytes: args.max_upload_bytes, ..Policy::default() };
-    let witnesses = match args
-        .witnesses
-        .iter()
-        .map(|w| CosignerKey::parse(w).map_err(|e| format!("--witness {w}: [{}] {e}", e.code())))
-        .collect::<Result<Vec<_>, _>>()
-    {
-        Ok(w) => w,
-        Err(e) => return fail(e),
-    };
+    let mut witnesses: Vec<CosignerKey> = Vec::new();
+    let mut endpoints: Vec<WitnessEndpoint> = Vec::new();
+    for w in &args.witnesses {
+        // `VKEY` or `VKEY=URL` (verifier keys hold no '=').
+        let vkey = w.split_once('=').map_or(w.as_str(), |(k, _)| k);
+        match CosignerKey::parse(vkey).map_err(|e| format!("--witness {w}: [{}] {e}", e.code())).and_then(|key| {
+            WitnessEndpoint::parse(w).map(|endpoint| (key, endpoint)).map_err(|e| format!("--witness {w}: {e}"))
+        }) {
+            Ok((key, endpoint)) => {
+                witnesses.push(key);
+                endpoints.extend(endpoint);
+            }
+            Err(e) => return fail(e),
+        }
+    }
     let registry = match args.storage.open(policy).and_then(|r| {
         let key = log_key(&args, &r)?;
         Ok(r.with_log_key(key).with_witnesses(witnesses))
@@ -315,6 +328,20 @@ pub(super) fn serve(args: ServeArgs) -> Outcome {
     };
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let state = http::with_trusted_proxies(registry, args.trusted_proxies.clone());
+    if !endpoints.is_empty() {
+        for e in &endpoints {
+            log::info!("sending checkpoints to witness {} at {}/add-checkpoint", e.key.name(), e.url);
+        }
+        let interval = Duration::from_secs(args.witness_interval);
+        let mut submitter = Submitter::new(endpoints, interval);
+        let state = state.clone();
+        std::thread::spawn(move || {
+            loop {
+                submitter.round(&state.registry);
+                std::thread::sleep(interval);
+            }
+        });
+    }
     let result = actix_web::rt::System::new().block_on(async move {
         let server = http::server(state, listener, workers)?;
         println!("prequal registry listening on http://{addr}  (API docs: http://{addr}/docs)");

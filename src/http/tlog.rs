@@ -18,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/log/checkpoint", web::get().to(get_log_checkpoint))
         .route("/log/checkpoint/cosigned", web::get().to(get_cosigned_checkpoint))
         .route("/log/cosignature", web::post().to(create_log_cosignature))
+        .route("/add-checkpoint", web::post().to(add_checkpoint))
         .route("/log/key", web::get().to(get_log_key))
         .route("/log/tile/entries/{index:.*}", web::get().to(get_log_entry_bundle))
         .route("/log/tile/{level}/{index:.*}", web::get().to(get_log_tile))
@@ -94,6 +95,32 @@ pub async fn get_cosigned_checkpoint(state: State) -> ApiResult<HttpResponse> {
 pub async fn create_log_cosignature(state: State, payload: web::Payload) -> ApiResult<web::Json<CosignaturesAccepted>> {
     let body = super::small_body(payload, 64 * 1024).await?;
     Ok(web::Json(blocking(move || state.registry.accept_cosignatures(&body)).await?))
+}
+
+/// C2SP `tlog-witness` `add-checkpoint`, answered by a registry run as a witness (`prequal
+/// mirror --witness-log`) for the logs it is configured with, prequal's or not: the body is
+/// `old <size>`, the consistency proof lines (base64), an empty line and the signed checkpoint.
+/// The answer is the witness's cosignature line(s) (C2SP `tlog-cosignature`). Refusals carry
+/// the statuses the protocol requires; a 409 for another old size has the size this witness
+/// last cosigned as its `text/x.tlog.size` body.
+#[utoipa::path(
+    post, path = "/add-checkpoint", tag = "log", operation_id = "add_checkpoint",
+    request_body(content = String, content_type = "text/plain", description = "old size line, proof lines, empty line, checkpoint note"),
+    responses(
+        (status = 200, description = "The cosignature line(s)", body = String, content_type = "text/plain"),
+        (status = 400, description = "`witness_malformed_request`, or `witness_old_size_too_large` (old size above the checkpoint's)", body = ErrorBody),
+        (status = 403, description = "`witness_checkpoint_not_signed`: no signature by a key trusted for the origin", body = ErrorBody),
+        (status = 404, description = "`witness_unknown_log`: this registry witnesses no log of that origin", body = ErrorBody),
+        (status = 409, description = "The old size is not the size last cosigned (body: that size, `text/x.tlog.size`), or `witness_root_mismatch`: the same size with another root", body = String, content_type = "text/x.tlog.size"),
+        (status = 413, description = "`upload_too_large`: a request of more than 64 KiB", body = ErrorBody),
+        (status = 422, description = "`witness_bad_consistency_proof`", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    )
+)]
+pub async fn add_checkpoint(state: State, payload: web::Payload) -> ApiResult<HttpResponse> {
+    let body = super::small_body(payload, 64 * 1024).await?;
+    let lines = blocking(move || state.registry.add_checkpoint(&body)).await?;
+    Ok(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(lines))
 }
 
 /// The verifier key of the checkpoints, in signed-note form `<origin>+<key id>+<base64 key>`.
