@@ -160,19 +160,18 @@ fn ask(registry: &Registry, agent: &ureq::Agent, t: &mut Target, size: u64) -> R
                 t.old
             ));
         }
-        let proof = if t.old == 0 { Vec::new() } else { registry.consistency_hashes(t.old, size).map_err(|e| e.to_string())? };
+        let proof = if t.old == 0 {
+            Vec::new()
+        } else {
+            registry.consistency_hashes(t.old, size).map_err(|e| e.to_string())?
+        };
         let request = AddCheckpoint { old_size: t.old, proof, note: note.clone().into_bytes() };
         match add_checkpoint(agent, &t.endpoint.url, &request)? {
             Answer::Cosigned(lines) => {
-                let accepted =
-                    registry.accept_cosignatures(format!("{note}{lines}").as_bytes()).map_err(|e| {
-                        format!("its answer was refused: {}: {e}", e.code())
-                    })?;
-                log::info!(
-                    "witnessing: {} cosigned size {size} (stored {:?})",
-                    t.endpoint.key.name(),
-                    accepted.stored
-                );
+                let accepted = registry
+                    .accept_cosignatures(format!("{note}{lines}").as_bytes())
+                    .map_err(|e| format!("its answer was refused: {}: {e}", e.code()))?;
+                log::info!("witnessing: {} cosigned size {size} (stored {:?})", t.endpoint.key.name(), accepted.stored);
                 t.old = size;
                 t.cosigned = Some(size);
                 return Ok(());

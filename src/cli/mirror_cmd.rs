@@ -82,7 +82,13 @@ pub struct MirrorArgs {
     /// consistency with the last one it cosigned of that log, kept in the database): the log's
     /// verifier key, prefixed by `ORIGIN=` when its origin is not the key's name. Any C2SP log,
     /// prequal's or not. Repeat for several; the variable takes a comma-separated list.
-    #[arg(long = "witness-log", env = "PREQUAL_WITNESS_LOGS", value_name = "[ORIGIN=]VKEY", value_delimiter = ',', requires = "witness_key")]
+    #[arg(
+        long = "witness-log",
+        env = "PREQUAL_WITNESS_LOGS",
+        value_name = "[ORIGIN=]VKEY",
+        value_delimiter = ',',
+        requires = "witness_key"
+    )]
     witness_logs: Vec<String>,
 }
 

@@ -75,7 +75,8 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         // tlog-witness: a 409 for another old size carries the recorded size as its body.
-        if let RegistryError::WitnessRefused(crate::log::witness::WitnessError::SizeMismatch { recorded, .. }) = self.0 {
+        if let RegistryError::WitnessRefused(crate::log::witness::WitnessError::SizeMismatch { recorded, .. }) = self.0
+        {
             let mut res = HttpResponse::build(self.status_code())
                 .content_type(crate::log::witness::SIZE_CONTENT_TYPE)
                 .body(format!("{recorded}\n"));

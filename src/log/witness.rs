@@ -181,13 +181,10 @@ pub fn verify_checkpoint(logs: &[WitnessedLog], note: &[u8]) -> Result<TrustedCh
     let unverified = note.unverified_text();
     let origin = unverified.split('\n').next().unwrap_or_default();
     let log = logs.iter().find(|l| l.origin == origin).ok_or_else(|| WitnessError::UnknownOrigin(origin.to_owned()))?;
-    let text = log
-        .keys
-        .iter()
-        .find_map(|k| note.verify(k).ok())
-        .ok_or_else(|| WitnessError::NotSigned(origin.to_owned()))?;
-    let checkpoint =
-        Checkpoint::parse(text).map_err(|e: CheckpointError| WitnessError::Malformed(format!("the checkpoint: {e}")))?;
+    let text =
+        log.keys.iter().find_map(|k| note.verify(k).ok()).ok_or_else(|| WitnessError::NotSigned(origin.to_owned()))?;
+    let checkpoint = Checkpoint::parse(text)
+        .map_err(|e: CheckpointError| WitnessError::Malformed(format!("the checkpoint: {e}")))?;
     Ok(TrustedCheckpoint { text: text.to_owned(), checkpoint })
 }
 
@@ -224,7 +221,11 @@ pub fn check_against_record(
         if recorded.root != new.root {
             return Err(WitnessError::RootMismatch { size });
         }
-        return if proof.is_empty() { Ok(()) } else { Err(bad_proof("the proof between equal sizes must be empty".into())) };
+        return if proof.is_empty() {
+            Ok(())
+        } else {
+            Err(bad_proof("the proof between equal sizes must be empty".into()))
+        };
     }
     merkle::verify_consistency(old, size, proof, &recorded.root, &new.root).map_err(|e| bad_proof(e.to_string()))
 }
@@ -270,7 +271,11 @@ mod tests {
             "old 1\n\n".to_owned(),
             format!("old 1\n{}\n{note}", format!("{h}\n").repeat(64)),
         ] {
-            assert_eq!(AddCheckpoint::parse(body.as_bytes()).unwrap_err().code(), "witness_malformed_request", "{body}");
+            assert_eq!(
+                AddCheckpoint::parse(body.as_bytes()).unwrap_err().code(),
+                "witness_malformed_request",
+                "{body}"
+            );
         }
         let ok = format!("old 1\n{}\n{note}", format!("{h}\n").repeat(63));
         assert_eq!(AddCheckpoint::parse(ok.as_bytes()).unwrap().proof.len(), 63);
@@ -299,10 +304,10 @@ mod tests {
 
         // Never cosigned: old must be 0 and the proof empty.
         check_against_record(0, &[], &c5, None).unwrap();
-        assert_eq!(check_against_record(3, &[], &c5, None).unwrap_err(), WitnessError::SizeMismatch {
-            old: 3,
-            recorded: 0
-        });
+        assert_eq!(
+            check_against_record(3, &[], &c5, None).unwrap_err(),
+            WitnessError::SizeMismatch { old: 3, recorded: 0 }
+        );
         assert_eq!(check_against_record(0, &[[0; 32]], &c5, None).unwrap_err().code(), "witness_bad_consistency_proof");
         assert_eq!(check_against_record(6, &[], &c5, None).unwrap_err().code(), "witness_old_size_too_large");
         // Recorded 3: a proof from 3 to 5 verifies; a wrong one does not; another old size is 409.
@@ -313,11 +318,14 @@ mod tests {
         check_against_record(3, &proof, &c5, Some(rec)).unwrap();
         let mut wrong = proof.clone();
         wrong[0][0] ^= 1;
-        assert_eq!(check_against_record(3, &wrong, &c5, Some(rec)).unwrap_err().code(), "witness_bad_consistency_proof");
-        assert_eq!(check_against_record(2, &[], &c5, Some(rec)).unwrap_err(), WitnessError::SizeMismatch {
-            old: 2,
-            recorded: 3
-        });
+        assert_eq!(
+            check_against_record(3, &wrong, &c5, Some(rec)).unwrap_err().code(),
+            "witness_bad_consistency_proof"
+        );
+        assert_eq!(
+            check_against_record(2, &[], &c5, Some(rec)).unwrap_err(),
+            WitnessError::SizeMismatch { old: 2, recorded: 3 }
+        );
         assert_eq!(check_against_record(0, &[], &c5, Some(rec)).unwrap_err().code(), "witness_old_size_mismatch");
         // The same size: the same root passes, another is a fork (409).
         let c3 = cp("log.example/a", 3);

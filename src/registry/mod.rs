@@ -120,7 +120,14 @@ fn token_view(row: TokenRow) -> Result<TokenInfo> {
 
 impl Registry {
     pub fn new(store: Store, policy: Policy) -> Registry {
-        Registry { store, policy, mirror: search_index::Mirror::default(), log_key: None, witnesses: Vec::new(), witness_service: None }
+        Registry {
+            store,
+            policy,
+            mirror: search_index::Mirror::default(),
+            log_key: None,
+            witnesses: Vec::new(),
+            witness_service: None,
+        }
     }
 
     /// The caller behind a bearer token.

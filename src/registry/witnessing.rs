@@ -252,7 +252,8 @@ impl Registry {
         };
         let trusted = verify_checkpoint(&service.logs, &req.note).map_err(refused)?;
         let cp = trusted.checkpoint();
-        let size = i64::try_from(cp.size).map_err(|_| refused(WitnessError::Malformed("tree size out of range".into())))?;
+        let size =
+            i64::try_from(cp.size).map_err(|_| refused(WitnessError::Malformed("tree size out of range".into())))?;
         let note = String::from_utf8_lossy(&req.note).into_owned();
         let record = || {
             self.store.write(|conn| -> Result<()> {
@@ -319,7 +320,9 @@ impl Registry {
         let mut conn = self.store.conn()?;
         let current = head(&mut conn)?.0;
         if from > to || to > current {
-            return Err(RegistryError::bad_request(format!("no consistency proof from {from} to {to} in a log of {current}")));
+            return Err(RegistryError::bad_request(format!(
+                "no consistency proof from {from} to {to} in a log of {current}"
+            )));
         }
         Ok(merkle::consistency_proof(&mut DbNodes(&mut conn), from, to)?)
     }
