@@ -96,6 +96,23 @@ fn log_read_api_verifies(backend: Backend) {
     let all = entries(&reg, cp.size);
     let leaves: Vec<Hash> = all.iter().map(|e| merkle::leaf_hash(e)).collect();
     assert_eq!(merkle::root_of_leaves(&leaves), cp.root);
+    // tlog-tiles: entry bundles are gzip-compressed for a client that accepts it, not otherwise.
+    let bundle_path = format!("{}/log/tile/entries/000.p/{}", reg.url, cp.size);
+    let plain = common::server::try_request(&bundle_path, "GET", None, None, &[]).unwrap();
+    assert_eq!(plain.headers.get("content-encoding"), None);
+    for accept in ["gzip", "br;q=1.0, gzip;q=0.5", "*"] {
+        let gz = common::server::try_request(&bundle_path, "GET", None, None, &[("Accept-Encoding", accept)]).unwrap();
+        assert_eq!(gz.headers["content-encoding"], "gzip", "{accept}");
+        assert_eq!(gz.headers["vary"], "Accept-Encoding");
+        assert!(gz.body.len() < plain.body.len());
+        let mut unzipped = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz.body[..]), &mut unzipped).unwrap();
+        assert_eq!(unzipped, plain.body);
+    }
+    for accept in ["gzip;q=0", "br", "identity"] {
+        let res = common::server::try_request(&bundle_path, "GET", None, None, &[("Accept-Encoding", accept)]).unwrap();
+        assert_eq!((res.headers.get("content-encoding"), &res.body), (None, &plain.body), "{accept}");
+    }
     let tile = reg.get(&format!("/log/tile/0/000.p/{}", cp.size), None);
     assert_eq!(tile.status, 200);
     let tile_hashes: Vec<Hash> = tile.body.chunks(32).map(|c| c.try_into().unwrap()).collect();

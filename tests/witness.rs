@@ -414,6 +414,27 @@ fn evidence_bundles(backend: Backend) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out_json(&out)["report"]["cosigned_checkpoint"], true);
     assert_eq!(out_json(&out)["report"]["cosignatures"], 2);
+    // The C2SP tlog-proof on its own, for outside tools: the bundle's proof, byte for byte.
+    let proof_file = dir.path().join("public.tlog-proof");
+    let again = dir.path().join("public-again.json");
+    let out = prequal(&[
+        "evidence",
+        "export",
+        "--registry",
+        &reg.url,
+        "--digest",
+        public,
+        "--out",
+        again.to_str().unwrap(),
+        "--tlog-proof",
+        proof_file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let proof_text = std::fs::read_to_string(&proof_file).unwrap();
+    let in_bundle: Value = serde_json::from_slice(&std::fs::read(&again).unwrap()).unwrap();
+    assert_eq!(in_bundle["proof"], proof_text.as_str());
+    let parsed = prequal::log::tlog_proof::TlogProof::parse(&proof_text).unwrap();
+    assert_eq!(parsed.encode(), proof_text);
 
     // Offline: the registry is gone.
     let url = reg.url.clone();

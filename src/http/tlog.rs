@@ -169,15 +169,51 @@ pub async fn get_log_tile(state: State, path: web::Path<(String, String)>) -> Ap
     get, path = "/log/tile/entries/{index}", tag = "log", operation_id = "get_log_entry_bundle",
     params(("index" = String, Path, description = "Tile index path, e.g. `000` or `001.p/17`")),
     responses(
-        (status = 200, description = "The entry bundle", content_type = "application/octet-stream"),
+        (status = 200, description = "The entry bundle; gzip-compressed (`Content-Encoding: gzip`) when the request's `Accept-Encoding` allows it", content_type = "application/octet-stream"),
         (status = 404, description = "No such bundle yet, or a malformed index", body = ErrorBody),
         (status = 503, description = "Storage unavailable", body = ErrorBody),
     )
 )]
-pub async fn get_log_entry_bundle(state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn get_log_entry_bundle(
+    state: State,
+    req: actix_web::HttpRequest,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let at = parse_tile_index(&path.into_inner())?;
+    let gzip = accepts_gzip(&req);
     let body = blocking(move || state.registry.log_entry_bundle(at)).await?;
-    Ok(tile(body, at.width == TILE_WIDTH))
+    // tlog-tiles: entry bundles SHOULD be compressed when the client accepts it (entries are
+    // text and compress well; hash tiles do not).
+    let mut res = if gzip {
+        let compressed = gzip_bytes(&body).map_err(|e| RegistryError::Internal(format!("gzip: {e}")))?;
+        let mut res = tile(compressed, at.width == TILE_WIDTH);
+        res.headers_mut().insert(header::CONTENT_ENCODING, header::HeaderValue::from_static("gzip"));
+        res
+    } else {
+        tile(body, at.width == TILE_WIDTH)
+    };
+    res.headers_mut().insert(header::VARY, header::HeaderValue::from_static("Accept-Encoding"));
+    Ok(res)
+}
+
+/// Whether `Accept-Encoding` lists gzip (or `*`) without `q=0`.
+fn accepts_gzip(req: &actix_web::HttpRequest) -> bool {
+    req.headers().get_all(header::ACCEPT_ENCODING).filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or_default();
+            let refused =
+                parts.any(|p| p.strip_prefix("q=").is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)));
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        },
+    )
+}
+
+fn gzip_bytes(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 3), flate2::Compression::default());
+    enc.write_all(body)?;
+    enc.finish()
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
