@@ -18,6 +18,7 @@ use prequal::registry::views::{KeyRevocation, NewOrganisation};
 use serde_json::{Value, json};
 
 both_backends!(
+    log_origins_are_unique_by_default_and_recorded_ones_are_kept,
     log_read_api_verifies,
     log_order_decides_key_validity,
     concurrent_writers_share_one_log,
@@ -33,7 +34,8 @@ fn checkpoint(reg: &TestRegistry) -> Checkpoint {
     let key = reg.get("/log/key", None);
     assert_eq!(key.status, 200);
     let key = VerifierKey::parse(String::from_utf8(key.body).unwrap().trim_end()).unwrap();
-    assert_eq!(key.name(), "127.0.0.1/log");
+    // No --log-origin, no --public-url: named after the log key, unique to this registry.
+    assert!(key.name().starts_with("prequal-"), "{}", key.name());
     let res = reg.get("/log/checkpoint", None);
     assert_eq!(res.status, 200);
     assert!(res.headers["content-type"].starts_with("text/plain"));
@@ -41,6 +43,32 @@ fn checkpoint(reg: &TestRegistry) -> Checkpoint {
     let cp = Checkpoint::parse(note.verify(&key).unwrap()).unwrap();
     assert_eq!(cp.origin, key.name());
     cp
+}
+
+fn log_key_name(reg: &TestRegistry) -> String {
+    let key = reg.get("/log/key", None);
+    assert_eq!(key.status, 200);
+    VerifierKey::parse(String::from_utf8(key.body).unwrap().trim_end()).unwrap().name().to_owned()
+}
+
+/// The default origin comes from `--public-url`, else from the log key; an origin recorded in
+/// the database for the same key is kept without `--log-origin` (registries that started with
+/// the old `127.0.0.1/log` default keep it); a loopback origin draws a warning.
+fn log_origins_are_unique_by_default_and_recorded_ones_are_kept(backend: Backend) {
+    let mut first = TestRegistry::start_with(backend.clone(), &["--log-origin", "127.0.0.1/log"]);
+    assert_eq!(log_key_name(&first), "127.0.0.1/log");
+    first.kill();
+    let log = std::fs::read_to_string(first.log_path()).unwrap();
+    assert!(log.contains("names a loopback host"), "{log}");
+    // The same key, no origin given: the recorded one.
+    let key_file = first.data.join("log-key.json");
+    let mut again = first.replica(&["--log-key", key_file.to_str().unwrap()]);
+    again.spawn();
+    assert_eq!(log_key_name(&again), "127.0.0.1/log");
+    again.kill();
+    // From the public URL, on a database of its own.
+    let by_url = TestRegistry::start_with(backend, &["--public-url", "https://prequal.example/"]);
+    assert_eq!(log_key_name(&by_url), "prequal.example/log");
 }
 
 /// Every entry of a tree of `size`, from the entry bundles.
@@ -68,6 +96,23 @@ fn log_read_api_verifies(backend: Backend) {
     let all = entries(&reg, cp.size);
     let leaves: Vec<Hash> = all.iter().map(|e| merkle::leaf_hash(e)).collect();
     assert_eq!(merkle::root_of_leaves(&leaves), cp.root);
+    // tlog-tiles: entry bundles are gzip-compressed for a client that accepts it, not otherwise.
+    let bundle_path = format!("{}/log/tile/entries/000.p/{}", reg.url, cp.size);
+    let plain = common::server::try_request(&bundle_path, "GET", None, None, &[]).unwrap();
+    assert_eq!(plain.headers.get("content-encoding"), None);
+    for accept in ["gzip", "br;q=1.0, gzip;q=0.5", "*"] {
+        let gz = common::server::try_request(&bundle_path, "GET", None, None, &[("Accept-Encoding", accept)]).unwrap();
+        assert_eq!(gz.headers["content-encoding"], "gzip", "{accept}");
+        assert_eq!(gz.headers["vary"], "Accept-Encoding");
+        assert!(gz.body.len() < plain.body.len());
+        let mut unzipped = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz.body[..]), &mut unzipped).unwrap();
+        assert_eq!(unzipped, plain.body);
+    }
+    for accept in ["gzip;q=0", "br", "identity"] {
+        let res = common::server::try_request(&bundle_path, "GET", None, None, &[("Accept-Encoding", accept)]).unwrap();
+        assert_eq!((res.headers.get("content-encoding"), &res.body), (None, &plain.body), "{accept}");
+    }
     let tile = reg.get(&format!("/log/tile/0/000.p/{}", cp.size), None);
     assert_eq!(tile.status, 200);
     let tile_hashes: Vec<Hash> = tile.body.chunks(32).map(|c| c.try_into().unwrap()).collect();

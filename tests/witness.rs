@@ -26,6 +26,11 @@ use serde_json::Value;
 both_backends!(witnesses_cosign_and_clients_require_a_quorum, a_rewritten_log_is_refused);
 
 #[test]
+fn tlog_witness_an_origin_collects_from_a_mirror_witness_which_also_cosigns_a_foreign_log() {
+    tlog_witness_both_sides()
+}
+
+#[test]
 fn evidence_bundles_verify_offline_and_tampering_is_caught() {
     evidence_bundles(Backend::Sqlite)
 }
@@ -141,10 +146,15 @@ fn post_note(reg: &TestRegistry, note: &str) -> common::server::Response {
     reg.request("POST", "/log/cosignature", None, Some(("text/plain", note.as_bytes().to_vec())))
 }
 
+/// The log's origin (its key's name).
+fn origin(reg: &TestRegistry) -> String {
+    VerifierKey::parse(&log_key(reg)).unwrap().name().to_owned()
+}
+
 /// The log's own key, read from the data directory as the server created it.
 fn log_signer(reg: &TestRegistry) -> NoteSigner {
     let key = SecretKey::read(&reg.data.join("log-key.json")).unwrap();
-    NoteSigner::new("127.0.0.1/log", key.signing_key().clone()).unwrap()
+    NoteSigner::new(&origin(reg), key.signing_key().clone()).unwrap()
 }
 
 fn witnesses_cosign_and_clients_require_a_quorum(backend: Backend) {
@@ -186,11 +196,16 @@ fn witnesses_cosign_and_clients_require_a_quorum(backend: Backend) {
     // One witness named twice is still one witness.
     assert_refused(&log_verify(&reg, &[&w1.vkey, &w1.vkey], 2, None), "quorum_too_large");
 
-    // An unknown witness is refused by the origin, through the CLI and over HTTP.
-    assert_refused(&stranger.cosign(&reg, &key), "unknown_witness");
+    // An unknown witness's line is ignored (signed-note): alone, the note carries no
+    // cosignature the origin accepts, through the CLI and over HTTP; beside a known witness's
+    // valid line, the known one is kept.
+    assert_refused(&stranger.cosign(&reg, &key), "no_cosignature");
     let foreign = stranger.witness().cosign(&cp, 1_800_000_000).unwrap();
     let res = post_note(&reg, &format!("{plain}{foreign}"));
-    assert_eq!((res.status, res.code().as_str()), (422, "unknown_witness"));
+    assert_eq!((res.status, res.code().as_str()), (422, "no_cosignature"));
+    let res = post_note(&reg, &format!("{plain}{foreign}{line}"));
+    assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+    assert_eq!(res.json()["already_stored"], serde_json::json!([w1.vkey]));
 
     // A checkpoint the origin never signed: another root at the same size, signed with the log's
     // own key (so only the root check can catch it); another key; a size beyond the log.
@@ -210,7 +225,7 @@ fn witnesses_cosign_and_clients_require_a_quorum(backend: Backend) {
     let beyond = SignedCheckpoint::verify(signer.sign(&beyond_text).unwrap().as_bytes(), signer.verifier()).unwrap();
     let res = post_note(&reg, &format!("{}{}", beyond.note().encode(), w2w.cosign(&beyond, 1).unwrap()));
     assert_eq!((res.status, res.code().as_str()), (422, "checkpoint_not_ours"));
-    let other_log = NoteSigner::new("127.0.0.1/log", test_key(77).signing_key().clone()).unwrap();
+    let other_log = NoteSigner::new(&origin(&reg), test_key(77).signing_key().clone()).unwrap();
     let other = SignedCheckpoint::verify(other_log.sign(cp.text()).unwrap().as_bytes(), other_log.verifier()).unwrap();
     let res = post_note(&reg, &format!("{}{}", other.note().encode(), w2w.cosign(&other, 1).unwrap()));
     assert_eq!((res.status, res.code().as_str()), (422, "checkpoint_not_ours"));
@@ -220,6 +235,10 @@ fn witnesses_cosign_and_clients_require_a_quorum(backend: Backend) {
     raw[20] ^= 1;
     let bad_line = format!("\u{2014} {} {}\n", w2.name, B64.encode(raw));
     let res = post_note(&reg, &format!("{plain}{bad_line}"));
+    assert_eq!((res.status, res.code().as_str()), (422, "bad_cosignature"));
+    // A line claiming a known witness that does not verify spoils the note, even beside a
+    // stranger's line and a valid one.
+    let res = post_note(&reg, &format!("{plain}{foreign}{line}{bad_line}"));
     assert_eq!((res.status, res.code().as_str()), (422, "bad_cosignature"));
     let res = post_note(&reg, &plain);
     assert_eq!((res.status, res.code().as_str()), (422, "no_cosignature"));
@@ -370,6 +389,7 @@ fn evidence_bundles(backend: Backend) {
     let (w1, w2) = (TestWitness::new(dir.path(), 1), TestWitness::new(dir.path(), 2));
     let reg = start(backend, &[&w1, &w2], true);
     let key = log_key(&reg);
+    let log_origin = origin(&reg);
     let both = [w1.vkey.as_str(), w2.vkey.as_str()];
     let list = reg.get("/v1/packages?limit=500", Some(&reg.operator_token)).json();
     let packages = list["packages"].as_array().unwrap();
@@ -394,6 +414,27 @@ fn evidence_bundles(backend: Backend) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out_json(&out)["report"]["cosigned_checkpoint"], true);
     assert_eq!(out_json(&out)["report"]["cosignatures"], 2);
+    // The C2SP tlog-proof on its own, for outside tools: the bundle's proof, byte for byte.
+    let proof_file = dir.path().join("public.tlog-proof");
+    let again = dir.path().join("public-again.json");
+    let out = prequal(&[
+        "evidence",
+        "export",
+        "--registry",
+        &reg.url,
+        "--digest",
+        public,
+        "--out",
+        again.to_str().unwrap(),
+        "--tlog-proof",
+        proof_file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let proof_text = std::fs::read_to_string(&proof_file).unwrap();
+    let in_bundle: Value = serde_json::from_slice(&std::fs::read(&again).unwrap()).unwrap();
+    assert_eq!(in_bundle["proof"], proof_text.as_str());
+    let parsed = prequal::log::tlog_proof::TlogProof::parse(&proof_text).unwrap();
+    assert_eq!(parsed.encode(), proof_text);
 
     // Offline: the registry is gone.
     let url = reg.url.clone();
@@ -413,8 +454,7 @@ fn evidence_bundles(backend: Backend) {
     // A bundle needs the log key; a package takes no log key.
     assert_eq!(prequal(&["verify", bundle.to_str().unwrap()]).status.code(), Some(2));
     // A log key that is not the log's.
-    let wrong_key =
-        NoteSigner::new("127.0.0.1/log", test_key(77).signing_key().clone()).unwrap().verifier().to_string();
+    let wrong_key = NoteSigner::new(&log_origin, test_key(77).signing_key().clone()).unwrap().verifier().to_string();
     assert_refused(&verify_bundle(&bundle, &wrong_key, &both, 2), "evidence_checkpoint_invalid");
 
     // Tampering, one field at a time, each with its own code.
@@ -538,4 +578,255 @@ fn evidence_bundles(backend: Backend) {
         v["sealed"]["full_entry"] = full.into();
     });
     assert_refused(&verify_bundle(&bad_seal, &key, &both, 2), "evidence_seal_mismatch");
+}
+
+/// A `prequal mirror` run as a tlog-witness, on SQLite in `dir`; restartable.
+struct MirrorWitness {
+    data: PathBuf,
+    args: Vec<String>,
+    child: Option<std::process::Child>,
+    url: String,
+}
+
+impl MirrorWitness {
+    fn start(data: PathBuf, args: Vec<String>) -> MirrorWitness {
+        let mut m = MirrorWitness { data, args, child: None, url: String::new() };
+        m.spawn();
+        m
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.data.with_extension("log")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_prequal"))
+            .args(["mirror", "--data"])
+            .arg(&self.data)
+            .args(["--listen", "127.0.0.1:0", "--interval", "3600", "--workers", "1"])
+            .args(&self.args)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.url = common::server::listening_address(&mut child, "prequal mirror listening on ")
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("the mirror did not start"));
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn add_checkpoint(&self, body: &[u8]) -> common::server::Response {
+        common::server::try_request(
+            &format!("{}/add-checkpoint", self.url),
+            "POST",
+            None,
+            Some(("text/plain", body.to_vec())),
+            &[],
+        )
+        .unwrap()
+    }
+}
+
+impl Drop for MirrorWitness {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A log that is not prequal's, built with the `tlog_tiles` and `signed_note` crates.
+struct ForeignLog {
+    origin: String,
+    signer: signed_note::StandardSigner,
+    vkey: String,
+    hashes: Vec<tlog_tiles::Hash>,
+    size: u64,
+}
+
+impl tlog_tiles::HashReader for ForeignLog {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<tlog_tiles::Hash>, tlog_tiles::Error> {
+        Ok(indexes.iter().map(|&i| self.hashes[i as usize]).collect())
+    }
+}
+
+impl ForeignLog {
+    fn new(origin: &str) -> ForeignLog {
+        let (skey, vkey) = signed_note::generate_key(&mut rand_core::OsRng, origin);
+        let signer = signed_note::StandardSigner::new(&skey).unwrap();
+        ForeignLog { origin: origin.into(), signer, vkey, hashes: Vec::new(), size: 0 }
+    }
+
+    fn grow_to(&mut self, size: u64) {
+        while self.size < size {
+            let stored = tlog_tiles::stored_hashes(self.size, format!("entry {}", self.size).as_bytes(), self).unwrap();
+            self.hashes.extend(stored);
+            self.size += 1;
+        }
+    }
+
+    /// The checkpoint of the current size, signed by `signer`, with `root` if given.
+    fn note_with(&self, signer: &signed_note::StandardSigner, root: Option<[u8; 32]>) -> Vec<u8> {
+        let hash = root.map_or_else(|| tlog_tiles::tree_hash(self.size, self).unwrap(), tlog_tiles::Hash);
+        let text = tlog_tiles::Checkpoint::new(&self.origin, self.size, hash, "").unwrap().to_bytes();
+        let mut note = signed_note::Note::new(&text, &[]).unwrap();
+        note.add_sigs(&[signer]).unwrap();
+        note.to_bytes()
+    }
+
+    fn note(&self) -> Vec<u8> {
+        self.note_with(&self.signer, None)
+    }
+
+    /// An add-checkpoint body from `old` to the current size, with the proof from `tlog_tiles`.
+    fn request(&self, old: u64, note: &[u8], tamper: bool) -> Vec<u8> {
+        let mut proof = if old == 0 { Vec::new() } else { tlog_tiles::prove_tree(self.size, old, self).unwrap() };
+        if tamper {
+            proof[0].0[0] ^= 1;
+        }
+        let mut body = format!("old {old}\n").into_bytes();
+        for h in &proof {
+            body.extend_from_slice(format!("{}\n", B64.encode(h.0)).as_bytes());
+        }
+        body.push(b'\n');
+        body.extend_from_slice(note);
+        body
+    }
+}
+
+fn tlog_witness_both_sides() {
+    use prequal::log::cosignature::{CosignerKey, verify_cosignatures};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    // The origin's log key and name, known before it starts (the witness is configured with them).
+    let origin_key_file = dir.path().join("origin-log-key.json");
+    test_key(60).write(&origin_key_file, Some("origin log key")).unwrap();
+    let origin_vkey =
+        NoteSigner::new("origin.test/log", test_key(60).signing_key().clone()).unwrap().verifier().clone();
+    // The mirror-witness: it witnesses the prequal origin and a foreign log.
+    let witness_key_file = dir.path().join("mirror-witness.json");
+    test_key(61).write(&witness_key_file, Some("mirror witness")).unwrap();
+    let witness = Witness::new("mirror-witness.test/w", test_key(61).signing_key().clone()).unwrap();
+    let wkey: CosignerKey = witness.verifier().clone();
+    let mut foreign = ForeignLog::new("example.org/foreign-log");
+    let witness_args: Vec<String> = [
+        "--upstream",
+        "http://127.0.0.1:9",
+        "--witness-key",
+        witness_key_file.to_str().unwrap(),
+        "--witness-name",
+        "mirror-witness.test/w",
+        "--witness-log",
+        &origin_vkey.to_string(),
+        "--witness-log",
+        &foreign.vkey,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut mirror = MirrorWitness::start(dir.path().join("mirror-data"), witness_args);
+
+    // The origin sends its checkpoints to the mirror-witness and serves what it cosigns.
+    let witness_spec = format!("{wkey}={}", mirror.url);
+    let mut reg = TestRegistry::start_with(
+        Backend::Sqlite,
+        &[
+            "--log-key",
+            origin_key_file.to_str().unwrap(),
+            "--public-url",
+            "https://origin.test",
+            "--witness",
+            &witness_spec,
+            "--witness-interval",
+            "1",
+        ],
+    );
+    assert_eq!(log_key(&reg), origin_vkey.to_string());
+    let cosigned_at_size = |reg: &TestRegistry, size: u64| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let res = reg.get("/log/checkpoint/cosigned", None);
+            if res.status == 200 {
+                let cp = SignedCheckpoint::verify(&res.body, &origin_vkey).unwrap();
+                if cp.checkpoint().size == size {
+                    assert_eq!(verify_cosignatures(&cp, std::slice::from_ref(&wkey)).unwrap().len(), 1);
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no cosignature at size {size}:\n{}",
+                std::fs::read_to_string(reg.log_path()).unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    add_org(&reg, "first");
+    let size = signed_checkpoint(&reg, "/log/checkpoint").checkpoint().size;
+    cosigned_at_size(&reg, size);
+    // The log grows: the next request carries a consistency proof from the size cosigned.
+    add_org(&reg, "second");
+    cosigned_at_size(&reg, size + 1);
+    // A restarted origin does not know the witness's size: `old 0` gets a 409 naming it, and
+    // the retry with a proof from there is cosigned.
+    reg.kill();
+    reg.spawn();
+    add_org(&reg, "third");
+    cosigned_at_size(&reg, size + 2);
+    let log = std::fs::read_to_string(reg.log_path()).unwrap();
+    assert!(log.contains("mirror-witness.test/w cosigned size"), "{log}");
+
+    // The mirror-witness and a log that is not prequal's, driven by hand with proofs and
+    // signatures from the tlog_tiles and signed_note crates.
+    let status_of = |res: &common::server::Response| (res.status, res.code());
+    foreign.grow_to(5);
+    let note5 = foreign.note();
+    // Unknown origin: 404; a configured origin signed by a key it does not trust: 403.
+    let stranger = ForeignLog::new("example.org/unknown-log");
+    let res = mirror.add_checkpoint(&stranger.request(0, &stranger.note(), false));
+    assert_eq!(status_of(&res), (404, "witness_unknown_log".to_owned()));
+    let impostor = ForeignLog::new("example.org/foreign-log");
+    let res = mirror.add_checkpoint(&foreign.request(0, &foreign.note_with(&impostor.signer, None), false));
+    assert_eq!(status_of(&res), (403, "witness_checkpoint_not_signed".to_owned()));
+    // First cosignature, from 0.
+    let res = mirror.add_checkpoint(&foreign.request(0, &note5, false));
+    assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+    let lines = String::from_utf8(res.body.clone()).unwrap();
+    assert!(lines.starts_with("\u{2014} mirror-witness.test/w ") && lines.ends_with('\n'), "{lines}");
+    let text = String::from_utf8(note5.clone()).unwrap();
+    let body = text.rsplit_once("\n\n").unwrap().0.to_owned() + "\n";
+    let signed = prequal::log::note::Note::parse(format!("{body}\n{lines}").as_bytes()).unwrap();
+    let cosig = wkey.verify(&body, &signed.signatures()[0]).unwrap();
+    assert!(cosig.timestamp > 1_700_000_000);
+    // The log grows to 8: `old 0` is now a conflict naming 5, as text/x.tlog.size.
+    foreign.grow_to(8);
+    let note8 = foreign.note();
+    let res = mirror.add_checkpoint(&foreign.request(0, &note8, false));
+    assert_eq!(res.status, 409);
+    assert_eq!(res.headers["content-type"], "text/x.tlog.size");
+    assert_eq!(res.body, b"5\n");
+    // A proof that does not verify: 422; an old size beyond the checkpoint: 400.
+    let res = mirror.add_checkpoint(&foreign.request(5, &note8, true));
+    assert_eq!(status_of(&res), (422, "witness_bad_consistency_proof".to_owned()));
+    let mut beyond = foreign.request(0, &note8, false);
+    beyond.splice(0..5, b"old 9".iter().copied());
+    let res = mirror.add_checkpoint(&beyond);
+    assert_eq!(status_of(&res), (400, "witness_old_size_too_large".to_owned()));
+    // The right proof from 5: cosigned.
+    let res = mirror.add_checkpoint(&foreign.request(5, &note8, false));
+    assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+    // The same size with another root, properly signed: a fork, 409.
+    let forked = foreign.note_with(&foreign.signer, Some([7; 32]));
+    let res = mirror.add_checkpoint(&foreign.request(8, &forked, false));
+    assert_eq!(status_of(&res), (409, "witness_root_mismatch".to_owned()));
+    // The state survives a restart.
+    mirror.kill();
+    mirror.spawn();
+    let res = mirror.add_checkpoint(&foreign.request(0, &note8, false));
+    assert_eq!((res.status, res.body.as_slice()), (409, b"8\n".as_slice()));
+    let res = mirror.add_checkpoint(&foreign.request(8, &note8, false));
+    assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
 }

@@ -281,8 +281,15 @@ fn checkpoint_size(note: &[u8]) -> Result<(u64, usize), AuditError> {
 
 /// Fetches everything a bundle holds for the package `digest` and writes it to `out`. Prefers
 /// the newest cosigned checkpoint; falls back to the current one when that does not cover the
-/// package's entry yet. Nothing is verified here: `prequal verify` does it, offline.
-pub fn export_bundle(client: &LogClient, digest: &str, out: &Path) -> Result<ExportReport, AuditError> {
+/// package's entry yet. Nothing is verified here: `prequal verify` does it, offline. With
+/// `tlog_proof`, the C2SP tlog-proof text (the bundle's `proof`) is also written there on its
+/// own, for tools that read that format and not prequal's bundle.
+pub fn export_bundle(
+    client: &LogClient,
+    digest: &str,
+    out: &Path,
+    tlog_proof: Option<&Path>,
+) -> Result<ExportReport, AuditError> {
     let mut chosen = None;
     if let Some(note) = client.cosigned_checkpoint()? {
         let (size, cosigs) = checkpoint_size(&note)?;
@@ -326,6 +333,10 @@ pub fn export_bundle(client: &LogClient, digest: &str, out: &Path) -> Result<Exp
     let json = serde_json::to_vec_pretty(&bundle).map_err(|e| bad(e.to_string()))?;
     std::fs::write(out, &json)
         .map_err(|e| AuditError::Write { path: out.display().to_string(), detail: e.to_string() })?;
+    if let Some(path) = tlog_proof {
+        std::fs::write(path, &bundle.proof)
+            .map_err(|e| AuditError::Write { path: path.display().to_string(), detail: e.to_string() })?;
+    }
     Ok(ExportReport {
         digest: digest.to_owned(),
         leaf_index: proof.index,

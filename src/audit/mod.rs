@@ -7,6 +7,7 @@
 //! Formats and cryptography are in `crate::log`; this module does the HTTP and the files.
 
 pub mod evidence;
+pub mod witness_client;
 
 use std::path::Path;
 use std::time::Duration;

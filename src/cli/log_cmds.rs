@@ -112,6 +112,10 @@ enum EvidenceCommand {
         /// The bundle file to write.
         #[arg(long)]
         out: PathBuf,
+        /// Also write the C2SP tlog-proof (index, inclusion proof, checkpoint with its
+        /// cosignatures) on its own to this file, for tools that read that format.
+        #[arg(long, value_name = "FILE")]
+        tlog_proof: Option<PathBuf>,
         /// An API token, for packages that are not public.
         #[arg(long, env = "PREQUAL_TOKEN", hide_env_values = true)]
         token: Option<String>,
@@ -237,9 +241,9 @@ pub(super) fn log(args: LogArgs) -> Outcome {
 
 pub(super) fn evidence(args: EvidenceArgs) -> Outcome {
     match args.command {
-        EvidenceCommand::Export { registry, digest, out, token, json } => {
+        EvidenceCommand::Export { registry, digest, out, tlog_proof, token, json } => {
             let client = LogClient::new(&registry, token.as_deref());
-            match evidence::export_bundle(&client, &digest, &out) {
+            match evidence::export_bundle(&client, &digest, &out, tlog_proof.as_deref()) {
                 Ok(r) => {
                     if json {
                         print_json(&json!({"ok": true, "report": r, "bundle": out.display().to_string()}));

@@ -18,8 +18,10 @@ use crate::log::checkpoint::SignedCheckpoint;
 use crate::log::cosignature::Witness;
 use crate::log::note::VerifierKey;
 use crate::log::split_view::Evidence;
+use crate::log::witness::WitnessedLog;
 use crate::package::signing::SecretKey;
 use crate::registry::mirror::{MirrorConfig, MirrorError, SyncReport, Upstream};
+use crate::registry::witnessing::WitnessService;
 use crate::registry::{Policy, Registry};
 
 #[derive(Args, Debug)]
@@ -75,6 +77,19 @@ pub struct MirrorArgs {
     /// `mirror.example.org/witness`.
     #[arg(long, env = "PREQUAL_WITNESS_NAME", value_name = "NAME")]
     witness_name: Option<String>,
+    /// A C2SP log this mirror witnesses for others (tlog-witness: it answers `POST
+    /// /add-checkpoint` with its cosignature after checking the checkpoint's signature and its
+    /// consistency with the last one it cosigned of that log, kept in the database): the log's
+    /// verifier key, prefixed by `ORIGIN=` when its origin is not the key's name. Any C2SP log,
+    /// prequal's or not. Repeat for several; the variable takes a comma-separated list.
+    #[arg(
+        long = "witness-log",
+        env = "PREQUAL_WITNESS_LOGS",
+        value_name = "[ORIGIN=]VKEY",
+        value_delimiter = ',',
+        requires = "witness_key"
+    )]
+    witness_logs: Vec<String>,
 }
 
 /// The upstream over HTTP.
@@ -200,18 +215,33 @@ pub(super) fn mirror(args: MirrorArgs) -> Outcome {
         parallel: usize::try_from(args.parallel).unwrap_or(8),
     };
     let up = HttpUpstream::new(&args.upstream);
+    let mut registry = registry;
     let witness = match (&args.witness_key, &args.witness_name) {
         (Some(file), Some(name)) => {
             let key = match SecretKey::read(file) {
                 Ok(k) => k,
                 Err(e) => return fail(format!("--witness-key: {e}")),
             };
-            match Witness::new(name, key.signing_key().clone()) {
-                Ok(w) => {
+            let witness = |key: &SecretKey| Witness::new(name, key.signing_key().clone());
+            match (witness(&key), witness(&key)) {
+                (Ok(w), Ok(service_key)) => {
                     log::info!("mirror: witnessing as {}", w.verifier());
+                    let mut logs = Vec::new();
+                    for spec in &args.witness_logs {
+                        match WitnessedLog::parse(spec) {
+                            Ok(l) => {
+                                log::info!("mirror: answering add-checkpoint for the log '{}'", l.origin());
+                                logs.push(l);
+                            }
+                            Err(e) => return fail(format!("--witness-log {spec}: {e}")),
+                        }
+                    }
+                    if !logs.is_empty() {
+                        registry = registry.with_witness_service(WitnessService::new(service_key, logs));
+                    }
                     Some(Witnessing { witness: w, upstream_key: OnceLock::new() })
                 }
-                Err(e) => return fail(format!("--witness-name {name}: {e}")),
+                (Err(e), _) | (_, Err(e)) => return fail(format!("--witness-name {name}: {e}")),
             }
         }
         _ => None,

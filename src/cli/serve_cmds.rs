@@ -7,13 +7,14 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::Outcome;
+use crate::audit::witness_client::{Submitter, WitnessEndpoint};
 use crate::http;
 use crate::log::checkpoint::Checkpoint;
 use crate::log::cosignature::CosignerKey;
 use crate::log::note::{Note, VerifierKey};
 use crate::package::signing::{KeyError, SecretKey};
 use crate::registry::integrity::Problem;
-use crate::registry::transparency::LogKey;
+use crate::registry::transparency::{LogKey, default_origin, is_loopback_origin};
 use crate::registry::views::{KeyRevocation, NewKey, NewOrganisation, NewToken};
 use crate::registry::{OrgKind, Policy, Registry, RegistryError, Role, demo};
 use crate::store::blobs::S3Config;
@@ -140,9 +141,15 @@ pub struct ServeArgs {
     log_key: Option<PathBuf>,
     /// The log's origin line (also the checkpoint key name). It identifies the log and must
     /// never change; set it to the registry's public host name, e.g. `prequal.example/log`.
-    /// Default: `<bind host>/log` (`localhost/log` for an unspecified address).
+    /// Default: the origin already recorded in the database for this log key; else derived
+    /// from --public-url (`https://prequal.example` gives `prequal.example/log`); else from
+    /// the log key (`prequal-<16 hex digits of its hash>`). A loopback origin draws a warning.
     #[arg(long, env = "PREQUAL_LOG_ORIGIN", value_name = "ORIGIN")]
     log_origin: Option<String>,
+    /// The registry's public base URL, e.g. `https://prequal.example`: the default log origin
+    /// is derived from it.
+    #[arg(long, env = "PREQUAL_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
     /// A reverse proxy in front of the registry (repeatable, or comma-separated in the
     /// variable): for requests from it, the client address (for throttling failed token
     /// attempts) is taken from `X-Forwarded-For`.
@@ -150,25 +157,22 @@ pub struct ServeArgs {
     trusted_proxies: Vec<std::net::IpAddr>,
     /// A witness whose cosignatures of the log's checkpoints the registry accepts
     /// (`POST /log/cosignature`) and serves with them: its verifier key
-    /// `<name>+<key id>+<base64(0x04 ‖ key)>`, as printed by `prequal log witness-key`.
+    /// `<name>+<key id>+<base64(0x04 ‖ key)>`, as printed by `prequal log witness-key`. With
+    /// `=URL` (its C2SP tlog-witness submission prefix) the registry also sends it each new
+    /// checkpoint (`POST URL/add-checkpoint`) and keeps the cosignature it answers with.
     /// Repeat for several; the environment variable takes a comma-separated list.
-    #[arg(long = "witness", env = "PREQUAL_WITNESSES", value_name = "VKEY", value_delimiter = ',')]
+    #[arg(long = "witness", env = "PREQUAL_WITNESSES", value_name = "VKEY[=URL]", value_delimiter = ',')]
     witnesses: Vec<String>,
+    /// Seconds between checks for a new checkpoint to send to the witnesses with a URL (a
+    /// failing witness is retried after twice as long each time, at most an hour).
+    #[arg(long, env = "PREQUAL_WITNESS_INTERVAL", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    witness_interval: u64,
 }
 
-/// `<host>/log` from a bind address such as `127.0.0.1:8080` or `[::]:80`.
-fn default_origin(bind: &str) -> String {
-    let host = match bind.rsplit_once(':') {
-        Some((h, _)) => h.trim_start_matches('[').trim_end_matches(']'),
-        None => bind,
-    };
-    let host = if host.is_empty() || host == "0.0.0.0" || host == "::" { "localhost" } else { host };
-    format!("{host}/log")
-}
-
-/// Reads the log key, or creates it (0600) at the default place on first start.
-fn log_key(args: &ServeArgs) -> Result<LogKey, String> {
-    let origin = args.log_origin.clone().unwrap_or_else(|| default_origin(&args.bind));
+/// Reads the log key, or creates it (0600) at the default place on first start, and names
+/// the log: `--log-origin`, else the origin already recorded for this key (so registries
+/// started before origins were derived keep theirs), else [`default_origin`].
+fn log_key(args: &ServeArgs, registry: &Registry) -> Result<LogKey, String> {
     let key = match &args.log_key {
         Some(path) => SecretKey::read(path).map_err(|e| e.to_string())?,
         None => {
@@ -185,6 +189,20 @@ fn log_key(args: &ServeArgs) -> Result<LogKey, String> {
             SecretKey::read(&path).map_err(|e| e.to_string())?
         }
     };
+    let public = key.signing_key().verifying_key();
+    let origin = match &args.log_origin {
+        Some(o) => o.clone(),
+        None => match registry.recorded_log_key().map_err(|e| format!("reading the recorded log key: {e}"))? {
+            Some(recorded) if recorded.public_key() == &public => recorded.name().to_owned(),
+            _ => default_origin(args.public_url.as_deref(), &public),
+        },
+    };
+    if is_loopback_origin(&origin) {
+        log::warn!(
+            "the log origin '{origin}' names a loopback host: other registries may use the same origin, \
+             so witnesses and clients cannot tell their logs apart; it can never change once witnessed"
+        );
+    }
     LogKey::new(&origin, &key)
 }
 
@@ -246,20 +264,28 @@ pub(super) fn prepare(registry: &Registry, sweep_grace: Duration) -> Result<(), 
 
 pub(super) fn serve(args: ServeArgs) -> Outcome {
     let policy = Policy { max_upload_bytes: args.max_upload_bytes, ..Policy::default() };
-    let witnesses = match args
-        .witnesses
-        .iter()
-        .map(|w| CosignerKey::parse(w).map_err(|e| format!("--witness {w}: [{}] {e}", e.code())))
-        .collect::<Result<Vec<_>, _>>()
-    {
-        Ok(w) => w,
+    let mut witnesses: Vec<CosignerKey> = Vec::new();
+    let mut endpoints: Vec<WitnessEndpoint> = Vec::new();
+    for w in &args.witnesses {
+        // `VKEY` or `VKEY=URL` (verifier keys hold no '=').
+        let vkey = w.split_once('=').map_or(w.as_str(), |(k, _)| k);
+        match CosignerKey::parse(vkey).map_err(|e| format!("--witness {w}: [{}] {e}", e.code())).and_then(|key| {
+            WitnessEndpoint::parse(w).map(|endpoint| (key, endpoint)).map_err(|e| format!("--witness {w}: {e}"))
+        }) {
+            Ok((key, endpoint)) => {
+                witnesses.push(key);
+                endpoints.extend(endpoint);
+            }
+            Err(e) => return fail(e),
+        }
+    }
+    let registry = match args.storage.open(policy).and_then(|r| {
+        let key = log_key(&args, &r)?;
+        Ok(r.with_log_key(key).with_witnesses(witnesses))
+    }) {
+        Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let registry =
-        match args.storage.open(policy).and_then(|r| Ok(r.with_log_key(log_key(&args)?).with_witnesses(witnesses))) {
-            Ok(r) => r,
-            Err(e) => return fail(e),
-        };
     if let Some(key) = registry.log_key() {
         log::info!("transparency log origin '{}', verifier key {}", key.origin(), key.verifier());
     }
@@ -302,6 +328,20 @@ pub(super) fn serve(args: ServeArgs) -> Outcome {
     };
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let state = http::with_trusted_proxies(registry, args.trusted_proxies.clone());
+    if !endpoints.is_empty() {
+        for e in &endpoints {
+            log::info!("sending checkpoints to witness {} at {}/add-checkpoint", e.key.name(), e.url);
+        }
+        let interval = Duration::from_secs(args.witness_interval);
+        let mut submitter = Submitter::new(endpoints, interval);
+        let state = state.clone();
+        std::thread::spawn(move || {
+            loop {
+                submitter.round(&state.registry);
+                std::thread::sleep(interval);
+            }
+        });
+    }
     let result = actix_web::rt::System::new().block_on(async move {
         let server = http::server(state, listener, workers)?;
         println!("prequal registry listening on http://{addr}  (API docs: http://{addr}/docs)");

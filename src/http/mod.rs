@@ -80,6 +80,15 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        // tlog-witness: a 409 for another old size carries the recorded size as its body.
+        if let RegistryError::WitnessRefused(crate::log::witness::WitnessError::SizeMismatch { recorded, .. }) = self.0
+        {
+            let mut res = HttpResponse::build(self.status_code())
+                .content_type(crate::log::witness::SIZE_CONTENT_TYPE)
+                .body(format!("{recorded}\n"));
+            res.extensions_mut().insert(ErrorCode(self.0.code().to_owned()));
+            return res;
+        }
         let code = self.0.code().to_owned();
         let request_id = REQUEST_ID.try_with(Clone::clone).ok();
         let (message, details) = if self.0.is_internal() {
@@ -313,6 +322,7 @@ impl FromRequest for Auth {
         tlog::get_log_checkpoint,
         tlog::get_cosigned_checkpoint,
         tlog::create_log_cosignature,
+        tlog::add_checkpoint,
         tlog::get_log_key,
         tlog::get_log_tile,
         tlog::get_log_entry_bundle,
@@ -602,5 +612,7 @@ pub fn new_mirror_state(registry: Registry, upstream: &str, trusted_proxies: Vec
 fn changes_state(method: &actix_web::http::Method, path: &str) -> bool {
     use actix_web::http::Method;
     !(matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-        || (*method == Method::POST && path == "/v1/equivalency"))
+        || (*method == Method::POST && path == "/v1/equivalency")
+        // A mirror run as a witness cosigns other logs' checkpoints; its registry state is untouched.
+        || (*method == Method::POST && path == "/add-checkpoint"))
 }

@@ -18,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/log/checkpoint", web::get().to(get_log_checkpoint))
         .route("/log/checkpoint/cosigned", web::get().to(get_cosigned_checkpoint))
         .route("/log/cosignature", web::post().to(create_log_cosignature))
+        .route("/add-checkpoint", web::post().to(add_checkpoint))
         .route("/log/key", web::get().to(get_log_key))
         .route("/log/tile/entries/{index:.*}", web::get().to(get_log_entry_bundle))
         .route("/log/tile/{level}/{index:.*}", web::get().to(get_log_tile))
@@ -78,7 +79,8 @@ pub async fn get_cosigned_checkpoint(state: State) -> ApiResult<HttpResponse> {
 /// Submit witness cosignatures: the body is a checkpoint of this log as a signed note (the
 /// log's signature line included) with one or more C2SP `tlog-cosignature` v1 lines by witnesses
 /// the registry accepts (`prequal serve --witness`). Each is checked and stored, one per witness
-/// and tree size, and served from then on with that checkpoint.
+/// and tree size, and served from then on with that checkpoint. Lines by other keys are ignored
+/// (signed-note); a line claiming an accepted witness must verify.
 #[utoipa::path(
     post, path = "/log/cosignature", tag = "log", operation_id = "create_log_cosignature",
     request_body(content = String, content_type = "text/plain", description = "The cosigned checkpoint note"),
@@ -86,13 +88,39 @@ pub async fn get_cosigned_checkpoint(state: State) -> ApiResult<HttpResponse> {
         (status = 200, description = "Accepted; which cosignatures were new", body = CosignaturesAccepted),
         (status = 400, description = "`malformed_checkpoint`: not a signed note or not a checkpoint", body = ErrorBody),
         (status = 413, description = "`upload_too_large`: a note of more than 64 KiB", body = ErrorBody),
-        (status = 422, description = "`checkpoint_not_ours` (not signed by this log, or another root or size), `unknown_witness`, `bad_cosignature` or `no_cosignature`", body = ErrorBody),
+        (status = 422, description = "`checkpoint_not_ours` (not signed by this log, or another root or size), `bad_cosignature` (a line by an accepted witness does not verify) or `no_cosignature` (no line by an accepted witness)", body = ErrorBody),
         (status = 503, description = "Storage unavailable or no log key", body = ErrorBody),
     )
 )]
 pub async fn create_log_cosignature(state: State, payload: web::Payload) -> ApiResult<web::Json<CosignaturesAccepted>> {
     let body = super::small_body(payload, 64 * 1024).await?;
     Ok(web::Json(blocking(move || state.registry.accept_cosignatures(&body)).await?))
+}
+
+/// C2SP `tlog-witness` `add-checkpoint`, answered by a registry run as a witness (`prequal
+/// mirror --witness-log`) for the logs it is configured with, prequal's or not: the body is
+/// `old <size>`, the consistency proof lines (base64), an empty line and the signed checkpoint.
+/// The answer is the witness's cosignature line(s) (C2SP `tlog-cosignature`). Refusals carry
+/// the statuses the protocol requires; a 409 for another old size has the size this witness
+/// last cosigned as its `text/x.tlog.size` body.
+#[utoipa::path(
+    post, path = "/add-checkpoint", tag = "log", operation_id = "add_checkpoint",
+    request_body(content = String, content_type = "text/plain", description = "old size line, proof lines, empty line, checkpoint note"),
+    responses(
+        (status = 200, description = "The cosignature line(s)", body = String, content_type = "text/plain"),
+        (status = 400, description = "`witness_malformed_request`, or `witness_old_size_too_large` (old size above the checkpoint's)", body = ErrorBody),
+        (status = 403, description = "`witness_checkpoint_not_signed`: no signature by a key trusted for the origin", body = ErrorBody),
+        (status = 404, description = "`witness_unknown_log`: this registry witnesses no log of that origin", body = ErrorBody),
+        (status = 409, description = "The old size is not the size last cosigned (body: that size, `text/x.tlog.size`), or `witness_root_mismatch`: the same size with another root", body = String, content_type = "text/x.tlog.size"),
+        (status = 413, description = "`upload_too_large`: a request of more than 64 KiB", body = ErrorBody),
+        (status = 422, description = "`witness_bad_consistency_proof`", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    )
+)]
+pub async fn add_checkpoint(state: State, payload: web::Payload) -> ApiResult<HttpResponse> {
+    let body = super::small_body(payload, 64 * 1024).await?;
+    let lines = blocking(move || state.registry.add_checkpoint(&body)).await?;
+    Ok(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(lines))
 }
 
 /// The verifier key of the checkpoints, in signed-note form `<origin>+<key id>+<base64 key>`.
@@ -141,15 +169,51 @@ pub async fn get_log_tile(state: State, path: web::Path<(String, String)>) -> Ap
     get, path = "/log/tile/entries/{index}", tag = "log", operation_id = "get_log_entry_bundle",
     params(("index" = String, Path, description = "Tile index path, e.g. `000` or `001.p/17`")),
     responses(
-        (status = 200, description = "The entry bundle", content_type = "application/octet-stream"),
+        (status = 200, description = "The entry bundle; gzip-compressed (`Content-Encoding: gzip`) when the request's `Accept-Encoding` allows it", content_type = "application/octet-stream"),
         (status = 404, description = "No such bundle yet, or a malformed index", body = ErrorBody),
         (status = 503, description = "Storage unavailable", body = ErrorBody),
     )
 )]
-pub async fn get_log_entry_bundle(state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn get_log_entry_bundle(
+    state: State,
+    req: actix_web::HttpRequest,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let at = parse_tile_index(&path.into_inner())?;
+    let gzip = accepts_gzip(&req);
     let body = blocking(move || state.registry.log_entry_bundle(at)).await?;
-    Ok(tile(body, at.width == TILE_WIDTH))
+    // tlog-tiles: entry bundles SHOULD be compressed when the client accepts it (entries are
+    // text and compress well; hash tiles do not).
+    let mut res = if gzip {
+        let compressed = gzip_bytes(&body).map_err(|e| RegistryError::Internal(format!("gzip: {e}")))?;
+        let mut res = tile(compressed, at.width == TILE_WIDTH);
+        res.headers_mut().insert(header::CONTENT_ENCODING, header::HeaderValue::from_static("gzip"));
+        res
+    } else {
+        tile(body, at.width == TILE_WIDTH)
+    };
+    res.headers_mut().insert(header::VARY, header::HeaderValue::from_static("Accept-Encoding"));
+    Ok(res)
+}
+
+/// Whether `Accept-Encoding` lists gzip (or `*`) without `q=0`.
+fn accepts_gzip(req: &actix_web::HttpRequest) -> bool {
+    req.headers().get_all(header::ACCEPT_ENCODING).filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or_default();
+            let refused =
+                parts.any(|p| p.strip_prefix("q=").is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)));
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        },
+    )
+}
+
+fn gzip_bytes(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 3), flate2::Compression::default());
+    enc.write_all(body)?;
+    enc.finish()
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

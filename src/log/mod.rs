@@ -16,3 +16,4 @@ pub mod note;
 pub mod split_view;
 pub mod tiles;
 pub mod tlog_proof;
+pub mod witness;

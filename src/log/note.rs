@@ -130,6 +130,11 @@ impl VerifierKey {
     pub fn key_id(&self) -> u32 {
         self.key_id
     }
+
+    /// The Ed25519 public key.
+    pub fn public_key(&self) -> &VerifyingKey {
+        &self.key
+    }
 }
 
 impl std::fmt::Display for VerifierKey {

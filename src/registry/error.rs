@@ -49,9 +49,12 @@ pub enum RegistryError {
     #[error("{detail}")]
     ProfileRefused { code: &'static str, detail: String },
     /// A witness cosignature refused by `POST /log/cosignature`: `malformed_checkpoint`,
-    /// `checkpoint_not_ours`, `unknown_witness`, `bad_cosignature` or `no_cosignature`.
+    /// `checkpoint_not_ours`, `bad_cosignature` or `no_cosignature`.
     #[error("{detail}")]
     CosignatureRefused { code: &'static str, detail: String },
+    /// A tlog-witness `add-checkpoint` request refused (`POST /add-checkpoint`).
+    #[error("{0}")]
+    WitnessRefused(crate::log::witness::WitnessError),
     #[error("too many failed authentication attempts from this address; try again in {retry_after_secs} s")]
     TooManyAuthFailures { retry_after_secs: u64 },
     #[error("this registry is a read-only mirror of {upstream}; send changes there")]
@@ -95,6 +98,7 @@ impl RegistryError {
             ProfileClassMismatch(e) => e.code(),
             ProfileRefused { code, .. } => code,
             CosignatureRefused { code, .. } => code,
+            WitnessRefused(e) => e.code(),
             TooManyAuthFailures { .. } => "too_many_auth_failures",
             ReadOnlyMirror { .. } => "read_only_mirror",
             Unavailable(_) => "unavailable",
@@ -143,6 +147,17 @@ impl RegistryError {
             Unavailable(_) | Blob(BlobError::Unavailable { .. } | BlobError::Io { .. }) => 503,
             StorageFull(_) => 507,
             Blob(_) | Internal(_) => 500,
+            // The statuses tlog-witness requires.
+            WitnessRefused(e) => {
+                use crate::log::witness::WitnessError as W;
+                match e {
+                    W::Malformed(_) | W::OldSizeTooLarge { .. } => 400,
+                    W::NotSigned(_) => 403,
+                    W::UnknownOrigin(_) => 404,
+                    W::SizeMismatch { .. } | W::RootMismatch { .. } => 409,
+                    W::BadProof { .. } => 422,
+                }
+            }
         }
     }
 

@@ -60,6 +60,8 @@ pub struct Registry {
     log_key: Option<transparency::LogKey>,
     /// The witnesses whose cosignatures the log accepts (`POST /log/cosignature`).
     witnesses: Vec<crate::log::cosignature::CosignerKey>,
+    /// This registry as a tlog-witness of other logs (`POST /add-checkpoint`), when configured.
+    witness_service: Option<witnessing::WitnessService>,
 }
 
 type Result<T, E = RegistryError> = std::result::Result<T, E>;
@@ -120,7 +122,14 @@ fn token_view(row: TokenRow) -> Result<TokenInfo> {
 
 impl Registry {
     pub fn new(store: Store, policy: Policy) -> Registry {
-        Registry { store, policy, mirror: search_index::Mirror::default(), log_key: None, witnesses: Vec::new() }
+        Registry {
+            store,
+            policy,
+            mirror: search_index::Mirror::default(),
+            log_key: None,
+            witnesses: Vec::new(),
+            witness_service: None,
+        }
     }
 
     /// The caller behind a bearer token.

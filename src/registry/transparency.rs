@@ -54,6 +54,38 @@ impl LogKey {
     }
 }
 
+/// The origin of a log whose operator configured none: `<host>[/<path>]/log` from the
+/// registry's public URL (`https://prequal.example` gives `prequal.example/log`), else
+/// `prequal-<hex of the first 8 bytes of SHA-256(public key)>`. Either is unique to the
+/// registry, unlike a bind address: three registries on `127.0.0.1` once shared one origin.
+pub fn default_origin(public_url: Option<&str>, key: &ed25519_dalek::VerifyingKey) -> String {
+    let from_url = public_url.and_then(|url| {
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        // Drop user information, query and fragment; keep host, port and path.
+        let rest = rest.split(['?', '#']).next().unwrap_or("");
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r).trim_end_matches('/');
+        let ok = !rest.is_empty() && crate::log::note::check_name(rest).is_ok();
+        ok.then(|| format!("{rest}/log"))
+    });
+    from_url.unwrap_or_else(|| {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(key.as_bytes());
+        format!("prequal-{}", hex::encode(&digest[..8]))
+    })
+}
+
+/// Whether `origin` names a loopback host (`localhost`, `127.x.y.z`, `::1`): such an origin
+/// is not unique to one registry, so outside witnesses and clients cannot tell logs apart.
+pub fn is_loopback_origin(origin: &str) -> bool {
+    let host = origin.split('/').next().unwrap_or(origin);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host.rsplit_once(':').filter(|(h, _)| !h.contains(':')).map_or(host, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+}
+
 /// Appends `event`, made at `at`, in the caller's transaction; returns its index.
 pub(super) fn append(conn: &mut AnyConnection, event: &Event, at: i64) -> Result<u64> {
     // A mirror's log is its upstream's: nothing of its own may be appended (`prequal admin`
@@ -258,6 +290,18 @@ impl Registry {
             ))),
             _ => Ok(()),
         }
+    }
+
+    /// The verifier key recorded as the log's (by the first process that served it), if any.
+    pub fn recorded_log_key(&self) -> Result<Option<VerifierKey>> {
+        let mut conn = self.store.conn()?;
+        let recorded: Option<String> = log_head::table.find(1).select(log_head::verifier_key).first(&mut conn)?;
+        recorded
+            .map(|r| {
+                VerifierKey::parse(&r)
+                    .map_err(|e| RegistryError::Internal(format!("the recorded log verifier key '{r}': {e}")))
+            })
+            .transpose()
     }
 
     /// The number of entries in the log.
@@ -572,5 +616,33 @@ impl Registry {
             Ok(diesel::update(log_head::table.find(1)).set(log_head::backfilled.eq(true)).execute(conn)?)
         })?;
         Ok(appended)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_origins_are_unique_and_loopback_ones_are_recognised() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]).verifying_key();
+        let other = ed25519_dalek::SigningKey::from_bytes(&[4; 32]).verifying_key();
+        assert_eq!(default_origin(Some("https://prequal.example"), &key), "prequal.example/log");
+        assert_eq!(default_origin(Some("https://prequal.example/"), &key), "prequal.example/log");
+        assert_eq!(default_origin(Some("https://u@x.example:8443/reg/?q=1"), &key), "x.example:8443/reg/log");
+        let from_key = default_origin(None, &key);
+        assert!(from_key.starts_with("prequal-") && from_key.len() == "prequal-".len() + 16, "{from_key}");
+        assert_ne!(from_key, default_origin(None, &other));
+        // A URL that cannot make a key name falls back to the key.
+        assert_eq!(default_origin(Some("https://"), &key), from_key);
+        assert_eq!(default_origin(Some("https://a b.example"), &key), from_key);
+        for loopback in
+            ["127.0.0.1/log", "127.0.0.1:8080/log", "localhost/log", "[::1]:80/log", "::1/log", "0.0.0.0/log"]
+        {
+            assert!(is_loopback_origin(loopback), "{loopback}");
+        }
+        for public in ["prequal.example/log", &from_key, "10.0.0.1/log", "x.example:8443/reg/log"] {
+            assert!(!is_loopback_origin(public), "{public}");
+        }
     }
 }

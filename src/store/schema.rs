@@ -279,3 +279,13 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    witnessed_logs (origin) {
+        origin -> Text,
+        tree_size -> BigInt,
+        root_hash -> Binary,
+        checkpoint -> Text,
+        updated_at -> BigInt,
+    }
+}

@@ -1,0 +1,1 @@
+DROP TABLE witnessed_logs;
