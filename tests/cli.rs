@@ -187,6 +187,68 @@ fn pack_reports_every_problem_of_a_source_at_once() {
     assert!(!tmp.path().join("x.zip").exists(), "a refused source must not leave a package behind");
 }
 
+#[test]
+fn check_reports_every_problem_class_of_a_broken_manifest_in_one_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    copy_dir(&root().join("sample-packages/sources/ndfeb-n42sh-baseline"), &src);
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(src.join("prequal.json")).unwrap()).unwrap();
+    manifest["material"].as_object_mut().unwrap().remove("process_route"); // missing
+    manifest["test_methods"][0].as_object_mut().unwrap().remove("equipment"); // missing, in a list
+    manifest["lab"]["colour"] = "blue".into(); // unknown
+    manifest["synthetic"] = "yes".into(); // wrong type
+    manifest["material"]["class"] = "ceramic".into(); // not an allowed value
+    manifest["date_published"] = "2026-13-01".into(); // semantic: not a date
+    manifest["datasets"][0]["unit"] = "kA/m".into(); // semantic: unit of the wrong dimension
+    std::fs::write(src.join("prequal.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    let csv = src.join(manifest["datasets"][2]["file"].as_str().unwrap());
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let last = lines[2].rfind(',').unwrap();
+    lines[2] = format!("{},n/a", &lines[2][..last]);
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+
+    let out = prequal(&["check", s(&src), "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let problems: Vec<(String, String)> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["code"].as_str().unwrap().to_owned(), p["field"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    let has = |code: &str, field: &str| problems.iter().any(|(c, f)| c == code && f == field);
+    assert!(has("manifest_field_missing", "material.process_route"), "{problems:?}");
+    assert!(has("manifest_field_missing", "test_methods[0].equipment"), "{problems:?}");
+    assert!(has("manifest_field_unknown", "lab.colour"), "{problems:?}");
+    assert!(has("manifest_field_type", "synthetic"), "{problems:?}");
+    assert!(has("manifest_field_invalid", "material.class"), "{problems:?}");
+    assert!(has("manifest_field_invalid", "date_published"), "{problems:?}");
+    assert!(has("unit_incompatible", "datasets[0].unit"), "{problems:?}");
+    assert!(problems.iter().any(|(c, _)| c == "csv_not_numeric"), "{problems:?}");
+    assert!(!problems.iter().any(|(c, _)| c == "json_invalid"), "a missing field is not invalid JSON: {problems:?}");
+    // A repaired field is reported once, by the schema, not again as "must not be empty".
+    assert_eq!(problems.iter().filter(|(_, f)| f == "material.process_route").count(), 1, "{problems:?}");
+    // The human report names the CSV's file, line and column.
+    let out = prequal(&["check", s(&src)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}, line 3, column 'value'", manifest["datasets"][2]["file"].as_str().unwrap())),
+        "{stderr}"
+    );
+    // Pack reports the same problems and writes nothing.
+    let out = prequal(&["pack", s(&src), "--out", s(&tmp.path().join("x.zip")), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let packed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(packed["problems"], report["problems"]);
+    assert!(!tmp.path().join("x.zip").exists());
+    // A clean source: exit 0 and the next command to run.
+    let out = prequal(&["check", s(&root().join("sample-packages/sources/ndfeb-n42sh-baseline"))]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Next: prequal pack"));
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

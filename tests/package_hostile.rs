@@ -660,10 +660,10 @@ fn invalid_json_is_refused_with_its_position() {
 }
 
 #[test]
-fn a_manifest_with_an_unknown_field_is_invalid_json() {
+fn a_manifest_with_an_unknown_field_is_refused_with_its_path() {
     let case = Case::new();
     let path = with_manifest(&case, |m| m["evil"] = Value::from(true));
-    assert_refused(&path, limits(), "json_invalid", &["data/prequal.json", "evil"]);
+    assert_refused(&path, limits(), "manifest_field_unknown", &["prequal.json", "'evil'"]);
 }
 
 #[test]
@@ -962,12 +962,12 @@ fn only_magnets_carry_demagnetisation_curves() {
 }
 
 #[test]
-fn a_curve_kind_or_field_outside_the_schema_is_invalid_json() {
+fn a_curve_kind_or_field_outside_the_schema_is_refused_with_its_path() {
     let case = Case::new();
     let path = with_manifest(&case, |m| m["curves"][0]["kind"] = Value::from("H-J"));
-    assert_only(&path, "json_invalid", &["prequal.json", "H-J", "J-H+B-H"]);
+    assert_only(&path, "manifest_field_invalid", &["prequal.json", "curves[0].kind", "H-J", "J-H+B-H"]);
     let path = with_manifest(&case, |m| m["curves"][0]["temperature"]["column"] = Value::from("temperature"));
-    assert_only(&path, "json_invalid", &["prequal.json", "column"]);
+    assert_only(&path, "manifest_field_unknown", &["prequal.json", "curves[0].temperature.column"]);
 }
 
 #[test]

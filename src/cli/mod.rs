@@ -8,6 +8,7 @@ mod fit_cmd;
 mod log_cmds;
 mod mirror_cmd;
 mod package_cmds;
+mod progress;
 mod push_cmd;
 mod serve_cmds;
 
@@ -37,6 +38,18 @@ enum Command {
         comment: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// Check a package source directory without writing anything: the manifest against its
+    /// schema, units, lots, every CSV cell. Reports every problem at once, each with its JSON path
+    /// or file, line and column.
+    Check {
+        /// The source directory (holding prequal.json).
+        dir: PathBuf,
+        /// Print the result as JSON (problems with code, field and message).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Build a package from a source directory (prequal.json + CSV files + attachments).
     Pack {
@@ -168,6 +181,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Keygen { out, comment, json } => package_cmds::keygen(&out, comment.as_deref(), json),
+        Command::Check { dir, json, limits } => package_cmds::check(&dir, json, limits.limits()),
         Command::Pack { dir, out, store, json, limits } => package_cmds::pack(&dir, &out, store, json, limits.limits()),
         Command::Sign { package, key, json, limits } => package_cmds::sign(&package, &key, json, limits.limits()),
         Command::Verify { package, log_key, witnesses, quorum, trust, allow_unsigned, json, limits } => {

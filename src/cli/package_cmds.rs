@@ -1,4 +1,4 @@
-//! The lab's offline commands: keygen, pack, sign, verify.
+//! The lab's offline commands: keygen, check, pack, sign, verify.
 
 use std::path::Path;
 
@@ -6,14 +6,25 @@ use serde_json::json;
 
 use super::Outcome;
 use crate::package::signing::{SignatureStatus, TrustSet, encode_public_key};
-use crate::package::{Compression, Limits, PackageError, Rejection, SecretKey, pack_dir, sign_package, verify_file};
+use crate::package::{
+    Compression, Limits, PackageError, Rejection, SecretKey, check_dir, pack_checked, sign_package, verify_file,
+};
 
 fn print_json(value: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
 fn problems_json(rejection: &Rejection) -> serde_json::Value {
-    json!(rejection.problems.iter().map(|p| json!({"code": p.code(), "message": p.to_string()})).collect::<Vec<_>>())
+    json!(
+        rejection
+            .problems
+            .iter()
+            .map(|p| match p.field_path() {
+                Some(field) => json!({"code": p.code(), "field": field, "message": p.to_string()}),
+                None => json!({"code": p.code(), "message": p.to_string()}),
+            })
+            .collect::<Vec<_>>()
+    )
 }
 
 fn print_problems(what: &str, rejection: &Rejection) {
@@ -43,9 +54,59 @@ pub(super) fn keygen(out: &Path, comment: Option<&str>, json: bool) -> Outcome {
     Outcome::Ok
 }
 
+/// `prequal check DIR`: every problem of a source directory, without writing anything.
+pub(super) fn check(dir: &Path, json: bool, limits: Limits) -> Outcome {
+    match check_dir(dir, limits) {
+        Ok(checked) => {
+            let m = checked.manifest();
+            if json {
+                print_json(&json!({
+                    "ok": true,
+                    "source": dir.display().to_string(),
+                    "name": m.name,
+                    "version": m.version,
+                    "datasets": checked.datasets,
+                    "measurements": checked.measurements,
+                    "curves": checked.curves,
+                    "curve_points": checked.curve_points,
+                    "problems": [],
+                }));
+            } else {
+                println!("{}: no problems found", dir.display());
+                println!(
+                    "  {} {}: {} datasets, {} measurements",
+                    m.name, m.version, checked.datasets, checked.measurements
+                );
+                if checked.curves > 0 {
+                    println!("  {} demagnetisation curves, {} points", checked.curves, checked.curve_points);
+                }
+                println!("Next: prequal pack {} --out {}-{}.zip", dir.display(), m.name, m.version);
+            }
+            Outcome::Ok
+        }
+        Err(rejection) => report_refusal(&format!("{} has problems", dir.display()), &rejection, json),
+    }
+}
+
 pub(super) fn pack(dir: &Path, out: &Path, store: bool, json: bool, limits: Limits) -> Outcome {
     let compression = if store { Compression::Stored } else { Compression::Deflated };
-    match pack_dir(dir, out, compression, limits) {
+    if dir.is_file() {
+        eprintln!(
+            "error: {} is a file; `prequal pack` takes the source folder holding prequal.json (`prequal init` starts one)",
+            dir.display()
+        );
+        return Outcome::Failed;
+    }
+    let checked = match check_dir(dir, limits) {
+        Ok(c) => c,
+        Err(rejection) => return report_refusal(&format!("cannot pack {}", dir.display()), &rejection, json),
+    };
+    let total = source_bytes(dir);
+    // Every payload byte is read twice: hashed, then written.
+    let bar = super::progress::bar(total.saturating_mul(2), "packing", json);
+    let packed = pack_checked(dir, out, compression, &checked, &mut |n| bar.inc(n));
+    bar.finish_and_clear();
+    match packed {
         Ok(summary) => {
             if json {
                 print_json(&json!({
@@ -74,6 +135,19 @@ pub(super) fn pack(dir: &Path, out: &Path, store: bool, json: bool, limits: Limi
         }
         Err(rejection) => report_refusal(&format!("cannot pack {}", dir.display()), &rejection, json),
     }
+}
+
+/// Bytes of the regular files below `dir`, for the progress bar's length.
+fn source_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => source_bytes(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
 }
 
 pub(super) fn sign(package: &Path, key_path: &Path, json: bool, limits: Limits) -> Outcome {
@@ -137,6 +211,9 @@ fn check_of(p: &PackageError) -> &'static str {
         MetadataTooLarge { .. }
         | JsonTooDeep { .. }
         | JsonInvalid { .. }
+        | ManifestFieldMissing { .. }
+        | ManifestFieldUnknown { .. }
+        | ManifestFieldType { .. }
         | ManifestFieldInvalid { .. }
         | UnknownProperty { .. }
         | UnknownCondition { .. }

@@ -192,9 +192,16 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
         }
     };
     check_json_depth(PREQUAL_JSON, &manifest_bytes, limits.max_json_depth).map_err(|e| with(problems.clone(), e))?;
-    let manifest = Manifest::from_json(PREQUAL_JSON, &manifest_bytes).map_err(|e| with(problems.clone(), e))?;
-    let (specs, found) = manifest.resolve();
-    problems.extend(found);
+    let (manifest, specs) = match Manifest::parse_and_resolve(PREQUAL_JSON, &manifest_bytes) {
+        (Some(parsed), found) => {
+            problems.extend(found);
+            parsed
+        }
+        (None, found) => {
+            problems.extend(found);
+            return Err(Rejection { problems });
+        }
+    };
 
     // Step 7.
     match zip.read_metadata(RO_CRATE_JSON) {
