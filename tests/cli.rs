@@ -249,6 +249,95 @@ fn check_reports_every_problem_class_of_a_broken_manifest_in_one_run() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("Next: prequal pack"));
 }
 
+/// Replaces every `FILL IN` placeholder of a template manifest with a plausible value.
+fn fill_in(v: &mut serde_json::Value, path: &str) {
+    match v {
+        serde_json::Value::Object(obj) => obj.iter_mut().for_each(|(k, v)| fill_in(v, &format!("{path}.{k}"))),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| fill_in(v, path)),
+        serde_json::Value::String(text) if text.starts_with("FILL IN") => {
+            *text = match path.rsplit('.').next().unwrap() {
+                "name" if path == ".name" => "nai-cell-2026".into(),
+                "country" => "DE".into(),
+                "id" => "L1".into(),
+                "date" | "produced" => "2026-05-01".into(),
+                other => format!("A lab's {other}"),
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn init_fill_in_check_pack_sign_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("nai");
+    let out = prequal(&["init", "--class", "battery_cell", s(&src)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let readme = std::fs::read_to_string(src.join("README.md")).unwrap();
+    for field in ["material.process_route", "material.lots", "releasability", "cycle_life", "c_rate"] {
+        assert!(readme.contains(field), "README.md does not explain {field}");
+    }
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(src.join("prequal.json")).unwrap()).unwrap();
+    assert_eq!(manifest["synthetic"], false);
+    assert_eq!(manifest["material"]["class"], "battery_cell");
+
+    // Untouched, the template is refused: every placeholder is named, nothing else is confused.
+    let out = prequal(&["check", s(&src), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let problems = report["problems"].as_array().unwrap();
+    assert!(problems.iter().any(|p| p["code"] == "manifest_placeholder" && p["field"] == "material.process_route"));
+    assert!(problems.iter().any(|p| p["code"] == "csv_invalid"), "empty CSV files are reported");
+    assert!(!problems.iter().any(|p| p["field"] == "name" && p["code"] != "manifest_placeholder"), "{problems:?}");
+
+    // The lab writes its description and its data.
+    fill_in(&mut manifest, "");
+    manifest["material"]["composition"] = serde_json::json!([
+        {"element": "C", "mass_fraction": 0.35}, {"element": "O", "mass_fraction": 0.25},
+        {"element": "Na", "mass_fraction": 0.15}, {"element": "Fe", "mass_fraction": 0.15},
+        {"element": "Mn", "mass_fraction": 0.10}
+    ]);
+    std::fs::write(src.join("prequal.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    for ds in manifest["datasets"].as_array().unwrap() {
+        let file = src.join(ds["file"].as_str().unwrap());
+        let header = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(header, "specimen,batch,value\n");
+        let value = match ds["property"].as_str().unwrap() {
+            "capacity" => 2.51,
+            "cycle_life" => 3200.0,
+            _ => 150.0,
+        };
+        let rows: String = (1..=5).map(|i| format!("L1-S0{i},L1,{}\n", value + i as f64 * 0.01)).collect();
+        std::fs::write(&file, header + &rows).unwrap();
+    }
+    let out = prequal(&["check", s(&src)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let pkg = tmp.path().join("nai.zip");
+    let key = tmp.path().join("lab.secret.json");
+    let out = prequal(&["pack", s(&src), "--out", s(&pkg)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(prequal(&["keygen", "--out", s(&key)]).status.code(), Some(0));
+    let out = prequal(&["sign", s(&pkg), "--key", s(&key)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = prequal(&["verify", s(&pkg), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["synthetic"], false);
+    assert_eq!(report["datasets"].as_array().unwrap().len(), 3);
+
+    // A second package starts from the first: same lab and material, next version, empty CSVs.
+    let next = tmp.path().join("nai-2");
+    let out = prequal(&["init", "--from", s(&pkg), s(&next)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let second: serde_json::Value = serde_json::from_slice(&std::fs::read(next.join("prequal.json")).unwrap()).unwrap();
+    assert_eq!(second["material"], manifest["material"]);
+    assert_eq!(second["version"], "1.1.0");
+    // init never writes into a folder that has files.
+    assert_eq!(prequal(&["init", "--class", "battery_cell", s(&src)]).status.code(), Some(2));
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

@@ -39,6 +39,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Start a package source folder: a template prequal.json (every value to write marked
+    /// `FILL IN`), the dataset CSV headers the vocabulary expects, and a README.md explaining
+    /// each field.
+    Init {
+        /// The folder to create (must not exist, or be empty).
+        dir: PathBuf,
+        /// The material class: permanent_magnet or battery_cell.
+        #[arg(long, value_enum, required_unless_present = "from")]
+        class: Option<ClassArg>,
+        /// Start from an existing package (.zip): keeps its lab, material, methods and datasets,
+        /// with empty CSV files and the next version.
+        #[arg(long, value_name = "PACKAGE")]
+        from: Option<PathBuf>,
+        /// Print what was written as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a package source directory without writing anything: the manifest against its
     /// schema, units, lots, every CSV cell. Reports every problem at once, each with its JSON path
     /// or file, line and column.
@@ -134,6 +151,23 @@ enum Command {
     },
 }
 
+/// The material classes `prequal init` has templates for.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+#[value(rename_all = "snake_case")]
+enum ClassArg {
+    PermanentMagnet,
+    BatteryCell,
+}
+
+impl From<ClassArg> for crate::package::vocabulary::MaterialClass {
+    fn from(c: ClassArg) -> Self {
+        match c {
+            ClassArg::PermanentMagnet => Self::PermanentMagnet,
+            ClassArg::BatteryCell => Self::BatteryCell,
+        }
+    }
+}
+
 /// Limits for reading packages; the defaults are the registry's.
 #[derive(Args, Debug, Clone)]
 struct LimitArgs {
@@ -181,6 +215,9 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Keygen { out, comment, json } => package_cmds::keygen(&out, comment.as_deref(), json),
+        Command::Init { dir, class, from, json } => {
+            package_cmds::init(&dir, class.map(Into::into), from.as_deref(), json)
+        }
         Command::Check { dir, json, limits } => package_cmds::check(&dir, json, limits.limits()),
         Command::Pack { dir, out, store, json, limits } => package_cmds::pack(&dir, &out, store, json, limits.limits()),
         Command::Sign { package, key, json, limits } => package_cmds::sign(&package, &key, json, limits.limits()),

@@ -6,6 +6,8 @@ use serde_json::json;
 
 use super::Outcome;
 use crate::package::signing::{SignatureStatus, TrustSet, encode_public_key};
+use crate::package::template;
+use crate::package::vocabulary::MaterialClass;
 use crate::package::{
     Compression, Limits, PackageError, Rejection, SecretKey, check_dir, pack_checked, sign_package, verify_file,
 };
@@ -50,6 +52,77 @@ pub(super) fn keygen(out: &Path, comment: Option<&str>, json: bool) -> Outcome {
         println!("key id:     {}", key.key_id());
         println!("public key: {public_key}");
         println!("Register the public key with your registry operator before signing packages.");
+    }
+    Outcome::Ok
+}
+
+/// `prequal init`: writes a template source folder.
+pub(super) fn init(dir: &Path, class: Option<MaterialClass>, from: Option<&Path>, json: bool) -> Outcome {
+    if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
+        eprintln!("error: {} exists and is not empty; give a new folder", dir.display());
+        return Outcome::Failed;
+    }
+    if dir.is_file() {
+        eprintln!("error: {} is a file; give a new folder", dir.display());
+        return Outcome::Failed;
+    }
+    let today = humantime::format_rfc3339(std::time::SystemTime::now()).to_string();
+    let today = today.get(..10).unwrap_or("2026-01-01");
+    let t = match from {
+        Some(package) => {
+            let verified = match verify_file(package, Limits::default()) {
+                Ok(v) => v,
+                Err(rejection) => {
+                    return report_refusal(&format!("cannot start from {}", package.display()), &rejection, json);
+                }
+            };
+            if let Some(c) = class.filter(|c| *c != verified.manifest().material.class) {
+                eprintln!(
+                    "error: {} describes a {} material, not {}; leave out --class to keep the package's",
+                    package.display(),
+                    verified.manifest().material.class.as_str(),
+                    c.as_str()
+                );
+                return Outcome::Failed;
+            }
+            template::from_manifest(verified.manifest(), today)
+        }
+        None => match class {
+            Some(c) => template::for_class(c, today),
+            None => {
+                eprintln!("error: give --class permanent_magnet|battery_cell or --from PACKAGE");
+                return Outcome::Failed;
+            }
+        },
+    };
+    let mut written = Vec::new();
+    let mut write = |rel: &str, bytes: &[u8]| -> std::io::Result<()> {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, bytes)?;
+        written.push(rel.to_owned());
+        Ok(())
+    };
+    let mut manifest = serde_json::to_vec_pretty(&t.manifest).unwrap_or_default();
+    manifest.push(b'\n');
+    let result = write("prequal.json", &manifest)
+        .and_then(|()| write("README.md", t.readme.as_bytes()))
+        .and_then(|()| t.files.iter().try_for_each(|(rel, content)| write(rel, content.as_bytes())));
+    if let Err(e) = result {
+        eprintln!("error: writing {}: {e}", dir.display());
+        return Outcome::Failed;
+    }
+    if json {
+        print_json(&json!({"dir": dir.display().to_string(), "files": written}));
+    } else {
+        println!("started {}:", dir.display());
+        for f in &written {
+            println!("  {f}");
+        }
+        println!("Fill in every FILL IN value of prequal.json (README.md explains each field) and the CSV rows,");
+        println!("then: prequal check {}", dir.display());
     }
     Outcome::Ok
 }

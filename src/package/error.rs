@@ -81,6 +81,8 @@ pub enum PackageError {
     ManifestFieldUnknown { field: String, known: String },
     #[error("prequal.json: field '{field}': expected {expected}, found {found}")]
     ManifestFieldType { field: String, expected: String, found: String },
+    #[error("prequal.json: field '{field}' is still the template's \"{text}\" (README.md explains the field)")]
+    ManifestPlaceholder { field: String, text: String },
     #[error("prequal.json: field '{field}': {detail}")]
     ManifestFieldInvalid { field: String, detail: String },
     #[error(
@@ -173,6 +175,7 @@ impl PackageError {
             ManifestFieldMissing { .. } => "manifest_field_missing",
             ManifestFieldUnknown { .. } => "manifest_field_unknown",
             ManifestFieldType { .. } => "manifest_field_type",
+            ManifestPlaceholder { .. } => "manifest_placeholder",
             ManifestFieldInvalid { .. } => "manifest_field_invalid",
             UnknownProperty { .. } => "unknown_property",
             UnknownCondition { .. } => "unknown_condition",
@@ -199,6 +202,7 @@ impl PackageError {
             ManifestFieldMissing { field, .. }
             | ManifestFieldUnknown { field, .. }
             | ManifestFieldType { field, .. }
+            | ManifestPlaceholder { field, .. }
             | ManifestFieldInvalid { field, .. }
             | UnknownProperty { field, .. }
             | UnknownCondition { field, .. }

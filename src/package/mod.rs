@@ -14,6 +14,7 @@ pub mod pack;
 pub mod rocrate;
 pub mod schema;
 pub mod signing;
+pub mod template;
 pub mod verify;
 pub mod vocabulary;
 pub mod zipread;

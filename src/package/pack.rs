@@ -1,8 +1,8 @@
 //! Building a package from a lab's source directory, and adding signatures to a package.
 //!
-//! A source directory holds `prequal.json`, the CSV datasets and attachments it names, nothing
-//! else. Packing checks all of it with the same rules verification applies and reports every
-//! problem at once; only a clean source becomes a package. The output is reproducible: entries
+//! A source directory holds `prequal.json`, the CSV datasets and attachments it names, and
+//! optionally a README.md for the lab, nothing else. Packing checks all of it with the same rules
+//! verification applies and reports every problem at once; only a clean source becomes a package. The output is reproducible: entries
 //! sorted by name, fixed timestamps and permissions, so the same inputs give the same bytes.
 //! Files are written to a temporary file beside the target and renamed into place, so an
 //! interrupted run never leaves a half-written package.
@@ -47,6 +47,9 @@ pub struct PackSummary {
 }
 
 const SOURCE_MANIFEST: &str = "prequal.json";
+/// The lab's notes beside the manifest (`prequal init` writes one): packed only when the
+/// manifest lists it as an attachment, never reported as unreferenced.
+const SOURCE_README: &str = "README.md";
 
 /// What reading one source CSV gives: its row count, or the problems found in it.
 type ReadResult = std::io::Result<Result<usize, Vec<PackageError>>>;
@@ -118,7 +121,7 @@ pub fn check_dir(src: &Path, limits: Limits) -> Result<CheckedSource, Rejection>
         referenced.insert(att.file.clone(), (att.media_type.clone(), att.description.clone()));
     }
     for file in &found_files {
-        if file != SOURCE_MANIFEST && !referenced.contains_key(file) {
+        if file != SOURCE_MANIFEST && file != SOURCE_README && !referenced.contains_key(file) {
             problems.push(PackageError::UnreferencedFile { path: file.clone() });
         }
     }

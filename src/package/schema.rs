@@ -7,6 +7,7 @@
 //! placeholder, an unknown field is dropped, a wrong value is replaced) so the semantic checks
 //! (units, lots, CSV cells) can still run and report their problems in the same run. Problems
 //! the semantic checks find under a repaired path are dropped: the schema problem already says it.
+//! A string still holding a `prequal init` placeholder (`FILL IN: …`) is reported here too.
 //!
 //! Why not a general JSON Schema crate: the schema uses ten keywords (`type`, `properties`,
 //! `required`, `additionalProperties`, `items`, `$ref` to `$defs`, `anyOf`, `oneOf`, `const`,
@@ -18,6 +19,7 @@
 use serde_json::{Map, Value};
 
 use super::error::PackageError;
+use super::template::PLACEHOLDER;
 
 /// The published schema, compiled in.
 const SCHEMA: &str = include_str!("../../openapi/prequal-manifest.schema.json");
@@ -131,6 +133,10 @@ fn has_type(v: &Value, t: &str) -> bool {
     }
 }
 
+fn show_str(s: &str) -> String {
+    if s.chars().count() > 60 { format!("{}…", s.chars().take(60).collect::<String>()) } else { s.to_owned() }
+}
+
 fn show(v: &Value) -> String {
     let s = v.to_string();
     if s.chars().count() > 60 { format!("{}…", s.chars().take(60).collect::<String>()) } else { s }
@@ -236,6 +242,10 @@ impl<'s> Walker<'s> {
             return;
         }
         match value {
+            Value::String(text) if text.starts_with(PLACEHOLDER) => {
+                self.problems.push(PackageError::ManifestPlaceholder { field: path.to_owned(), text: show_str(text) });
+                self.repair(path);
+            }
             Value::Object(obj) => self.walk_object(obj, s, path, depth),
             Value::Array(items) => {
                 if let Some(item_schema) = s.get("items") {
