@@ -13,7 +13,8 @@
 //! 6. `data/prequal.json`: size and nesting limits, schema, vocabulary, units, references.
 //! 7. `data/ro-crate-metadata.json`: RO-Crate 1.1 structure; every payload file is a part.
 //! 8. Every payload file is referenced by the manifest (a dataset, an attachment or metadata).
-//! 9. Every payload file is streamed once: its SHA-256 must match (§3 "valid"); dataset and curve
+//! 9. Every payload file the payload manifest lists is streamed once (an unlisted one, refused in
+//!    step 5, is never inflated): its SHA-256 must match (§3 "valid"); dataset and curve
 //!    CSVs are parsed in the same pass (numbers, lots, columns; points per curve, B = μ0·H + J).
 //! 10. Signatures: each `signatures/*.json` is checked against the digest. Whether a signer is
 //!     trusted is a separate question ([`super::signing::TrustSet`], or the registry's keys).
@@ -252,7 +253,14 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
     let mut curves = Vec::new();
     let mut files = Vec::new();
     let mut payload_bytes = 0u64;
+    let mut skipped = 0usize;
     for (name, size) in &payload {
+        // An entry the payload manifest does not list was refused in step 5; it is never
+        // inflated (a small upload could otherwise make the verifier inflate gigabytes).
+        if !payload_manifest.contains_key(name) {
+            skipped += 1;
+            continue;
+        }
         let spec = spec_by_file.get(name).copied();
         let curve_spec = curve_by_file.get(name).copied();
         let outcome = zip.stream(name, |reader| {
@@ -300,6 +308,7 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
         files.push(PayloadFile { path: name.clone(), size: *size, sha256: actual });
     }
     if let Some((octets, streams)) = oxum
+        && skipped == 0
         && (octets != payload_bytes || streams != payload.len() as u64)
     {
         problems.push(PackageError::BagInfoInvalid {
