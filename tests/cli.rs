@@ -403,3 +403,147 @@ fn fit_offline_reports_and_ranks() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("built-in:"));
 }
+
+/// Every argument and flag of every subcommand has help text (walks `--help` recursively).
+#[test]
+fn every_argument_and_flag_has_help_text() {
+    fn walk(path: &mut Vec<String>, missing: &mut Vec<String>) {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let out = prequal(&args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut section = "";
+        let mut subcommands = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            if !line.starts_with(' ') && line.ends_with(':') {
+                section = line.trim_end_matches(':');
+                continue;
+            }
+            if !line.starts_with("  ") || line.starts_with("      ") {
+                continue;
+            }
+            let body = line.trim();
+            match section {
+                "Commands" => {
+                    let name = body.split_whitespace().next().unwrap_or("");
+                    if name != "help" {
+                        subcommands.push(name.to_owned());
+                    }
+                }
+                "Arguments" | "Options" => {
+                    let described =
+                        body.contains("  ") || lines.get(i + 1).is_some_and(|l| l.starts_with("          "));
+                    if !described {
+                        missing.push(format!("{}: {body}", path.join(" ")));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for sub in subcommands {
+            path.push(sub);
+            walk(path, missing);
+            path.pop();
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&mut Vec::new(), &mut missing);
+    assert!(missing.is_empty(), "arguments without help text:\n{}", missing.join("\n"));
+}
+
+#[test]
+fn admin_storage_options_are_accepted_before_or_after_the_subcommand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("registry");
+    let after = prequal(&["admin", "org", "list", "--data", s(&data), "--json"]);
+    assert_eq!(after.status.code(), Some(0), "{}", String::from_utf8_lossy(&after.stderr));
+    assert!(data.join("prequal.db").exists(), "--data after the subcommand names the data directory");
+    let before = prequal(&["admin", "--data", s(&data), "--json", "org", "list"]);
+    assert_eq!(before.status.code(), Some(0), "{}", String::from_utf8_lossy(&before.stderr));
+    assert_eq!(after.stdout, before.stdout);
+}
+
+#[test]
+fn a_folder_or_a_non_zip_given_where_a_package_belongs_says_what_to_run_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = root().join("sample-packages/sources/ferrite-sr-y30bh");
+    let key = tmp.path().join("k.json");
+    assert_eq!(prequal(&["keygen", "--out", s(&key)]).status.code(), Some(0));
+    let out = prequal(&["push", s(&source), "--registry", "http://127.0.0.1:9", "--token", "t"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is a folder") && stderr.contains("prequal pack"), "{stderr}");
+    assert!(!stderr.contains("could not reach"), "{stderr}");
+    let out = prequal(&["sign", s(&source), "--key", s(&key)]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("prequal pack"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = prequal(&["sign", s(&source.join("prequal.json")), "--key", s(&key)]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a package") && stderr.contains("prequal pack"), "{stderr}");
+    let out = prequal(&["verify", s(&source)]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("prequal check"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A reader that closes the pipe before reading (`prequal … | head -0`) ends the command quietly:
+/// no panic message, no exit code 101.
+#[test]
+fn a_closed_stdout_pipe_is_not_a_panic() {
+    use std::process::Stdio;
+    let pkg = root().join("sample-packages/packages/ndfeb-n42sh-baseline.zip");
+    let lfp = root().join("sample-packages/sources/lfp-cell-prismatic");
+    let runs: [&[&str]; 3] = [&["verify", s(&pkg), "--json"], &["verify", s(&pkg)], &["check", s(&lfp), "--json"]];
+    for args in runs {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_prequal"))
+            .args(args)
+            .env("RUST_LOG", "off")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader is gone before the first line is written
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+    }
+}
+
+/// Progress bars are drawn on a terminal (here a pseudo-terminal from `script`) and never in a
+/// pipe or with --json.
+#[test]
+fn progress_bars_appear_on_a_terminal_only() {
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("skipped: no `script` to give the command a pseudo-terminal");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    copy_dir(&root().join("sample-packages/sources/ferrite-sr-y30bh"), &src);
+    // A 24 MiB attachment makes packing long enough to deserve a bar.
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(src.join("prequal.json")).unwrap()).unwrap();
+    manifest["attachments"].as_array_mut().unwrap().push(serde_json::json!(
+        {"file": "raw/export.bin", "description": "raw instrument export", "media_type": "application/octet-stream"}
+    ));
+    std::fs::write(src.join("prequal.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    std::fs::create_dir_all(src.join("raw")).unwrap();
+    let bytes: Vec<u8> = (0..24u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    std::fs::write(src.join("raw/export.bin"), bytes).unwrap();
+    let bin = env!("CARGO_BIN_EXE_prequal");
+    let on_terminal = |cmd: String| {
+        let out = Command::new("script").args(["-qec", &cmd, "/dev/null"]).env("RUST_LOG", "off").output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let pkg = tmp.path().join("p.zip");
+    let shown = on_terminal(format!("{bin} pack {} --out {}", s(&src), s(&pkg)));
+    assert!(shown.contains("packing ["), "no bar on a terminal: {shown}");
+    let shown = on_terminal(format!("{bin} verify {} --allow-unsigned", s(&pkg)));
+    assert!(shown.contains("verifying ["), "no bar on a terminal: {shown}");
+    let quiet = on_terminal(format!("{bin} verify {} --allow-unsigned --json", s(&pkg)));
+    assert!(!quiet.contains("verifying ["), "a bar with --json: {quiet}");
+    // In a pipe: no bar.
+    let out = prequal(&["pack", s(&src), "--out", s(&pkg)]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains('['), "{}", String::from_utf8_lossy(&out.stderr));
+}

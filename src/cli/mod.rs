@@ -36,6 +36,7 @@ enum Command {
         /// A note stored in the key file, e.g. the lab's name.
         #[arg(long)]
         comment: Option<String>,
+        /// Print the result as JSON (for scripts).
         #[arg(long)]
         json: bool,
     },
@@ -78,6 +79,7 @@ enum Command {
         /// Store entries uncompressed instead of deflating them.
         #[arg(long)]
         store: bool,
+        /// Print the result as JSON (for scripts).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -85,10 +87,12 @@ enum Command {
     },
     /// Add a detached signature to a package (the package digest does not change).
     Sign {
+        /// The package file (.zip) written by `prequal pack`.
         package: PathBuf,
         /// Secret key file written by `prequal keygen`.
         #[arg(long)]
         key: PathBuf,
+        /// Print the result as JSON (for scripts).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -98,6 +102,7 @@ enum Command {
     /// evidence bundle (`prequal evidence export`), also its log entry, inclusion proof,
     /// checkpoint signature and witness quorum, still offline (needs --log-key).
     Verify {
+        /// A package file (.zip), or an evidence bundle written by `prequal evidence export`.
         package: PathBuf,
         /// For an evidence bundle: the log's verifier key `<origin>+<key id>+<base64>`.
         #[arg(long, value_name = "VKEY")]
@@ -115,6 +120,7 @@ enum Command {
         /// Accept a package without signatures (checks structure and data only).
         #[arg(long)]
         allow_unsigned: bool,
+        /// Print the result as JSON (for scripts).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -139,6 +145,7 @@ enum Command {
     Evidence(log_cmds::EvidenceArgs),
     /// Upload a package to a registry.
     Push {
+        /// The signed package file (.zip) to upload.
         package: PathBuf,
         /// Registry base URL.
         #[arg(long, env = "PREQUAL_REGISTRY", default_value = "http://127.0.0.1:8080")]
@@ -146,6 +153,7 @@ enum Command {
         /// A lab API token.
         #[arg(long, env = "PREQUAL_TOKEN", hide_env_values = true)]
         token: String,
+        /// Print the result as JSON (for scripts).
         #[arg(long)]
         json: bool,
     },
@@ -209,10 +217,24 @@ impl From<Outcome> for ExitCode {
     }
 }
 
+/// Lets a closed pipe end the command the way it ends other Unix tools (`prequal … | head`):
+/// Rust ignores SIGPIPE, which turns every later `println!` into a panic on a broken pipe. The
+/// server and the mirror keep ignoring it: a client hanging up must never stop them.
+fn quiet_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called once at start-up, before any thread is spawned; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn run() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_) | Command::Mirror(_)) {
+        quiet_broken_pipe();
+    }
     let outcome = match cli.command {
         Command::Keygen { out, comment, json } => package_cmds::keygen(&out, comment.as_deref(), json),
         Command::Init { dir, class, from, json } => {

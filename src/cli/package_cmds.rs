@@ -10,6 +10,7 @@ use crate::package::template;
 use crate::package::vocabulary::MaterialClass;
 use crate::package::{
     Compression, Limits, PackageError, Rejection, SecretKey, check_dir, pack_checked, sign_package, verify_file,
+    verify_file_with_progress,
 };
 
 fn print_json(value: &serde_json::Value) {
@@ -231,6 +232,10 @@ pub(super) fn sign(package: &Path, key_path: &Path, json: bool, limits: Limits) 
             return Outcome::Failed;
         }
     };
+    if let Some(hint) = not_a_package_hint(package) {
+        eprintln!("error: {hint}");
+        return Outcome::Failed;
+    }
     match sign_package(package, &key, limits) {
         Ok((digest, entry)) => {
             if json {
@@ -248,6 +253,23 @@ pub(super) fn sign(package: &Path, key_path: &Path, json: bool, limits: Limits) 
             report_refusal(&format!("cannot sign {}: it does not verify", package.display()), &rejection, json)
         }
     }
+}
+
+/// When `path` is plainly not a package file (a folder, or a file that is not a zip), what to do
+/// instead.
+pub(super) fn not_a_package_hint(path: &Path) -> Option<String> {
+    let shown = path.display();
+    if path.is_dir() {
+        return Some(format!("{shown} is a folder: run `prequal pack {shown} --out PKG.zip` first, then use PKG.zip"));
+    }
+    let mut magic = [0u8; 4];
+    let is_zip = std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok()
+        && magic == *b"PK\x03\x04";
+    (path.is_file() && !is_zip).then(|| {
+        format!(
+            "{shown} is not a package (.zip): build one from a source folder with `prequal pack DIR --out PKG.zip` first"
+        )
+    })
 }
 
 fn report_refusal(what: &str, rejection: &Rejection, json: bool) -> Outcome {
@@ -337,7 +359,22 @@ pub(super) fn verify(
         );
         return Outcome::Failed;
     }
-    let result = verify_file(package, limits);
+    if package.is_dir() {
+        eprintln!(
+            "error: {} is a folder: `prequal check {}` checks a source folder; `prequal verify` takes a package (.zip)",
+            package.display(),
+            package.display()
+        );
+        return Outcome::Failed;
+    }
+    // The bar counts payload bytes as they are hashed: its length is their uncompressed total
+    // (read from the central directory; a package that does not open gets no bar).
+    let size = crate::package::zipread::SafeZip::open(package, limits).map_or(0, |zip| {
+        zip.entries().filter(|e| e.kind == crate::package::zipread::EntryKind::Payload).map(|e| e.size).sum()
+    });
+    let bar = super::progress::bar(size, "verifying", json);
+    let result = verify_file_with_progress(package, limits, &mut |n| bar.inc(n));
+    bar.finish_and_clear();
     let rejection = match result {
         Ok(verified) => return report_verified(package, &verified, trust.as_ref(), allow_unsigned, json, None),
         Err(r) => r,

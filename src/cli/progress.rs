@@ -20,5 +20,7 @@ pub(crate) fn bar(len: u64, message: &'static str, json: bool) -> ProgressBar {
             .progress_chars("=> "),
     );
     bar.set_message(message);
+    // Drawn at once: work that ends between two refreshes still showed it was under way.
+    bar.tick();
     bar
 }

@@ -23,5 +23,5 @@ pub use error::{PackageError, Rejection};
 pub use manifest::Manifest;
 pub use pack::{CheckedSource, Compression, PackSummary, check_dir, pack_checked, pack_dir, sign_package};
 pub use signing::{KeyId, PackageDigest, SecretKey, SignatureStatus, TrustSet};
-pub use verify::{VerifiedPackage, verify_file};
+pub use verify::{VerifiedPackage, verify_file, verify_file_with_progress};
 pub use zipread::Limits;

@@ -97,6 +97,16 @@ impl VerifiedPackage {
 
 /// Verifies the package at `path`.
 pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejection> {
+    verify_file_with_progress(path, limits, &mut |_| {})
+}
+
+/// [`verify_file`], telling `progress` how many payload bytes were hashed as step 9 goes (for a
+/// progress bar; the payload's size is the sum of the entries' sizes).
+pub fn verify_file_with_progress(
+    path: &Path,
+    limits: Limits,
+    progress: &mut dyn FnMut(u64),
+) -> Result<VerifiedPackage, Rejection> {
     // Step 1.
     let mut zip = SafeZip::open(path, limits)?;
     let mut problems = Vec::new();
@@ -264,7 +274,7 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
         let spec = spec_by_file.get(name).copied();
         let curve_spec = curve_by_file.get(name).copied();
         let outcome = zip.stream(name, |reader| {
-            let mut hashing = HashingReader::new(reader);
+            let mut hashing = HashingReader::new(Counted { inner: reader, progress: &mut *progress });
             let parsed = match spec {
                 Some(spec) => Some(dataset::read_csv(&mut hashing, name, spec, &lots)?),
                 None => None,
@@ -337,6 +347,20 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
         return Err(Rejection { problems });
     }
     Ok(VerifiedPackage { digest, manifest, manifest_bytes, datasets, curves, files, signatures, payload_bytes })
+}
+
+/// A reader reporting the bytes read through it.
+struct Counted<'p, R> {
+    inner: R,
+    progress: &'p mut dyn FnMut(u64),
+}
+
+impl<R: io::Read> io::Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.progress)(n as u64);
+        Ok(n)
+    }
 }
 
 fn with(mut problems: Vec<PackageError>, last: PackageError) -> Rejection {
