@@ -199,7 +199,7 @@ pub fn pack_checked(
 
     // Hash the payload.
     let mut payload: BTreeMap<String, (Sha256Hash, u64)> = BTreeMap::new();
-    payload.insert(verify::PREQUAL_JSON.to_owned(), (Sha256Hash::of(&manifest_bytes), manifest_bytes.len() as u64));
+    payload.insert(verify::PREQUAL_JSON.to_owned(), (Sha256Hash::of(manifest_bytes), manifest_bytes.len() as u64));
     for file in referenced.keys() {
         let path = src.join(file);
         let (hash, size) = hash_file(&path, progress).map_err(|e| PackageError::io(shown(&path), e))?;
@@ -217,7 +217,7 @@ pub fn pack_checked(
         let size = payload.get(&format!("data/{file}")).map_or(0, |(_, s)| *s);
         crate_files.push(CrateFile { path: file, size, media_type: media_type.as_str(), name });
     }
-    let ro_crate = rocrate::build(&manifest, &crate_files);
+    let ro_crate = rocrate::build(manifest, &crate_files);
     payload.insert(verify::RO_CRATE_JSON.to_owned(), (Sha256Hash::of(&ro_crate), ro_crate.len() as u64));
 
     let payload_bytes: u64 = payload.values().map(|(_, s)| s).sum();
@@ -246,7 +246,7 @@ pub fn pack_checked(
     entries.insert(bagit::BAG_INFO_TXT.into(), Source::Bytes(bag_info.as_bytes()));
     entries.insert(bagit::MANIFEST.into(), Source::Bytes(manifest_txt.as_bytes()));
     entries.insert(bagit::TAG_MANIFEST.into(), Source::Bytes(tag_manifest.as_bytes()));
-    entries.insert(verify::PREQUAL_JSON.into(), Source::Bytes(&manifest_bytes));
+    entries.insert(verify::PREQUAL_JSON.into(), Source::Bytes(manifest_bytes));
     entries.insert(verify::RO_CRATE_JSON.into(), Source::Bytes(&ro_crate));
     for file in referenced.keys() {
         let name = format!("data/{file}");
