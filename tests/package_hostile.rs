@@ -187,6 +187,46 @@ fn bytes_appended_after_the_end_are_refused() {
     assert_container_refused(&case.write_zip(&zip), limits(), "truncated_zip", &[]);
 }
 
+/// The base package with an archive comment of `comment` declared in its end record, followed by
+/// `trailing` bytes.
+fn with_comment(case: &Case, comment: &[u8], trailing: &[u8]) -> PathBuf {
+    let mut bytes = base_bytes().to_vec();
+    let end = bytes.len() - 22;
+    assert_eq!(&bytes[end..end + 4], b"PK\x05\x06");
+    bytes[end + 20..end + 22].copy_from_slice(&(comment.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(comment);
+    bytes.extend_from_slice(trailing);
+    case.write_bytes(&bytes)
+}
+
+#[test]
+fn an_archive_comment_is_accepted_up_to_the_format_limit() {
+    let case = Case::new();
+    // Common zip tools write comments; a short one and the longest the format allows verify.
+    verify_file(&with_comment(&case, b"lab export", b""), limits()).unwrap();
+    verify_file(&with_comment(&case, &vec![b'c'; 65_535], b""), limits()).unwrap();
+    // Bytes after the declared comment are still appended data.
+    assert_container_refused(&with_comment(&case, b"lab export", b"#!/bin/sh\n"), limits(), "truncated_zip", &[]);
+    // A comment that hides a second end record cannot make two readers see two archives.
+    let mut fake_end = b"PK\x05\x06".to_vec();
+    fake_end.extend_from_slice(&[0u8; 16]);
+    fake_end.extend_from_slice(&0u16.to_le_bytes());
+    let rejection = refuse(&with_comment(&case, &fake_end, b""), limits());
+    assert!(rejection.has_code("header_mismatch") || rejection.has_code("truncated_zip"), "{rejection}");
+}
+
+#[test]
+fn an_entry_the_payload_manifest_does_not_list_is_never_inflated() {
+    let case = Case::new();
+    // Its CRC is wrong: inflating it would report corrupt_entry. Only the listing is reported.
+    let content: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let path =
+        with_extra_entry(&case, RawEntry::deflated("data/raw/unlisted.bin", &content).crc32(crc32(&content) ^ 1));
+    let rejection = assert_refused(&path, limits(), "file_not_in_manifest", &["data/raw/unlisted.bin"]);
+    assert!(!rejection.has_code("corrupt_entry"), "the unlisted entry was inflated: {rejection}");
+    assert!(!rejection.has_code("bag_info_invalid"), "Payload-Oxum is not compared over skipped entries: {rejection}");
+}
+
 fn with_extra_entry(case: &Case, entry: RawEntry) -> PathBuf {
     let mut zip = case.hostile();
     zip.push(entry);
@@ -660,10 +700,10 @@ fn invalid_json_is_refused_with_its_position() {
 }
 
 #[test]
-fn a_manifest_with_an_unknown_field_is_invalid_json() {
+fn a_manifest_with_an_unknown_field_is_refused_with_its_path() {
     let case = Case::new();
     let path = with_manifest(&case, |m| m["evil"] = Value::from(true));
-    assert_refused(&path, limits(), "json_invalid", &["data/prequal.json", "evil"]);
+    assert_refused(&path, limits(), "manifest_field_unknown", &["prequal.json", "'evil'"]);
 }
 
 #[test]
@@ -962,12 +1002,12 @@ fn only_magnets_carry_demagnetisation_curves() {
 }
 
 #[test]
-fn a_curve_kind_or_field_outside_the_schema_is_invalid_json() {
+fn a_curve_kind_or_field_outside_the_schema_is_refused_with_its_path() {
     let case = Case::new();
     let path = with_manifest(&case, |m| m["curves"][0]["kind"] = Value::from("H-J"));
-    assert_only(&path, "json_invalid", &["prequal.json", "H-J", "J-H+B-H"]);
+    assert_only(&path, "manifest_field_invalid", &["prequal.json", "curves[0].kind", "H-J", "J-H+B-H"]);
     let path = with_manifest(&case, |m| m["curves"][0]["temperature"]["column"] = Value::from("temperature"));
-    assert_only(&path, "json_invalid", &["prequal.json", "column"]);
+    assert_only(&path, "manifest_field_unknown", &["prequal.json", "curves[0].temperature.column"]);
 }
 
 #[test]

@@ -35,6 +35,7 @@ pub struct FitArgs {
     /// API token for reading non-public packages.
     #[arg(long, env = "PREQUAL_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Print the result as JSON (for scripts).
     #[arg(long)]
     json: bool,
 }
@@ -258,6 +259,7 @@ pub struct EquivalencyArgs {
     /// Significance level of the tests.
     #[arg(long, default_value_t = 0.05)]
     alpha: f64,
+    /// Print the result as JSON (for scripts).
     #[arg(long)]
     json: bool,
 }

@@ -24,6 +24,7 @@ enum LogCommand {
     /// signed by the key and provably inconsistent. Exit 0 if it proves a split view, 1 if not,
     /// 2 if unreadable.
     CheckEvidence {
+        /// The evidence bundle file (JSON) the mirror wrote.
         file: PathBuf,
         /// The log's verifier key; must be the bundle's (default: the key the bundle names).
         #[arg(long, value_name = "VKEY")]
@@ -38,6 +39,7 @@ enum LogCommand {
         /// The witness's name, e.g. `witness.example.org/w1` (no spaces, no '+').
         #[arg(long)]
         name: String,
+        /// Print the result as JSON (for scripts).
         #[arg(long)]
         json: bool,
     },
@@ -56,6 +58,7 @@ enum LogCommand {
         /// Remembers the last checkpoint cosigned; a smaller or inconsistent one is refused.
         #[arg(long)]
         state: Option<PathBuf>,
+        /// Print the result as JSON (for scripts).
         #[arg(long)]
         json: bool,
     },
@@ -74,6 +77,7 @@ enum LogCommand {
         /// Remembers the last checkpoint accepted; a smaller or inconsistent one is refused.
         #[arg(long)]
         state: Option<PathBuf>,
+        /// Print the result as JSON (for scripts).
         #[arg(long)]
         json: bool,
     },
@@ -119,6 +123,7 @@ enum EvidenceCommand {
         /// An API token, for packages that are not public.
         #[arg(long, env = "PREQUAL_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// Print the result as JSON (for scripts).
         #[arg(long)]
         json: bool,
     },

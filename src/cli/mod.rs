@@ -9,6 +9,7 @@ mod log_cmds;
 mod mirror_cmd;
 mod package_cmds;
 mod profile_cmd;
+mod progress;
 mod push_cmd;
 mod serve_cmds;
 
@@ -36,8 +37,38 @@ enum Command {
         /// A note stored in the key file, e.g. the lab's name.
         #[arg(long)]
         comment: Option<String>,
+        /// Print the result as JSON (for scripts).
         #[arg(long)]
         json: bool,
+    },
+    /// Start a package source folder: a template prequal.json (every value to write marked
+    /// `FILL IN`), the dataset CSV headers the vocabulary expects, and a README.md explaining
+    /// each field.
+    Init {
+        /// The folder to create (must not exist, or be empty).
+        dir: PathBuf,
+        /// The material class: permanent_magnet or battery_cell.
+        #[arg(long, value_enum, required_unless_present = "from")]
+        class: Option<ClassArg>,
+        /// Start from an existing package (.zip): keeps its lab, material, methods and datasets,
+        /// with empty CSV files and the next version.
+        #[arg(long, value_name = "PACKAGE")]
+        from: Option<PathBuf>,
+        /// Print what was written as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a package source directory without writing anything: the manifest against its
+    /// schema, units, lots, every CSV cell. Reports every problem at once, each with its JSON path
+    /// or file, line and column.
+    Check {
+        /// The source directory (holding prequal.json).
+        dir: PathBuf,
+        /// Print the result as JSON (problems with code, field and message).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Build a package from a source directory (prequal.json + CSV files + attachments).
     Pack {
@@ -49,6 +80,7 @@ enum Command {
         /// Store entries uncompressed instead of deflating them.
         #[arg(long)]
         store: bool,
+        /// Print the result as JSON (for scripts).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -56,10 +88,12 @@ enum Command {
     },
     /// Add a detached signature to a package (the package digest does not change).
     Sign {
+        /// The package file (.zip) written by `prequal pack`.
         package: PathBuf,
         /// Secret key file written by `prequal keygen`.
         #[arg(long)]
         key: PathBuf,
+        /// Print the result as JSON (for scripts).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -69,6 +103,7 @@ enum Command {
     /// evidence bundle (`prequal evidence export`), also its log entry, inclusion proof,
     /// checkpoint signature and witness quorum, still offline (needs --log-key).
     Verify {
+        /// A package file (.zip), or an evidence bundle written by `prequal evidence export`.
         package: PathBuf,
         /// For an evidence bundle: the log's verifier key `<origin>+<key id>+<base64>`.
         #[arg(long, value_name = "VKEY")]
@@ -86,6 +121,7 @@ enum Command {
         /// Accept a package without signatures (checks structure and data only).
         #[arg(long)]
         allow_unsigned: bool,
+        /// Print the result as JSON (for scripts).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -112,6 +148,7 @@ enum Command {
     Profile(profile_cmd::ProfileArgs),
     /// Upload a package to a registry.
     Push {
+        /// The signed package file (.zip) to upload.
         package: PathBuf,
         /// Registry base URL.
         #[arg(long, env = "PREQUAL_REGISTRY", default_value = "http://127.0.0.1:8080")]
@@ -119,9 +156,27 @@ enum Command {
         /// A lab API token.
         #[arg(long, env = "PREQUAL_TOKEN", hide_env_values = true)]
         token: String,
+        /// Print the result as JSON (for scripts).
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The material classes `prequal init` has templates for.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+#[value(rename_all = "snake_case")]
+enum ClassArg {
+    PermanentMagnet,
+    BatteryCell,
+}
+
+impl From<ClassArg> for crate::package::vocabulary::MaterialClass {
+    fn from(c: ClassArg) -> Self {
+        match c {
+            ClassArg::PermanentMagnet => Self::PermanentMagnet,
+            ClassArg::BatteryCell => Self::BatteryCell,
+        }
+    }
 }
 
 /// Limits for reading packages; the defaults are the registry's.
@@ -165,12 +220,30 @@ impl From<Outcome> for ExitCode {
     }
 }
 
+/// Lets a closed pipe end the command the way it ends other Unix tools (`prequal … | head`):
+/// Rust ignores SIGPIPE, which turns every later `println!` into a panic on a broken pipe. The
+/// server and the mirror keep ignoring it: a client hanging up must never stop them.
+fn quiet_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called once at start-up, before any thread is spawned; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn run() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_) | Command::Mirror(_)) {
+        quiet_broken_pipe();
+    }
     let outcome = match cli.command {
         Command::Keygen { out, comment, json } => package_cmds::keygen(&out, comment.as_deref(), json),
+        Command::Init { dir, class, from, json } => {
+            package_cmds::init(&dir, class.map(Into::into), from.as_deref(), json)
+        }
+        Command::Check { dir, json, limits } => package_cmds::check(&dir, json, limits.limits()),
         Command::Pack { dir, out, store, json, limits } => package_cmds::pack(&dir, &out, store, json, limits.limits()),
         Command::Sign { package, key, json, limits } => package_cmds::sign(&package, &key, json, limits.limits()),
         Command::Verify { package, log_key, witnesses, quorum, trust, allow_unsigned, json, limits } => {

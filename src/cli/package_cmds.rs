@@ -1,4 +1,4 @@
-//! The lab's offline commands: keygen, pack, sign, verify.
+//! The lab's offline commands: keygen, check, pack, sign, verify.
 
 use std::path::Path;
 
@@ -6,14 +6,28 @@ use serde_json::json;
 
 use super::Outcome;
 use crate::package::signing::{SignatureStatus, TrustSet, encode_public_key};
-use crate::package::{Compression, Limits, PackageError, Rejection, SecretKey, pack_dir, sign_package, verify_file};
+use crate::package::template;
+use crate::package::vocabulary::MaterialClass;
+use crate::package::{
+    Compression, Limits, PackageError, Rejection, SecretKey, check_dir, pack_checked, sign_package, verify_file,
+    verify_file_with_progress,
+};
 
 fn print_json(value: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
 fn problems_json(rejection: &Rejection) -> serde_json::Value {
-    json!(rejection.problems.iter().map(|p| json!({"code": p.code(), "message": p.to_string()})).collect::<Vec<_>>())
+    json!(
+        rejection
+            .problems
+            .iter()
+            .map(|p| match p.field_path() {
+                Some(field) => json!({"code": p.code(), "field": field, "message": p.to_string()}),
+                None => json!({"code": p.code(), "message": p.to_string()}),
+            })
+            .collect::<Vec<_>>()
+    )
 }
 
 fn print_problems(what: &str, rejection: &Rejection) {
@@ -43,9 +57,130 @@ pub(super) fn keygen(out: &Path, comment: Option<&str>, json: bool) -> Outcome {
     Outcome::Ok
 }
 
+/// `prequal init`: writes a template source folder.
+pub(super) fn init(dir: &Path, class: Option<MaterialClass>, from: Option<&Path>, json: bool) -> Outcome {
+    if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
+        eprintln!("error: {} exists and is not empty; give a new folder", dir.display());
+        return Outcome::Failed;
+    }
+    if dir.is_file() {
+        eprintln!("error: {} is a file; give a new folder", dir.display());
+        return Outcome::Failed;
+    }
+    let today = humantime::format_rfc3339(std::time::SystemTime::now()).to_string();
+    let today = today.get(..10).unwrap_or("2026-01-01");
+    let t = match from {
+        Some(package) => {
+            let verified = match verify_file(package, Limits::default()) {
+                Ok(v) => v,
+                Err(rejection) => {
+                    return report_refusal(&format!("cannot start from {}", package.display()), &rejection, json);
+                }
+            };
+            if let Some(c) = class.filter(|c| *c != verified.manifest().material.class) {
+                eprintln!(
+                    "error: {} describes a {} material, not {}; leave out --class to keep the package's",
+                    package.display(),
+                    verified.manifest().material.class.as_str(),
+                    c.as_str()
+                );
+                return Outcome::Failed;
+            }
+            template::from_manifest(verified.manifest(), today)
+        }
+        None => match class {
+            Some(c) => template::for_class(c, today),
+            None => {
+                eprintln!("error: give --class permanent_magnet|battery_cell or --from PACKAGE");
+                return Outcome::Failed;
+            }
+        },
+    };
+    let mut written = Vec::new();
+    let mut write = |rel: &str, bytes: &[u8]| -> std::io::Result<()> {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, bytes)?;
+        written.push(rel.to_owned());
+        Ok(())
+    };
+    let mut manifest = serde_json::to_vec_pretty(&t.manifest).unwrap_or_default();
+    manifest.push(b'\n');
+    let result = write("prequal.json", &manifest)
+        .and_then(|()| write("README.md", t.readme.as_bytes()))
+        .and_then(|()| t.files.iter().try_for_each(|(rel, content)| write(rel, content.as_bytes())));
+    if let Err(e) = result {
+        eprintln!("error: writing {}: {e}", dir.display());
+        return Outcome::Failed;
+    }
+    if json {
+        print_json(&json!({"dir": dir.display().to_string(), "files": written}));
+    } else {
+        println!("started {}:", dir.display());
+        for f in &written {
+            println!("  {f}");
+        }
+        println!("Fill in every FILL IN value of prequal.json (README.md explains each field) and the CSV rows,");
+        println!("then: prequal check {}", dir.display());
+    }
+    Outcome::Ok
+}
+
+/// `prequal check DIR`: every problem of a source directory, without writing anything.
+pub(super) fn check(dir: &Path, json: bool, limits: Limits) -> Outcome {
+    match check_dir(dir, limits) {
+        Ok(checked) => {
+            let m = checked.manifest();
+            if json {
+                print_json(&json!({
+                    "ok": true,
+                    "source": dir.display().to_string(),
+                    "name": m.name,
+                    "version": m.version,
+                    "datasets": checked.datasets,
+                    "measurements": checked.measurements,
+                    "curves": checked.curves,
+                    "curve_points": checked.curve_points,
+                    "problems": [],
+                }));
+            } else {
+                println!("{}: no problems found", dir.display());
+                println!(
+                    "  {} {}: {} datasets, {} measurements",
+                    m.name, m.version, checked.datasets, checked.measurements
+                );
+                if checked.curves > 0 {
+                    println!("  {} demagnetisation curves, {} points", checked.curves, checked.curve_points);
+                }
+                println!("Next: prequal pack {} --out {}-{}.zip", dir.display(), m.name, m.version);
+            }
+            Outcome::Ok
+        }
+        Err(rejection) => report_refusal(&format!("{} has problems", dir.display()), &rejection, json),
+    }
+}
+
 pub(super) fn pack(dir: &Path, out: &Path, store: bool, json: bool, limits: Limits) -> Outcome {
     let compression = if store { Compression::Stored } else { Compression::Deflated };
-    match pack_dir(dir, out, compression, limits) {
+    if dir.is_file() {
+        eprintln!(
+            "error: {} is a file; `prequal pack` takes the source folder holding prequal.json (`prequal init` starts one)",
+            dir.display()
+        );
+        return Outcome::Failed;
+    }
+    let checked = match check_dir(dir, limits) {
+        Ok(c) => c,
+        Err(rejection) => return report_refusal(&format!("cannot pack {}", dir.display()), &rejection, json),
+    };
+    let total = source_bytes(dir);
+    // Every payload byte is read twice: hashed, then written.
+    let bar = super::progress::bar(total.saturating_mul(2), "packing", json);
+    let packed = pack_checked(dir, out, compression, &checked, &mut |n| bar.inc(n));
+    bar.finish_and_clear();
+    match packed {
         Ok(summary) => {
             if json {
                 print_json(&json!({
@@ -76,6 +211,19 @@ pub(super) fn pack(dir: &Path, out: &Path, store: bool, json: bool, limits: Limi
     }
 }
 
+/// Bytes of the regular files below `dir`, for the progress bar's length.
+fn source_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => source_bytes(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
+}
+
 pub(super) fn sign(package: &Path, key_path: &Path, json: bool, limits: Limits) -> Outcome {
     let key = match SecretKey::read(key_path) {
         Ok(k) => k,
@@ -84,6 +232,10 @@ pub(super) fn sign(package: &Path, key_path: &Path, json: bool, limits: Limits) 
             return Outcome::Failed;
         }
     };
+    if let Some(hint) = not_a_package_hint(package) {
+        eprintln!("error: {hint}");
+        return Outcome::Failed;
+    }
     match sign_package(package, &key, limits) {
         Ok((digest, entry)) => {
             if json {
@@ -101,6 +253,23 @@ pub(super) fn sign(package: &Path, key_path: &Path, json: bool, limits: Limits) 
             report_refusal(&format!("cannot sign {}: it does not verify", package.display()), &rejection, json)
         }
     }
+}
+
+/// When `path` is plainly not a package file (a folder, or a file that is not a zip), what to do
+/// instead.
+pub(super) fn not_a_package_hint(path: &Path) -> Option<String> {
+    let shown = path.display();
+    if path.is_dir() {
+        return Some(format!("{shown} is a folder: run `prequal pack {shown} --out PKG.zip` first, then use PKG.zip"));
+    }
+    let mut magic = [0u8; 4];
+    let is_zip = std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok()
+        && magic == *b"PK\x03\x04";
+    (path.is_file() && !is_zip).then(|| {
+        format!(
+            "{shown} is not a package (.zip): build one from a source folder with `prequal pack DIR --out PKG.zip` first"
+        )
+    })
 }
 
 fn report_refusal(what: &str, rejection: &Rejection, json: bool) -> Outcome {
@@ -137,6 +306,9 @@ fn check_of(p: &PackageError) -> &'static str {
         MetadataTooLarge { .. }
         | JsonTooDeep { .. }
         | JsonInvalid { .. }
+        | ManifestFieldMissing { .. }
+        | ManifestFieldUnknown { .. }
+        | ManifestFieldType { .. }
         | ManifestFieldInvalid { .. }
         | UnknownProperty { .. }
         | UnknownCondition { .. }
@@ -187,7 +359,22 @@ pub(super) fn verify(
         );
         return Outcome::Failed;
     }
-    let result = verify_file(package, limits);
+    if package.is_dir() {
+        eprintln!(
+            "error: {} is a folder: `prequal check {}` checks a source folder; `prequal verify` takes a package (.zip)",
+            package.display(),
+            package.display()
+        );
+        return Outcome::Failed;
+    }
+    // The bar counts payload bytes as they are hashed: its length is their uncompressed total
+    // (read from the central directory; a package that does not open gets no bar).
+    let size = crate::package::zipread::SafeZip::open(package, limits).map_or(0, |zip| {
+        zip.entries().filter(|e| e.kind == crate::package::zipread::EntryKind::Payload).map(|e| e.size).sum()
+    });
+    let bar = super::progress::bar(size, "verifying", json);
+    let result = verify_file_with_progress(package, limits, &mut |n| bar.inc(n));
+    bar.finish_and_clear();
     let rejection = match result {
         Ok(verified) => return report_verified(package, &verified, trust.as_ref(), allow_unsigned, json, None),
         Err(r) => r,

@@ -1,16 +1,12 @@
-//! `prequal push`: upload a package to a registry, with a progress bar for large files.
+//! `prequal push`: upload a package to a registry, with a progress bar for large files (on a
+//! terminal only).
 
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
-
 use super::Outcome;
-
-/// Files above this size get a progress bar (when stderr is a terminal).
-const PROGRESS_FROM: u64 = 8 << 20;
 
 /// An HTTP client that hands 4xx/5xx answers back instead of failing on them.
 pub(crate) fn agent() -> ureq::Agent {
@@ -22,6 +18,10 @@ pub(crate) fn agent() -> ureq::Agent {
 }
 
 pub(super) fn push(package: &Path, registry: &str, token: &str, json: bool) -> Outcome {
+    if let Some(hint) = super::package_cmds::not_a_package_hint(package) {
+        eprintln!("error: {hint}");
+        return Outcome::Failed;
+    }
     let mut file = match File::open(package) {
         Ok(f) => f,
         Err(e) => {
@@ -30,13 +30,7 @@ pub(super) fn push(package: &Path, registry: &str, token: &str, json: bool) -> O
         }
     };
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = if size >= PROGRESS_FROM && !json { ProgressBar::new(size) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_message("uploading");
+    let bar = super::progress::bar(size, "uploading", json);
     let mut reader = bar.wrap_read(&mut file);
     let url = format!("{}/v1/packages", registry.trim_end_matches('/'));
     let sent = agent()

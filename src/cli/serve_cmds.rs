@@ -25,13 +25,13 @@ use crate::store::{BlobConfig, DatabaseUrl, Store};
 pub struct StorageArgs {
     /// Database: `postgres://user@host/db`, or a SQLite file (`sqlite://PATH` or a path).
     /// Default: `DATA/prequal.db`.
-    #[arg(long, env = "PREQUAL_DB", value_name = "URL")]
+    #[arg(long, env = "PREQUAL_DB", value_name = "URL", global = true)]
     db: Option<String>,
     /// Data directory: blobs, temporary uploads, the default SQLite database.
-    #[arg(long, env = "PREQUAL_DATA", value_name = "DIR", default_value = "prequal-data")]
+    #[arg(long, env = "PREQUAL_DATA", value_name = "DIR", default_value = "prequal-data", global = true)]
     data: PathBuf,
     /// Database connections kept in the pool.
-    #[arg(long, env = "PREQUAL_POOL_SIZE", default_value_t = 8)]
+    #[arg(long, env = "PREQUAL_POOL_SIZE", default_value_t = 8, global = true)]
     pool_size: u32,
     #[command(flatten)]
     blobs: BlobArgs,
@@ -411,7 +411,9 @@ enum AdminCommand {
 enum OrgCommand {
     /// Register an organisation.
     Add {
+        /// The organisation's id: lowercase letters, digits and '-' (used in URLs and tokens).
         id: String,
+        /// The organisation's display name.
         #[arg(long)]
         name: String,
         /// lab, oem, certifier, mirror or operator.
@@ -423,6 +425,7 @@ enum OrgCommand {
     },
     List,
     Show {
+        /// The organisation's id.
         id: String,
     },
 }
@@ -431,13 +434,17 @@ enum OrgCommand {
 enum KeyCommand {
     /// Register a public key (as printed by `prequal keygen`) for an organisation.
     Add {
+        /// The organisation's id.
         organisation: String,
+        /// The public key, as `prequal keygen` printed it.
         #[arg(long)]
         public_key: String,
     },
     /// Revoke a key from an effective time (default now).
     Revoke {
+        /// The key id, as `prequal keygen` printed it.
         key_id: String,
+        /// Why the key is revoked (kept in the log).
         #[arg(long)]
         reason: String,
         /// RFC 3339 time from which the key is invalid; may be in the past.
@@ -453,6 +460,7 @@ enum KeyCommand {
 enum TokenCommand {
     /// Issue a token; it is printed once and cannot be recovered.
     Create {
+        /// The organisation's id.
         organisation: String,
         /// operator, lab, certifier or reader.
         #[arg(long)]
@@ -462,6 +470,7 @@ enum TokenCommand {
     },
     List,
     Revoke {
+        /// The token's id, as `admin token list` shows it.
         id: String,
     },
 }

@@ -75,6 +75,14 @@ pub enum PackageError {
     JsonTooDeep { file: String, max: usize },
     #[error("{file}: invalid JSON at line {line}, column {column}: {detail}")]
     JsonInvalid { file: String, line: usize, column: usize, detail: String },
+    #[error("prequal.json: field '{field}' is missing: give {expected}{hint}")]
+    ManifestFieldMissing { field: String, expected: String, hint: String },
+    #[error("prequal.json: field '{field}' is not part of the manifest format (allowed here: {known})")]
+    ManifestFieldUnknown { field: String, known: String },
+    #[error("prequal.json: field '{field}': expected {expected}, found {found}")]
+    ManifestFieldType { field: String, expected: String, found: String },
+    #[error("prequal.json: field '{field}' is still the template's \"{text}\" (README.md explains the field)")]
+    ManifestPlaceholder { field: String, text: String },
     #[error("prequal.json: field '{field}': {detail}")]
     ManifestFieldInvalid { field: String, detail: String },
     #[error(
@@ -164,6 +172,10 @@ impl PackageError {
             MetadataTooLarge { .. } => "metadata_too_large",
             JsonTooDeep { .. } => "json_too_deep",
             JsonInvalid { .. } => "json_invalid",
+            ManifestFieldMissing { .. } => "manifest_field_missing",
+            ManifestFieldUnknown { .. } => "manifest_field_unknown",
+            ManifestFieldType { .. } => "manifest_field_type",
+            ManifestPlaceholder { .. } => "manifest_placeholder",
             ManifestFieldInvalid { .. } => "manifest_field_invalid",
             UnknownProperty { .. } => "unknown_property",
             UnknownCondition { .. } => "unknown_condition",
@@ -179,6 +191,24 @@ impl PackageError {
             UnreferencedFile { .. } => "unreferenced_file",
             SourceInvalid { .. } => "source_invalid",
             Io { .. } => "io_error",
+        }
+    }
+
+    /// The JSON path of the manifest field this problem is about (`material.process_route`,
+    /// `datasets[0].unit`), when it is about one.
+    pub fn field_path(&self) -> Option<&str> {
+        use PackageError::*;
+        match self {
+            ManifestFieldMissing { field, .. }
+            | ManifestFieldUnknown { field, .. }
+            | ManifestFieldType { field, .. }
+            | ManifestPlaceholder { field, .. }
+            | ManifestFieldInvalid { field, .. }
+            | UnknownProperty { field, .. }
+            | UnknownCondition { field, .. }
+            | UnknownUnit { field, .. }
+            | UnitIncompatible { field, .. } => Some(field),
+            _ => None,
         }
     }
 

@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::error::PackageError;
+use super::schema::{self, SchemaReport};
 use super::vocabulary::{self, MaterialClass};
 use crate::units::{Dimension, Unit};
 
@@ -433,9 +434,45 @@ pub struct Specs {
 }
 
 impl Manifest {
-    /// Parses `prequal.json` bytes (already size- and depth-checked by the caller).
+    /// Parses `prequal.json` bytes (already size- and depth-checked by the caller); the first
+    /// problem when there is any. [`Manifest::parse`] reports them all.
     pub fn from_json(file: &str, bytes: &[u8]) -> Result<Manifest, PackageError> {
-        serde_json::from_slice(bytes).map_err(|e| PackageError::json(file, &e))
+        let (manifest, report) = Manifest::parse(file, bytes).map_err(|mut problems| problems.remove(0))?;
+        match report.problems.into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(manifest),
+        }
+    }
+
+    /// Parses `prequal.json` bytes and checks them against the published JSON Schema, reporting
+    /// every problem with its path. When the schema walk found problems, the manifest returned is
+    /// its repaired copy (placeholders for missing fields): good for running the checks after the
+    /// schema and reporting their problems too (keep those the report [`SchemaReport::keeps`]),
+    /// never for accepting the package. `Err` when the bytes are not JSON, or are so far from a
+    /// manifest that even the repaired copy does not read.
+    pub fn parse(file: &str, bytes: &[u8]) -> Result<(Manifest, SchemaReport), Vec<PackageError>> {
+        let doc: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| vec![PackageError::json(file, &e)])?;
+        let report = schema::check(&doc);
+        match Manifest::deserialize(&report.repaired) {
+            Ok(manifest) => Ok((manifest, report)),
+            Err(e) if report.problems.is_empty() => Err(vec![PackageError::json(file, &e)]),
+            Err(_) => Err(report.problems),
+        }
+    }
+
+    /// Everything [`Manifest::parse`] and [`Manifest::resolve`] find, together: the schema's
+    /// problems, then the semantic ones not already covered by them. The manifest and specs are
+    /// returned whenever the document could be read at all, so CSV files can be checked as well.
+    pub fn parse_and_resolve(file: &str, bytes: &[u8]) -> (Option<(Manifest, Specs)>, Vec<PackageError>) {
+        match Manifest::parse(file, bytes) {
+            Err(problems) => (None, problems),
+            Ok((manifest, report)) => {
+                let (specs, found) = manifest.resolve();
+                let mut problems = report.problems.clone();
+                problems.extend(found.into_iter().filter(|p| report.keeps(p)));
+                (Some((manifest, specs)), problems)
+            }
+        }
     }
 
     /// Canonical bytes: pretty JSON with a trailing newline, field order as declared.

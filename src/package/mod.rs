@@ -12,14 +12,16 @@ pub mod error;
 pub mod manifest;
 pub mod pack;
 pub mod rocrate;
+pub mod schema;
 pub mod signing;
+pub mod template;
 pub mod verify;
 pub mod vocabulary;
 pub mod zipread;
 
 pub use error::{PackageError, Rejection};
 pub use manifest::Manifest;
-pub use pack::{Compression, PackSummary, pack_dir, sign_package};
+pub use pack::{CheckedSource, Compression, PackSummary, check_dir, pack_checked, pack_dir, sign_package};
 pub use signing::{KeyId, PackageDigest, SecretKey, SignatureStatus, TrustSet};
-pub use verify::{VerifiedPackage, verify_file};
+pub use verify::{VerifiedPackage, verify_file, verify_file_with_progress};
 pub use zipread::Limits;

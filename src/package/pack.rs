@@ -1,8 +1,8 @@
 //! Building a package from a lab's source directory, and adding signatures to a package.
 //!
-//! A source directory holds `prequal.json`, the CSV datasets and attachments it names, nothing
-//! else. Packing checks all of it with the same rules verification applies and reports every
-//! problem at once; only a clean source becomes a package. The output is reproducible: entries
+//! A source directory holds `prequal.json`, the CSV datasets and attachments it names, and
+//! optionally a README.md for the lab, nothing else. Packing checks all of it with the same rules
+//! verification applies and reports every problem at once; only a clean source becomes a package. The output is reproducible: entries
 //! sorted by name, fixed timestamps and permissions, so the same inputs give the same bytes.
 //! Files are written to a temporary file beside the target and renamed into place, so an
 //! interrupted run never leaves a half-written package.
@@ -47,29 +47,62 @@ pub struct PackSummary {
 }
 
 const SOURCE_MANIFEST: &str = "prequal.json";
+/// The lab's notes beside the manifest (`prequal init` writes one): packed only when the
+/// manifest lists it as an attachment, never reported as unreferenced.
+const SOURCE_README: &str = "README.md";
 
-/// Builds `out` from the source directory `src`.
 /// What reading one source CSV gives: its row count, or the problems found in it.
 type ReadResult = std::io::Result<Result<usize, Vec<PackageError>>>;
 
-pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits) -> Result<PackSummary, Rejection> {
+/// A source directory that passed every check: what packing it needs.
+#[derive(Debug, Clone)]
+pub struct CheckedSource {
+    manifest_bytes: Vec<u8>,
+    manifest: Manifest,
+    /// Files named by the manifest, relative to the source dir: (media type, name).
+    referenced: BTreeMap<String, (String, String)>,
+    pub datasets: usize,
+    pub measurements: usize,
+    pub curves: usize,
+    pub curve_points: usize,
+}
+
+impl CheckedSource {
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+}
+
+/// Checks the source directory `src` as `prequal check` and `prequal pack` do: the manifest against
+/// its schema and the rules beyond it, every file referenced and present, every CSV cell. Reports
+/// every problem found, not just the first.
+pub fn check_dir(src: &Path, limits: Limits) -> Result<CheckedSource, Rejection> {
     let shown = |p: &Path| p.display().to_string();
     let manifest_path = src.join(SOURCE_MANIFEST);
+    if !manifest_path.is_file() && src.is_dir() {
+        return Err(PackageError::SourceInvalid {
+            path: shown(src),
+            detail:
+                "has no prequal.json; start a package with `prequal init --class permanent_magnet|battery_cell DIR`"
+                    .into(),
+        }
+        .into());
+    }
     let manifest_bytes = read_limited(&manifest_path, limits.max_metadata_size)?;
     check_json_depth(SOURCE_MANIFEST, &manifest_bytes, limits.max_json_depth)?;
-    let manifest = Manifest::from_json(SOURCE_MANIFEST, &manifest_bytes)?;
-    let mut problems = Vec::new();
-    let (specs, found) = manifest.resolve();
-    problems.extend(found);
+    let (parsed, mut problems) = Manifest::parse_and_resolve(SOURCE_MANIFEST, &manifest_bytes);
+    let Some((manifest, specs)) = parsed else {
+        return Err(Rejection { problems });
+    };
 
     // Every file in the source must be referenced, every reference must exist.
     let mut found_files = BTreeSet::new();
     walk(src, src, &mut found_files, &mut problems);
-    let mut referenced: BTreeMap<String, (&str, String)> = BTreeMap::new();
+    let mut referenced: BTreeMap<String, (String, String)> = BTreeMap::new();
     for ds in &manifest.datasets {
         referenced.insert(
             ds.file.clone(),
-            ("text/csv", ds.description.clone().unwrap_or_else(|| format!("{} ({})", ds.property, ds.id))),
+            ("text/csv".into(), ds.description.clone().unwrap_or_else(|| format!("{} ({})", ds.property, ds.id))),
         );
     }
     for c in &manifest.curves {
@@ -82,13 +115,13 @@ pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits
                 c.id
             )
         });
-        referenced.insert(c.file.clone(), ("text/csv", name));
+        referenced.insert(c.file.clone(), ("text/csv".into(), name));
     }
     for att in &manifest.attachments {
-        referenced.insert(att.file.clone(), (att.media_type.as_str(), att.description.clone()));
+        referenced.insert(att.file.clone(), (att.media_type.clone(), att.description.clone()));
     }
     for file in &found_files {
-        if file != SOURCE_MANIFEST && !referenced.contains_key(file) {
+        if file != SOURCE_MANIFEST && file != SOURCE_README && !referenced.contains_key(file) {
             problems.push(PackageError::UnreferencedFile { path: file.clone() });
         }
     }
@@ -134,13 +167,42 @@ pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits
     if !problems.is_empty() {
         return Err(Rejection { problems });
     }
+    Ok(CheckedSource {
+        manifest_bytes,
+        manifest,
+        referenced,
+        datasets: specs.datasets.len(),
+        measurements,
+        curves,
+        curve_points,
+    })
+}
+
+/// Builds `out` from the source directory `src`, after [`check_dir`] found no problem.
+pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits) -> Result<PackSummary, Rejection> {
+    let checked = check_dir(src, limits)?;
+    pack_checked(src, out, compression, &checked, &mut |_| {})
+}
+
+/// Packs a checked source; `progress` is told the bytes hashed and written as they go.
+pub fn pack_checked(
+    src: &Path,
+    out: &Path,
+    compression: Compression,
+    checked: &CheckedSource,
+    progress: &mut dyn FnMut(u64),
+) -> Result<PackSummary, Rejection> {
+    let shown = |p: &Path| p.display().to_string();
+    let manifest_bytes = &checked.manifest_bytes;
+    let manifest = &checked.manifest;
+    let referenced = &checked.referenced;
 
     // Hash the payload.
     let mut payload: BTreeMap<String, (Sha256Hash, u64)> = BTreeMap::new();
-    payload.insert(verify::PREQUAL_JSON.to_owned(), (Sha256Hash::of(&manifest_bytes), manifest_bytes.len() as u64));
+    payload.insert(verify::PREQUAL_JSON.to_owned(), (Sha256Hash::of(manifest_bytes), manifest_bytes.len() as u64));
     for file in referenced.keys() {
         let path = src.join(file);
-        let (hash, size) = hash_file(&path).map_err(|e| PackageError::io(shown(&path), e))?;
+        let (hash, size) = hash_file(&path, progress).map_err(|e| PackageError::io(shown(&path), e))?;
         payload.insert(format!("data/{file}"), (hash, size));
     }
     let mut crate_files: Vec<CrateFile<'_>> = Vec::new();
@@ -151,11 +213,11 @@ pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits
         media_type: "application/json",
         name: "prequal qualification manifest",
     });
-    for (file, (media_type, name)) in &referenced {
+    for (file, (media_type, name)) in referenced {
         let size = payload.get(&format!("data/{file}")).map_or(0, |(_, s)| *s);
-        crate_files.push(CrateFile { path: file, size, media_type, name });
+        crate_files.push(CrateFile { path: file, size, media_type: media_type.as_str(), name });
     }
-    let ro_crate = rocrate::build(&manifest, &crate_files);
+    let ro_crate = rocrate::build(manifest, &crate_files);
     payload.insert(verify::RO_CRATE_JSON.to_owned(), (Sha256Hash::of(&ro_crate), ro_crate.len() as u64));
 
     let payload_bytes: u64 = payload.values().map(|(_, s)| s).sum();
@@ -184,7 +246,7 @@ pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits
     entries.insert(bagit::BAG_INFO_TXT.into(), Source::Bytes(bag_info.as_bytes()));
     entries.insert(bagit::MANIFEST.into(), Source::Bytes(manifest_txt.as_bytes()));
     entries.insert(bagit::TAG_MANIFEST.into(), Source::Bytes(tag_manifest.as_bytes()));
-    entries.insert(verify::PREQUAL_JSON.into(), Source::Bytes(&manifest_bytes));
+    entries.insert(verify::PREQUAL_JSON.into(), Source::Bytes(manifest_bytes));
     entries.insert(verify::RO_CRATE_JSON.into(), Source::Bytes(&ro_crate));
     for file in referenced.keys() {
         let name = format!("data/{file}");
@@ -203,7 +265,8 @@ pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits
             match source {
                 Source::Bytes(b) => zip.write_all(b)?,
                 Source::File(path, expected, _) => {
-                    let mut reader = HashingReader::new(File::open(path)?);
+                    let mut reader =
+                        HashingReader::new(Progress { inner: File::open(path)?, progress: &mut *progress });
                     io::copy(&mut reader, &mut zip)?;
                     if reader.finish() != *expected {
                         return Err(zip::result::ZipError::Io(io::Error::other(format!(
@@ -223,10 +286,10 @@ pub fn pack_dir(src: &Path, out: &Path, compression: Compression, limits: Limits
         digest,
         payload_files: payload.len(),
         payload_bytes,
-        datasets: specs.datasets.len(),
-        measurements,
-        curves,
-        curve_points,
+        datasets: checked.datasets,
+        measurements: checked.measurements,
+        curves: checked.curves,
+        curve_points: checked.curve_points,
     })
 }
 
@@ -310,8 +373,22 @@ pub(crate) fn write_atomically(
     result
 }
 
-fn hash_file(path: &Path) -> io::Result<(Sha256Hash, u64)> {
-    let mut reader = HashingReader::new(File::open(path)?);
+/// A reader that reports how many bytes went through it.
+struct Progress<'p, R> {
+    inner: R,
+    progress: &'p mut dyn FnMut(u64),
+}
+
+impl<R: io::Read> io::Read for Progress<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.progress)(n as u64);
+        Ok(n)
+    }
+}
+
+fn hash_file(path: &Path, progress: &mut dyn FnMut(u64)) -> io::Result<(Sha256Hash, u64)> {
+    let mut reader = HashingReader::new(Progress { inner: File::open(path)?, progress });
     let size = io::copy(&mut reader, &mut io::sink())?;
     Ok((reader.finish(), size))
 }

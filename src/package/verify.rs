@@ -13,7 +13,8 @@
 //! 6. `data/prequal.json`: size and nesting limits, schema, vocabulary, units, references.
 //! 7. `data/ro-crate-metadata.json`: RO-Crate 1.1 structure; every payload file is a part.
 //! 8. Every payload file is referenced by the manifest (a dataset, an attachment or metadata).
-//! 9. Every payload file is streamed once: its SHA-256 must match (§3 "valid"); dataset and curve
+//! 9. Every payload file the payload manifest lists is streamed once (an unlisted one, refused in
+//!    step 5, is never inflated): its SHA-256 must match (§3 "valid"); dataset and curve
 //!    CSVs are parsed in the same pass (numbers, lots, columns; points per curve, B = μ0·H + J).
 //! 10. Signatures: each `signatures/*.json` is checked against the digest. Whether a signer is
 //!     trusted is a separate question ([`super::signing::TrustSet`], or the registry's keys).
@@ -96,6 +97,16 @@ impl VerifiedPackage {
 
 /// Verifies the package at `path`.
 pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejection> {
+    verify_file_with_progress(path, limits, &mut |_| {})
+}
+
+/// [`verify_file`], telling `progress` how many payload bytes were hashed as step 9 goes (for a
+/// progress bar; the payload's size is the sum of the entries' sizes).
+pub fn verify_file_with_progress(
+    path: &Path,
+    limits: Limits,
+    progress: &mut dyn FnMut(u64),
+) -> Result<VerifiedPackage, Rejection> {
     // Step 1.
     let mut zip = SafeZip::open(path, limits)?;
     let mut problems = Vec::new();
@@ -192,9 +203,16 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
         }
     };
     check_json_depth(PREQUAL_JSON, &manifest_bytes, limits.max_json_depth).map_err(|e| with(problems.clone(), e))?;
-    let manifest = Manifest::from_json(PREQUAL_JSON, &manifest_bytes).map_err(|e| with(problems.clone(), e))?;
-    let (specs, found) = manifest.resolve();
-    problems.extend(found);
+    let (manifest, specs) = match Manifest::parse_and_resolve(PREQUAL_JSON, &manifest_bytes) {
+        (Some(parsed), found) => {
+            problems.extend(found);
+            parsed
+        }
+        (None, found) => {
+            problems.extend(found);
+            return Err(Rejection { problems });
+        }
+    };
 
     // Step 7.
     match zip.read_metadata(RO_CRATE_JSON) {
@@ -245,11 +263,18 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
     let mut curves = Vec::new();
     let mut files = Vec::new();
     let mut payload_bytes = 0u64;
+    let mut skipped = 0usize;
     for (name, size) in &payload {
+        // An entry the payload manifest does not list was refused in step 5; it is never
+        // inflated (a small upload could otherwise make the verifier inflate gigabytes).
+        if !payload_manifest.contains_key(name) {
+            skipped += 1;
+            continue;
+        }
         let spec = spec_by_file.get(name).copied();
         let curve_spec = curve_by_file.get(name).copied();
         let outcome = zip.stream(name, |reader| {
-            let mut hashing = HashingReader::new(reader);
+            let mut hashing = HashingReader::new(Counted { inner: reader, progress: &mut *progress });
             let parsed = match spec {
                 Some(spec) => Some(dataset::read_csv(&mut hashing, name, spec, &lots)?),
                 None => None,
@@ -293,6 +318,7 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
         files.push(PayloadFile { path: name.clone(), size: *size, sha256: actual });
     }
     if let Some((octets, streams)) = oxum
+        && skipped == 0
         && (octets != payload_bytes || streams != payload.len() as u64)
     {
         problems.push(PackageError::BagInfoInvalid {
@@ -321,6 +347,20 @@ pub fn verify_file(path: &Path, limits: Limits) -> Result<VerifiedPackage, Rejec
         return Err(Rejection { problems });
     }
     Ok(VerifiedPackage { digest, manifest, manifest_bytes, datasets, curves, files, signatures, payload_bytes })
+}
+
+/// A reader reporting the bytes read through it.
+struct Counted<'p, R> {
+    inner: R,
+    progress: &'p mut dyn FnMut(u64),
+}
+
+impl<R: io::Read> io::Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.progress)(n as u64);
+        Ok(n)
+    }
 }
 
 fn with(mut problems: Vec<PackageError>, last: PackageError) -> Rejection {

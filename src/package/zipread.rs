@@ -102,10 +102,20 @@ impl SafeZip {
                 detail: "the file does not start with a zip local file header".into(),
             });
         }
-        check_trailer(&mut file, file_len).map_err(|e| PackageError::io(&shown, e))??;
+        let comment_len = check_trailer(&mut file, file_len).map_err(|e| PackageError::io(&shown, e))??;
         file.seek(SeekFrom::Start(0)).map_err(|e| PackageError::io(&shown, e))?;
 
         let mut archive = ZipArchive::new(file).map_err(|e| PackageError::TruncatedZip { detail: e.to_string() })?;
+        // A comment holding something that looks like an end record must not let two readers see
+        // two archives: the zip reader's record must be the one found here.
+        if archive.comment().len() as u64 != comment_len {
+            return Err(PackageError::HeaderMismatch {
+                detail: format!(
+                    "the archive comment is {} bytes to the zip reader but {comment_len} by the end record",
+                    archive.comment().len()
+                ),
+            });
+        }
         if archive.offset() != 0 {
             return Err(PackageError::HeaderMismatch {
                 detail: format!("{} bytes precede the first entry", archive.offset()),
@@ -282,23 +292,34 @@ impl SafeZip {
     }
 }
 
-/// Verifies the archive ends exactly with its end-of-central-directory record and no comment:
-/// bytes appended after it are refused.
-fn check_trailer(file: &mut File, len: u64) -> io::Result<Result<(), PackageError>> {
+/// The longest archive comment the end-of-central-directory record can declare (its length is a
+/// 16-bit field), so the comment is bounded by the format itself.
+pub const MAX_COMMENT: u64 = u16::MAX as u64;
+
+/// Verifies the archive ends exactly with its end-of-central-directory record and its comment
+/// (zip tools write comments; at most [`MAX_COMMENT`] bytes): bytes appended after the comment
+/// the record declares are refused. Returns the comment's length.
+fn check_trailer(file: &mut File, len: u64) -> io::Result<Result<u64, PackageError>> {
     const EOCD_LEN: u64 = 22;
     if len < EOCD_LEN + 4 {
         return Ok(Err(PackageError::TruncatedZip { detail: "file too short to hold a central directory".into() }));
     }
-    file.seek(SeekFrom::Start(len - EOCD_LEN))?;
-    let mut eocd = [0u8; EOCD_LEN as usize];
-    file.read_exact(&mut eocd)?;
-    if eocd[0..4] != *b"PK\x05\x06" {
-        return Ok(Err(PackageError::TruncatedZip {
-            detail: "no end-of-central-directory record at the end of the file (truncated, or data appended after it)"
-                .into(),
-        }));
-    }
-    Ok(Ok(()))
+    let tail_len = len.min(EOCD_LEN + MAX_COMMENT);
+    file.seek(SeekFrom::Start(len - tail_len))?;
+    let mut tail = vec![0u8; tail_len as usize];
+    file.read_exact(&mut tail)?;
+    // The record closest to the end whose declared comment runs exactly to the end of the file.
+    let eocd = EOCD_LEN as usize;
+    let found = (0..=tail.len() - eocd).rev().find_map(|at| {
+        let record = tail.get(at..at + eocd)?;
+        let comment = u16::from_le_bytes([record[20], record[21]]) as usize;
+        (record[0..4] == *b"PK\x05\x06" && at + eocd + comment == tail.len()).then_some(comment as u64)
+    });
+    Ok(found.ok_or_else(|| PackageError::TruncatedZip {
+        detail: "no end-of-central-directory record at the end of the file (truncated, or data appended after it \
+                 or after its comment)"
+            .into(),
+    }))
 }
 
 fn zip_detail(e: ZipError) -> String {
