@@ -95,11 +95,15 @@ impl ResponseError for ApiError {
             // The cause goes to the log under the request id; the client gets the code and
             // the id, never database or storage text.
             log::error!("req={} {code}: {}", request_id.as_deref().unwrap_or("-"), self.0);
+            let what = match &self.0 {
+                RegistryError::Blob(crate::store::blobs::BlobError::Unavailable { .. }) => {
+                    "the registry's object store did not answer; try again later"
+                }
+                _ => "the registry could not complete the request",
+            };
             let message = match &request_id {
-                Some(id) => format!(
-                    "the registry could not complete the request; its log holds the cause under request id {id}"
-                ),
-                None => "the registry could not complete the request; its log holds the cause".to_owned(),
+                Some(id) => format!("{what}; its log holds the cause under request id {id}"),
+                None => format!("{what}; its log holds the cause"),
             };
             (message.clone(), vec![ErrorDetail { code: code.clone(), message }])
         } else {
@@ -469,6 +473,11 @@ fn wants_html(req: &HttpRequest) -> bool {
         .is_some_and(|first| first.trim().starts_with("text/html"))
 }
 
+/// The client's `Accept-Encoding`, kept for handlers whose responses the `Compress` middleware
+/// does not touch.
+#[derive(Clone)]
+pub(crate) struct AcceptedEncoding(pub(crate) HeaderValue);
+
 /// Whether a response may be compressed: pages, stylesheets and JSON compress five- to
 /// tenfold; package downloads (zip, already compressed) and log tiles (hashes) do not, and
 /// compressing them would only cost the server CPU.
@@ -564,8 +573,12 @@ pub fn server(
             .wrap_fn(|mut req, srv| {
                 // Runs before `Compress`: a response that is not worth compressing is asked for
                 // without an encoding.
+                // Handlers that compress on their own terms (tlog-tiles entry bundles: gzip or
+                // nothing) still read what the client accepts, from the request's extensions.
                 if !compressible(req.path()) {
-                    req.headers_mut().remove(header::ACCEPT_ENCODING);
+                    if let Some(accepted) = req.headers_mut().remove(header::ACCEPT_ENCODING).next() {
+                        actix_web::HttpMessage::extensions_mut(&req).insert(AcceptedEncoding(accepted));
+                    }
                 }
                 srv.call(req)
             })

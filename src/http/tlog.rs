@@ -198,15 +198,19 @@ pub async fn get_log_entry_bundle(
 
 /// Whether `Accept-Encoding` lists gzip (or `*`) without `q=0`.
 fn accepts_gzip(req: &actix_web::HttpRequest) -> bool {
-    req.headers().get_all(header::ACCEPT_ENCODING).filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
-        |item| {
+    let kept = actix_web::HttpMessage::extensions(req).get::<super::AcceptedEncoding>().map(|a| a.0.clone());
+    let headers = req.headers().get_all(header::ACCEPT_ENCODING).cloned();
+    headers
+        .chain(kept)
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .flat_map(|v| v.split(',').map(str::to_owned).collect::<Vec<_>>())
+        .any(|item| {
             let mut parts = item.split(';').map(str::trim);
             let coding = parts.next().unwrap_or_default();
             let refused =
                 parts.any(|p| p.strip_prefix("q=").is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)));
             (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-        },
-    )
+        })
 }
 
 fn gzip_bytes(body: &[u8]) -> std::io::Result<Vec<u8>> {
