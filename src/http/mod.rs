@@ -575,10 +575,10 @@ pub fn server(
                 // without an encoding.
                 // Handlers that compress on their own terms (tlog-tiles entry bundles: gzip or
                 // nothing) still read what the client accepts, from the request's extensions.
-                if !compressible(req.path()) {
-                    if let Some(accepted) = req.headers_mut().remove(header::ACCEPT_ENCODING).next() {
-                        actix_web::HttpMessage::extensions_mut(&req).insert(AcceptedEncoding(accepted));
-                    }
+                if !compressible(req.path())
+                    && let Some(accepted) = req.headers_mut().remove(header::ACCEPT_ENCODING).next()
+                {
+                    actix_web::HttpMessage::extensions_mut(&req).insert(AcceptedEncoding(accepted));
                 }
                 srv.call(req)
             })
