@@ -118,9 +118,12 @@ fn signed_checkpoint(reg: &TestRegistry, path: &str) -> SignedCheckpoint {
 
 /// `prequal log verify` with `witnesses`, a quorum and optionally a state file.
 fn log_verify(reg: &TestRegistry, witnesses: &[&str], quorum: usize, state: Option<&Path>) -> Output {
-    let key = log_key(reg);
+    log_verify_at(&reg.url, &log_key(reg), witnesses, quorum, state)
+}
+
+fn log_verify_at(url: &str, key: &str, witnesses: &[&str], quorum: usize, state: Option<&Path>) -> Output {
     let quorum = quorum.to_string();
-    let mut args = vec!["log", "verify", "--registry", &reg.url, "--log-key", &key, "--quorum", &quorum, "--json"];
+    let mut args = vec!["log", "verify", "--registry", url, "--log-key", key, "--quorum", &quorum, "--json"];
     for w in witnesses {
         args.extend(["--witness", w]);
     }
@@ -161,7 +164,7 @@ fn witnesses_cosign_and_clients_require_a_quorum(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let (w1, w2, stranger) =
         (TestWitness::new(dir.path(), 1), TestWitness::new(dir.path(), 2), TestWitness::new(dir.path(), 3));
-    let reg = start(backend, &[&w1, &w2], false);
+    let reg = start(backend.clone(), &[&w1, &w2], false);
     let key = log_key(&reg);
     let both = [w1.vkey.as_str(), w2.vkey.as_str()];
 
@@ -286,6 +289,45 @@ fn witnesses_cosign_and_clients_require_a_quorum(backend: Backend) {
         assert_eq!(out_json(&out)["report"]["tree_size"], c.size + 1);
     }
     assert_eq!(signed_checkpoint(&reg, "/log/checkpoint").note().signatures().len(), 3);
+
+    // A mirror serves the origin's newest cosigned checkpoint of what it holds, so a client
+    // verifies against the mirror with the same quorum (it answered 503 before). The log grows
+    // once more first: the origin's current checkpoint is then not the cosigned one.
+    add_org(&reg, "grown-again");
+    let origin_cosigned = reg.get("/log/checkpoint/cosigned", None);
+    assert_eq!(origin_cosigned.status, 200);
+    let mirror_dir = tempfile::tempdir().unwrap();
+    let mirror_db = common::server::TestDb::new(&backend, mirror_dir.path());
+    let mut mirror = Command::new(env!("CARGO_BIN_EXE_prequal"))
+        .args(["mirror", "--upstream", &reg.url, "--upstream-key", &key, "--db", &mirror_db.url, "--data"])
+        .arg(mirror_dir.path().join("data"))
+        .args(["--listen", "127.0.0.1:0", "--interval", "1", "--workers", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mirror_url = common::server::listening_address(&mut mirror, "prequal mirror listening on ")
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the mirror starts");
+    let served = (0..300)
+        .find_map(|_| {
+            let res =
+                common::server::try_request(&format!("{mirror_url}/log/checkpoint/cosigned"), "GET", None, None, &[])
+                    .ok()?;
+            if res.status == 200 {
+                return Some(res);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            None
+        })
+        .expect("the mirror serves a cosigned checkpoint within 30 s");
+    assert_eq!(served.body, origin_cosigned.body, "the origin's cosigned checkpoint, verbatim");
+    let ok = log_verify_at(&mirror_url, &key, &both, 2, None);
+    let _ = mirror.kill();
+    let _ = mirror.wait();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+    assert_eq!(out_json(&ok)["report"]["from_cosigned_endpoint"], true);
+    assert_eq!(out_json(&ok)["report"]["tree_size"], c.size + 1);
 }
 
 /// Removes the log's entries from index `from` on (and the subtrees covering them), as an

@@ -45,8 +45,8 @@ use crate::log::split_view::{EVIDENCE_FORMAT, Evidence};
 use crate::log::tiles::{self, TILE_WIDTH};
 use crate::package::signing::{PackageDigest, decode_public_key, signing_message};
 use crate::package::{VerifiedPackage, verify_file};
-use crate::store::models::{KeyRow, OrganisationRow, SignatureRow};
-use crate::store::schema::{mirror_rejections, mirror_state, organisations, packages, signatures, signing_keys};
+use crate::store::models::{KeyRow, SignatureRow};
+use crate::store::schema::{mirror_rejections, mirror_state, packages, signatures, signing_keys};
 use crate::store::{AnyConnection, format_time, now_ms};
 
 /// The upstream, over HTTP (the command line implements it; tests may too). Package files
@@ -282,6 +282,18 @@ impl NodeSource for Extended<'_> {
 struct Refused {
     code: &'static str,
     message: String,
+}
+
+/// A shared rule's outcome as the mirror records it: applied (nothing newly stored), a refused
+/// entry, or a failure that stops the sync.
+fn replayed<T>(
+    outcome: std::result::Result<T, super::apply::ApplyError>,
+) -> Result<std::result::Result<bool, Refused>> {
+    match outcome {
+        Ok(_) => Ok(Ok(false)),
+        Err(super::apply::ApplyError::Broken { code, message, .. }) => Ok(Err(refused(code, message))),
+        Err(super::apply::ApplyError::Registry(e)) => Err(e.into()),
+    }
 }
 
 fn refused(code: &'static str, message: impl Into<String>) -> Refused {
@@ -665,6 +677,70 @@ impl Registry {
         up: &dyn Upstream,
         on_verified_checkpoint: &dyn Fn(&str),
     ) -> Result<SyncReport> {
+        let report = self.sync_entries(cfg, up, on_verified_checkpoint)?;
+        // Witness cosignatures are not part of the log: the upstream's newest cosigned
+        // checkpoint is followed separately, and a failure there never fails the sync.
+        if let Err(e) = self.follow_cosigned_checkpoint(up) {
+            log::warn!("mirror: the upstream's cosigned checkpoint was not taken: {e}");
+        }
+        Ok(report)
+    }
+
+    /// Keeps the upstream's newest witness-cosigned checkpoint when it is signed by the pinned
+    /// log key and its root is this mirror's own root at that size (a cosigned checkpoint
+    /// beyond what the mirror holds waits for the next sync). The witnesses' lines are kept as
+    /// served: clients check them against the witness keys they trust.
+    fn follow_cosigned_checkpoint(&self, up: &dyn Upstream) -> Result<()> {
+        let path = "/log/checkpoint/cosigned";
+        let body = match up.get(path, None).map_err(|e| upstream_error(path, e))? {
+            (200, body) => body,
+            (404, _) => return Ok(()),
+            (status, _) => return Err(MirrorError::Upstream(format!("GET {path}: status {status}"))),
+        };
+        let Some(state) = load_state(&mut *self.store.conn()?)? else { return Ok(()) };
+        let key = VerifierKey::parse(&state.upstream_key)
+            .map_err(|e| RegistryError::Internal(format!("the pinned upstream key: {e}")))?;
+        let note = String::from_utf8(body).map_err(|_| MirrorError::CheckpointInvalid("not UTF-8".into()))?;
+        let cosigned = open_checkpoint(&note, &key).map_err(MirrorError::CheckpointInvalid)?;
+        if self.mirrored_cosigned_checkpoint()?.as_deref() == Some(note.as_str()) {
+            return Ok(());
+        }
+        let mut conn = self.store.conn()?;
+        if cosigned.cp.size > transparency::head(&mut conn)?.0 {
+            return Ok(());
+        }
+        if transparency::tree_root_at(&mut conn, cosigned.cp.size)? != cosigned.cp.root {
+            return Err(MirrorError::CheckpointInvalid(format!(
+                "the cosigned checkpoint's root is not the verified log's root at size {}",
+                cosigned.cp.size
+            )));
+        }
+        drop(conn);
+        self.store.write(|conn| -> Result<usize, RegistryError> {
+            Ok(diesel::update(mirror_state::table.find(1))
+                .set(mirror_state::cosigned_checkpoint.eq(&note))
+                .execute(conn)?)
+        })?;
+        Ok(())
+    }
+
+    /// The upstream's newest witness-cosigned checkpoint this mirror holds (see
+    /// [`Registry::follow_cosigned_checkpoint`]).
+    pub(super) fn mirrored_cosigned_checkpoint(&self) -> Result<Option<String>, RegistryError> {
+        let stored: Option<Option<String>> = mirror_state::table
+            .find(1)
+            .select(mirror_state::cosigned_checkpoint)
+            .first(&mut *self.store.conn()?)
+            .optional()?;
+        Ok(stored.flatten())
+    }
+
+    fn sync_entries(
+        &self,
+        cfg: &MirrorConfig,
+        up: &dyn Upstream,
+        on_verified_checkpoint: &dyn Fn(&str),
+    ) -> Result<SyncReport> {
         let state = self.mirror_state(cfg, up)?;
         if let Some(reason) = state.halted_reason {
             return Err(MirrorError::Halted(reason));
@@ -958,50 +1034,9 @@ impl Registry {
         // A sealed entry the mirror may not open: kept, not replayed.
         let Some(event) = &event else { return Ok(Replayed::Kept) };
         let outcome = match event {
-            Event::OrganisationAdded { organisation, name, kind, country } => {
-                let exists = organisations::table.find(organisation).count().get_result::<i64>(conn)? > 0;
-                if exists {
-                    Err(refused("organisation_exists", format!("organisation '{organisation}' was added twice")))
-                } else {
-                    let row = OrganisationRow {
-                        id: organisation.clone(),
-                        name: name.clone(),
-                        kind: kind.clone(),
-                        country: country.clone(),
-                        created_at: at,
-                    };
-                    diesel::insert_into(organisations::table).values(&row).execute(conn)?;
-                    Ok(false)
-                }
-            }
-            Event::KeyAdded { key_id, organisation, public_key } => {
-                let org = organisations::table.find(organisation).count().get_result::<i64>(conn)? > 0;
-                let exists = signing_keys::table.find(key_id).count().get_result::<i64>(conn)? > 0;
-                let derived =
-                    decode_public_key(public_key).map(|k| crate::package::signing::KeyId::of(&k).as_str().to_owned());
-                if !org {
-                    Err(refused(
-                        "unknown_organisation",
-                        format!("key {key_id} of unknown organisation '{organisation}'"),
-                    ))
-                } else if exists {
-                    Err(refused("key_exists", format!("key {key_id} was added twice")))
-                } else if derived.as_deref() != Ok(key_id.as_str()) {
-                    Err(refused("key_id_mismatch", format!("key {key_id} is not the id of its public key")))
-                } else {
-                    let row = KeyRow {
-                        key_id: key_id.clone(),
-                        organisation_id: organisation.clone(),
-                        public_key: public_key.clone(),
-                        added_at: at,
-                        revoked_at: None,
-                        compromised: false,
-                        revocation_reason: None,
-                    };
-                    diesel::insert_into(signing_keys::table).values(&row).execute(conn)?;
-                    Ok(false)
-                }
-            }
+            // The origin's rules (super::apply), replayed.
+            Event::OrganisationAdded { .. } => replayed(super::apply::organisation_added(conn, event, at))?,
+            Event::KeyAdded { .. } => replayed(super::apply::key_added(conn, event, at))?,
             Event::KeyRevoked { key_id, effective_at, compromised, reason, .. } => {
                 let row: Option<KeyRow> =
                     signing_keys::table.find(key_id).select(KeyRow::as_select()).first(conn).optional()?;
@@ -1053,17 +1088,7 @@ impl Registry {
                     Err(r) => Err(refused(r.code, r.detail)),
                 }
             }
-            Event::Withdrawn { digest, reason } => {
-                let withdrawn: Option<Option<i64>> =
-                    packages::table.find(digest).select(packages::withdrawn_at).first(conn).optional()?;
-                if let Some(None) = withdrawn {
-                    diesel::update(packages::table.find(digest))
-                        .set((packages::withdrawn_at.eq(at), packages::withdrawn_reason.eq(reason)))
-                        .execute(conn)?;
-                    super::search_index::refresh(conn, std::slice::from_ref(digest))?;
-                }
-                Ok(false)
-            }
+            Event::Withdrawn { .. } => replayed(super::apply::withdrawn(conn, event, at))?,
         };
         match outcome {
             Ok(true) => Ok(Replayed::Stored),

@@ -4,6 +4,7 @@
 //!
 //! Every method blocks (database and file work); HTTP handlers call them inside `web::block`.
 
+mod apply;
 pub mod auth;
 pub mod demo;
 pub mod error;
@@ -172,22 +173,16 @@ impl Registry {
             country: new.country.clone(),
             created_at: now_ms(),
         };
-        self.store.write(|conn| -> Result<usize> {
-            diesel::insert_into(organisations::table).values(&row).execute(conn).map_err(|e| {
-                if is_unique_violation(&e) {
-                    RegistryError::Conflict(format!("organisation '{}' already exists", new.id))
-                } else {
-                    e.into()
-                }
-            })?;
-            let event = Event::OrganisationAdded {
-                organisation: row.id.clone(),
-                name: row.name.clone(),
-                kind: row.kind.clone(),
-                country: row.country.clone(),
-            };
+        let event = Event::OrganisationAdded {
+            organisation: row.id.clone(),
+            name: row.name.clone(),
+            kind: row.kind.clone(),
+            country: row.country.clone(),
+        };
+        self.store.write(|conn| -> Result<()> {
+            apply::organisation_added(conn, &event, row.created_at)?;
             transparency::append(conn, &event, row.created_at)?;
-            Ok(1)
+            Ok(())
         })?;
         organisation_view(row)
     }
@@ -226,30 +221,16 @@ impl Registry {
     pub fn add_key(&self, organisation: &str, new: &NewKey) -> Result<SigningKey> {
         let key = decode_public_key(new.public_key.trim())
             .map_err(|e| RegistryError::bad_request(format!("public_key: {e}")))?;
-        let row = KeyRow {
+        let event = Event::KeyAdded {
             key_id: KeyId::of(&key).as_str().to_owned(),
-            organisation_id: organisation.to_owned(),
+            organisation: organisation.to_owned(),
             public_key: new.public_key.trim().to_owned(),
-            added_at: now_ms(),
-            revoked_at: None,
-            compromised: false,
-            revocation_reason: None,
         };
-        self.store.write(|conn| {
-            self.organisation_row(conn, organisation)?;
-            diesel::insert_into(signing_keys::table).values(&row).execute(conn).map_err(|e| {
-                if is_unique_violation(&e) {
-                    RegistryError::Conflict(format!("key {} is already registered", row.key_id))
-                } else {
-                    e.into()
-                }
-            })?;
-            let event = Event::KeyAdded {
-                key_id: row.key_id.clone(),
-                organisation: row.organisation_id.clone(),
-                public_key: row.public_key.clone(),
-            };
-            transparency::append(conn, &event, row.added_at)
+        let at = now_ms();
+        let row = self.store.write(|conn| -> Result<KeyRow> {
+            let row = apply::key_added(conn, &event, at)?;
+            transparency::append(conn, &event, at)?;
+            Ok(row)
         })?;
         Ok(key_view(row, now_ms()))
     }

@@ -885,13 +885,9 @@ impl Registry {
                     row.organisation_id
                 )));
             }
-            if row.withdrawn_at.is_none() {
-                let now = now_ms();
-                diesel::update(packages::table.find(&digest))
-                    .set((packages::withdrawn_at.eq(now), packages::withdrawn_reason.eq(reason.trim())))
-                    .execute(conn)?;
-                super::search_index::refresh(conn, std::slice::from_ref(&digest))?;
-                let event = Event::Withdrawn { digest: digest.clone(), reason: reason.trim().to_owned() };
+            let now = now_ms();
+            let event = Event::Withdrawn { digest: digest.clone(), reason: reason.trim().to_owned() };
+            if super::apply::withdrawn(conn, &event, now)? {
                 super::transparency::append(conn, &event, now)?;
             }
             Ok(())

@@ -302,7 +302,30 @@ impl Store {
             self.sqlite_writer.as_ref().map(|m| m.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         let mut conn = self.conn()?;
         let conn: &mut AnyConnection = &mut conn;
-        conn.transaction(f)
+        // SQLite: BEGIN IMMEDIATE, so that the write lock is taken (waiting out another
+        // process's writer with the busy timeout) before the transaction reads. A deferred
+        // transaction that reads first and then writes cannot wait for the lock: SQLite answers
+        // "database is locked" at once when another process wrote in between.
+        let AnyConnection::Sqlite(sqlite) = conn else { return conn.transaction(f) };
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+        let result = f(conn);
+        let AnyConnection::Sqlite(sqlite) = conn else {
+            return Err(StoreError::Unavailable("the connection changed backend".into()).into());
+        };
+        match result {
+            Ok(value) => match AnsiTransactionManager::commit_transaction(sqlite) {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    let _ = AnsiTransactionManager::rollback_transaction(sqlite);
+                    Err(e.into())
+                }
+            },
+            Err(e) => {
+                AnsiTransactionManager::rollback_transaction(sqlite)?;
+                Err(e)
+            }
+        }
     }
 
     /// Whether blob locks are real (PostgreSQL) rather than no-ops (SQLite).

@@ -259,6 +259,7 @@ diesel::table! {
         evidence_file -> Nullable<Text>,
         last_sync_at -> Nullable<BigInt>,
         last_error -> Nullable<Text>,
+        cosigned_checkpoint -> Nullable<Text>,
     }
 }
 

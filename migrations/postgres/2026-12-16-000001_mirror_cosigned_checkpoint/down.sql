@@ -1,0 +1,1 @@
+ALTER TABLE mirror_state DROP COLUMN cosigned_checkpoint;
