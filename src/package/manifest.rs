@@ -377,6 +377,27 @@ pub enum Releasability {
     Restricted { organisations: Vec<String> },
 }
 
+impl Releasability {
+    /// The level as stored and logged: `public`, `allied` or `restricted`.
+    pub fn level(&self) -> &'static str {
+        match self {
+            Releasability::Public => "public",
+            Releasability::Allied { .. } => "allied",
+            Releasability::Restricted { .. } => "restricted",
+        }
+    }
+
+    /// Whether a copy kept for organisations of `country` (a mirror of an allied body) may hold
+    /// the package: public ones, and allied ones that list the country; never restricted ones.
+    pub fn releasable_to_country(&self, country: &str) -> bool {
+        match self {
+            Releasability::Public => true,
+            Releasability::Allied { countries } => countries.iter().any(|c| c == country),
+            Releasability::Restricted { .. } => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Terms {

@@ -3,10 +3,11 @@
 //! appends it to the log) and by mirrors replaying the log (after verifying the entry). A rule
 //! written here is written once: an origin and its mirrors cannot apply it differently.
 //!
-//! Kinds covered so far: organisation added, key added, package withdrawn; key revocations go
+//! Kinds covered so far: organisation added, key added, countersigned, package withdrawn, and
+//! the naming rule of a publication ([`name_taken`]); key revocations go
 //! through [`super::key_revocation`] and profile versions through [`super::profiles`], both also
-//! shared. Publication and countersignature still have their origin and mirror paths (see the
-//! README's architecture section).
+//! shared. Publication still has its origin and mirror paths around the shared naming rule and
+//! signer check (`packages::check_signers`).
 
 use diesel::prelude::*;
 
@@ -14,8 +15,8 @@ use super::{RegistryError, is_unique_violation};
 use crate::log::entry::Event;
 use crate::package::signing::{KeyId, decode_public_key};
 use crate::store::AnyConnection;
-use crate::store::models::{KeyRow, OrganisationRow};
-use crate::store::schema::{organisations, packages, signing_keys};
+use crate::store::models::{KeyRow, OrganisationRow, SignatureRow};
+use crate::store::schema::{organisations, packages, signatures, signing_keys};
 
 /// Why an event cannot be applied to the state it meets.
 #[derive(Debug)]
@@ -131,6 +132,97 @@ pub(super) fn key_added(conn: &mut AnyConnection, event: &Event, at: i64) -> Res
     };
     insert_new(diesel::insert_into(signing_keys::table).values(&row).execute(conn), "key_exists", exists)?;
     Ok(row)
+}
+
+/// `countersigned`: a certifier's signature over a package's digest, by a registered key of that
+/// certifier not revoked at `at`, verifying with the registered public key; stored once (a key
+/// countersigns a package once). Returns whether it was new. The package must be held (the
+/// caller checks: the origin by the reader's access, a mirror by what it stores).
+pub(super) fn countersigned(conn: &mut AnyConnection, event: &Event, at: i64) -> Result<bool, ApplyError> {
+    use base64::Engine as _;
+    use ed25519_dalek::Verifier as _;
+    let Event::Countersigned { digest, key_id, organisation, signature } = event else {
+        return Err(ApplyError::Registry(RegistryError::Internal("not a countersigned event".into())));
+    };
+    let key: Option<KeyRow> = signing_keys::table.find(key_id).select(KeyRow::as_select()).first(conn).optional()?;
+    let Some(key) = key else {
+        return Err(broken(Broken::Unknown, "unknown_key", format!("key {key_id} is not registered")));
+    };
+    if key.organisation_id != *organisation {
+        return Err(broken(
+            Broken::Invalid,
+            "signer_not_allowed",
+            format!("key {key_id} belongs to '{}', not to '{organisation}'", key.organisation_id),
+        ));
+    }
+    if key.revoked_at.is_some_and(|t| t <= at) {
+        return Err(broken(Broken::Invalid, "key_revoked", format!("key {key_id} is revoked")));
+    }
+    let verifies = (|| {
+        let pk = decode_public_key(&key.public_key).ok()?;
+        let raw: [u8; 64] = base64::engine::general_purpose::STANDARD.decode(signature).ok()?.try_into().ok()?;
+        let parsed = crate::package::signing::PackageDigest::parse(digest)?;
+        pk.verify(&crate::package::signing::signing_message(&parsed), &ed25519_dalek::Signature::from_bytes(&raw)).ok()
+    })();
+    if verifies.is_none() {
+        return Err(broken(
+            Broken::Invalid,
+            "signature_invalid",
+            format!("the countersignature by {key_id} does not verify"),
+        ));
+    }
+    let stored = signatures::table.find((digest, key_id)).count().get_result::<i64>(conn)? > 0;
+    if stored {
+        return Ok(false);
+    }
+    let row = SignatureRow {
+        digest: digest.clone(),
+        key_id: key_id.clone(),
+        organisation_id: organisation.clone(),
+        kind: "countersignature".to_owned(),
+        signature: signature.clone(),
+        source: "api".to_owned(),
+        added_at: at,
+    };
+    match diesel::insert_into(signatures::table).values(&row).execute(conn) {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
+    super::search_index::refresh(conn, std::slice::from_ref(digest))?;
+    Ok(true)
+}
+
+/// Why `organisation` may not publish a name and version.
+pub(super) enum NameTaken {
+    /// The name belongs to another organisation, the one that first published it.
+    OwnedBy(String),
+    /// This version of the name is published already, as the package `existing`.
+    VersionPublished { existing: String },
+}
+
+/// The naming rule of `package_published`: a name belongs to the organisation that first
+/// published it, and each version of it is published once. `None` when `organisation` may
+/// publish `name` `version`.
+pub(super) fn name_taken(
+    conn: &mut AnyConnection,
+    organisation: &str,
+    name: &str,
+    version: &str,
+) -> Result<Option<NameTaken>, RegistryError> {
+    // Every version of a name has the same owner, so any one row tells.
+    let owner: Option<String> =
+        packages::table.filter(packages::name.eq(name)).select(packages::organisation_id).first(conn).optional()?;
+    if let Some(owner) = owner.filter(|o| o != organisation) {
+        return Ok(Some(NameTaken::OwnedBy(owner)));
+    }
+    let existing: Option<String> = packages::table
+        .filter(packages::name.eq(name))
+        .filter(packages::version.eq(version))
+        .select(packages::digest)
+        .first(conn)
+        .optional()?;
+    Ok(existing.map(|existing| NameTaken::VersionPublished { existing }))
 }
 
 /// `package_withdrawn`: marks a package withdrawn (kept, never deleted) and refreshes its search

@@ -26,10 +26,7 @@
 use std::io::Read as _;
 use std::path::PathBuf;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use diesel::prelude::*;
-use ed25519_dalek::Verifier as _;
 use serde::Serialize;
 use tempfile::NamedTempFile;
 use utoipa::ToSchema;
@@ -43,10 +40,10 @@ use crate::log::merkle::{self, Hash, NodeSource, ProofError};
 use crate::log::note::{Note, VerifierKey};
 use crate::log::split_view::{EVIDENCE_FORMAT, Evidence};
 use crate::log::tiles::{self, TILE_WIDTH};
-use crate::package::signing::{PackageDigest, decode_public_key, signing_message};
+
 use crate::package::{VerifiedPackage, verify_file};
-use crate::store::models::{KeyRow, SignatureRow};
-use crate::store::schema::{mirror_rejections, mirror_state, packages, signatures, signing_keys};
+use crate::store::models::KeyRow;
+use crate::store::schema::{mirror_rejections, mirror_state, packages, signing_keys};
 use crate::store::{AnyConnection, format_time, now_ms};
 
 /// The upstream, over HTTP (the command line implements it; tests may too). Package files
@@ -1054,27 +1051,11 @@ impl Registry {
                 Some(Err(r)) => Err(r),
                 None => Err(refused("package_unavailable", "the package was not fetched")),
             },
-            Event::Countersigned { digest, key_id, organisation, signature } => {
+            Event::Countersigned { digest, .. } => {
                 if packages::table.find(digest).count().get_result::<i64>(conn)? == 0 {
                     return Ok(Replayed::Kept);
                 }
-                match check_countersignature(conn, digest, key_id, organisation, signature, at)? {
-                    Err(r) => Err(r),
-                    Ok(()) => {
-                        let row = SignatureRow {
-                            digest: digest.clone(),
-                            key_id: key_id.clone(),
-                            organisation_id: organisation.clone(),
-                            kind: "countersignature".to_owned(),
-                            signature: signature.clone(),
-                            source: "api".to_owned(),
-                            added_at: at,
-                        };
-                        diesel::insert_into(signatures::table).values(&row).execute(conn)?;
-                        super::search_index::refresh(conn, std::slice::from_ref(digest))?;
-                        Ok(false)
-                    }
-                }
+                replayed(super::apply::countersigned(conn, event, at))?
             }
             // The origin's rule, replayed: the issuer's key in force at the entry's time, the
             // same ownership and immutability, the same stored bytes.
@@ -1120,14 +1101,8 @@ impl Registry {
         if v.digest().to_string() != *digest {
             return Ok(Err(refused("digest_mismatch", format!("the file's package digest is {}", v.digest()))));
         }
-        use crate::package::manifest::Releasability;
-        let (level, releasable) = match (&m.releasability, &cfg.country) {
-            (Releasability::Public, _) => ("public", true),
-            (Releasability::Allied { countries }, country) => {
-                ("allied", country.as_ref().is_none_or(|c| countries.iter().any(|x| x == c)))
-            }
-            (Releasability::Restricted { .. }, country) => ("restricted", country.is_none()),
-        };
+        let level = m.releasability.level();
+        let releasable = cfg.country.as_deref().is_none_or(|c| m.releasability.releasable_to_country(c));
         if (m.name.as_str(), m.version.as_str(), level) != (name.as_str(), version.as_str(), releasability.as_str()) {
             return Ok(Err(refused(
                 "manifest_mismatch",
@@ -1153,21 +1128,21 @@ impl Registry {
         if !signed.iter().any(|(_, kind)| kind == "author") {
             return Ok(Err(refused("not_signed_by_uploader", format!("no signature by '{organisation}'"))));
         }
-        let owner: Option<String> =
-            packages::table.filter(packages::name.eq(name)).select(packages::organisation_id).first(conn).optional()?;
-        if owner.as_ref().is_some_and(|o| o != organisation) {
-            return Ok(Err(refused(
-                "name_owned_by_other_organisation",
-                format!("'{name}' belongs to another organisation"),
-            )));
+        // The origin's naming rule; a digest already stored is the same conflict.
+        match super::apply::name_taken(conn, organisation, name, version)? {
+            Some(super::apply::NameTaken::OwnedBy(_)) => {
+                return Ok(Err(refused(
+                    "name_owned_by_other_organisation",
+                    format!("'{name}' belongs to another organisation"),
+                )));
+            }
+            Some(super::apply::NameTaken::VersionPublished { .. }) => {
+                return Ok(Err(refused("version_conflict", format!("{name} {version} is already stored"))));
+            }
+            None => {}
         }
-        let taken = packages::table
-            .filter(packages::name.eq(name).and(packages::version.eq(version)).or(packages::digest.eq(digest)))
-            .count()
-            .get_result::<i64>(conn)?
-            > 0;
-        if taken {
-            return Ok(Err(refused("version_conflict", format!("{name} {version} is already stored"))));
+        if packages::table.find(digest).count().get_result::<i64>(conn)? > 0 {
+            return Ok(Err(refused("version_conflict", format!("{digest} is already stored"))));
         }
         if !releasable {
             let country = cfg.country.as_deref().unwrap_or("");
@@ -1198,38 +1173,6 @@ enum Replayed {
     Stored,
     Rejected,
     Kept,
-}
-
-/// A countersignature entry: by a logged, unrevoked key of the named certifier, over the
-/// package's digest.
-fn check_countersignature(
-    conn: &mut AnyConnection,
-    digest: &str,
-    key_id: &str,
-    organisation: &str,
-    signature: &str,
-    at: i64,
-) -> Result<std::result::Result<(), Refused>> {
-    let key: Option<KeyRow> = signing_keys::table.find(key_id).select(KeyRow::as_select()).first(conn).optional()?;
-    let Some(key) = key else {
-        return Ok(Err(refused("unknown_key", format!("key {key_id} has no earlier log entry"))));
-    };
-    if key.organisation_id != organisation {
-        return Ok(Err(refused("signer_not_allowed", format!("key {key_id} is not '{organisation}''s"))));
-    }
-    if key.revoked_at.is_some_and(|t| t <= at) {
-        return Ok(Err(refused("key_revoked", format!("key {key_id} was revoked before this entry"))));
-    }
-    let valid = (|| {
-        let pk = decode_public_key(&key.public_key).ok()?;
-        let raw: [u8; 64] = B64.decode(signature).ok()?.try_into().ok()?;
-        let parsed = PackageDigest::parse(digest)?;
-        pk.verify(&signing_message(&parsed), &ed25519_dalek::Signature::from_bytes(&raw)).ok()
-    })();
-    Ok(match valid {
-        Some(()) => Ok(()),
-        None => Err(refused("signature_invalid", format!("the countersignature by {key_id} does not verify"))),
-    })
 }
 
 fn hash_file(path: &std::path::Path) -> std::io::Result<(String, u64)> {

@@ -10,7 +10,7 @@ use tempfile::NamedTempFile;
 use super::auth::{self, OrgKind, Principal, Reader};
 use super::error::RegistryError;
 use super::views::*;
-use super::{Registry, Result, is_unique_violation};
+use super::{Registry, Result};
 use crate::log::entry::Event;
 use crate::package::manifest::Releasability;
 use crate::package::signing::{CheckedSignature, check_signature, encode_public_key};
@@ -47,13 +47,14 @@ pub(super) fn parse_digest(s: &str) -> Result<PackageDigest> {
 }
 
 fn releasability_grants(r: &Releasability) -> (&'static str, Vec<String>) {
-    match r {
-        Releasability::Public => ("public", Vec::new()),
-        Releasability::Allied { countries } => ("allied", countries.iter().map(|c| auth::country_grant(c)).collect()),
+    let grants = match r {
+        Releasability::Public => Vec::new(),
+        Releasability::Allied { countries } => countries.iter().map(|c| auth::country_grant(c)).collect(),
         Releasability::Restricted { organisations } => {
-            ("restricted", organisations.iter().map(|o| auth::organisation_grant(o)).collect())
+            organisations.iter().map(|o| auth::organisation_grant(o)).collect()
         }
-    }
+    };
+    (r.level(), grants)
 }
 
 /// Packages `reader` may see, as a boxed query to refine.
@@ -637,32 +638,21 @@ impl Registry {
 
     /// A name belongs to the organisation that first published it; a version is published once.
     fn check_name(&self, conn: &mut AnyConnection, principal: &Principal, name: &str, version: &str) -> Result<()> {
-        // Every version of a name has the same owner, so any one row tells.
-        let owner: Option<String> =
-            packages::table.filter(packages::name.eq(name)).select(packages::organisation_id).first(conn).optional()?;
-        if let Some(owner) = owner.filter(|o| *o != principal.organisation) {
-            // Named only to a caller who may read one of the name's packages.
-            let readable: i64 = visible(&Reader::of(Some(principal)))
-                .filter(packages::name.eq(name.to_owned()))
-                .count()
-                .get_result(conn)?;
-            let owner = (readable > 0).then_some(owner);
-            return Err(RegistryError::NameOwned { name: name.to_owned(), owner });
+        match super::apply::name_taken(conn, &principal.organisation, name, version)? {
+            None => Ok(()),
+            Some(super::apply::NameTaken::OwnedBy(owner)) => {
+                // Named only to a caller who may read one of the name's packages.
+                let readable: i64 = visible(&Reader::of(Some(principal)))
+                    .filter(packages::name.eq(name.to_owned()))
+                    .count()
+                    .get_result(conn)?;
+                let owner = (readable > 0).then_some(owner);
+                Err(RegistryError::NameOwned { name: name.to_owned(), owner })
+            }
+            Some(super::apply::NameTaken::VersionPublished { existing }) => {
+                Err(RegistryError::VersionConflict { name: name.to_owned(), version: version.to_owned(), existing })
+            }
         }
-        let existing: Option<String> = packages::table
-            .filter(packages::name.eq(name))
-            .filter(packages::version.eq(version))
-            .select(packages::digest)
-            .first(conn)
-            .optional()?;
-        if let Some(existing) = existing {
-            return Err(RegistryError::VersionConflict {
-                name: name.to_owned(),
-                version: version.to_owned(),
-                existing,
-            });
-        }
-        Ok(())
     }
 
     /// Packages the reader may see, filtered and paged.
@@ -816,53 +806,35 @@ impl Registry {
         let (Some(key_id), Some(pk), Some(raw)) = (&checked.key_id, &checked.public_key, &checked.signature) else {
             return Err(signature_problem("signature_invalid", &checked, "incomplete signature"));
         };
-        let key: KeyRow = signing_keys::table
-            .find(key_id.as_str())
-            .select(KeyRow::as_select())
-            .first(&mut conn)
-            .optional()?
-            .ok_or_else(|| signature_problem("unknown_key", &checked, format!("key {key_id} is not registered")))?;
-        if key.organisation_id != principal.organisation {
-            return Err(signature_problem(
-                "signer_not_allowed",
-                &checked,
-                format!("key {key_id} belongs to '{}', not to '{}'", key.organisation_id, principal.organisation),
-            ));
-        }
-        if key.public_key != encode_public_key(pk) {
+        // The signature file names its public key: it must be the registered one. Everything
+        // else about the key (its organisation, not revoked, the signature verifying) is the
+        // rule every countersignature meets, at the origin and on mirrors (apply::countersigned).
+        let registered: Option<String> =
+            signing_keys::table.find(key_id.as_str()).select(signing_keys::public_key).first(&mut conn).optional()?;
+        if registered.is_some_and(|k| k != encode_public_key(pk)) {
             return Err(signature_problem("signature_invalid", &checked, "public key differs from the registered one"));
         }
-        let now = now_ms();
-        if key.revoked_at.is_some_and(|t| t <= now) {
-            return Err(signature_problem("key_revoked", &checked, format!("key {key_id} is revoked")));
-        }
         drop(conn);
-        let row = SignatureRow {
+        let event = Event::Countersigned {
             digest: digest.clone(),
             key_id: key_id.as_str().to_owned(),
-            organisation_id: principal.organisation.clone(),
-            kind: "countersignature".to_owned(),
+            organisation: principal.organisation.clone(),
             signature: B64.encode(raw),
-            source: "api".to_owned(),
-            added_at: now,
         };
         let created = self.store.write(|conn| -> Result<bool> {
-            match diesel::insert_into(signatures::table).values(&row).execute(conn) {
-                Ok(_) => {
-                    super::search_index::refresh(conn, std::slice::from_ref(&row.digest))?;
-                    let event = Event::Countersigned {
-                        digest: row.digest.clone(),
-                        key_id: row.key_id.clone(),
-                        organisation: row.organisation_id.clone(),
-                        signature: row.signature.clone(),
-                    };
-                    let index = super::transparency::append(conn, &event, row.added_at)?;
-                    let signer = [(checked.file.clone(), row.key_id.clone())];
+            let now = now_ms();
+            match super::apply::countersigned(conn, &event, now) {
+                Ok(true) => {
+                    let index = super::transparency::append(conn, &event, now)?;
+                    let signer = [(checked.file.clone(), key_id.as_str().to_owned())];
                     super::transparency::require_keys_in_force(conn, &signer, index, now_ms())?;
                     Ok(true)
                 }
-                Err(e) if is_unique_violation(&e) => Ok(false),
-                Err(e) => Err(e.into()),
+                Ok(false) => Ok(false),
+                Err(super::apply::ApplyError::Broken { code, message, .. }) => {
+                    Err(signature_problem(code, &checked, message))
+                }
+                Err(super::apply::ApplyError::Registry(e)) => Err(e),
             }
         })?;
         Ok((self.detail(&reader, &digest)?, created))
