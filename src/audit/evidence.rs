@@ -216,10 +216,8 @@ pub fn verify_bundle(path: &Path, policy: &EvidencePolicy, limits: Limits) -> Re
         Some(commitment) => {
             let opening = bundle.sealed.as_ref().ok_or_else(|| not_this("the entry is sealed and not opened"))?;
             let salt = hex::decode(&opening.salt).map_err(|_| EvidenceError::SealMismatch)?;
-            let mut h = Sha256::new();
-            h.update(&salt);
-            h.update(opening.full_entry.as_bytes());
-            if commitment != format!("sha256:{}", hex::encode(h.finalize())) {
+            let sealed = crate::log::entry::seal_commitment(&salt, opening.full_entry.as_bytes());
+            if commitment != format!("sha256:{}", hex::encode(sealed)) {
                 return Err(EvidenceError::SealMismatch);
             }
             if entry_field(&opening.full_entry, "digest") != entry_field(&bundle.log_entry, "digest") {

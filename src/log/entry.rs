@@ -243,16 +243,13 @@ impl Event {
     /// committing to its full entry `full` with `salt` (see the module docs). `None` for kinds
     /// that are not about a package.
     pub fn encode_sealed(&self, at: i64, level: &str, salt: &[u8], full: &[u8]) -> Option<Vec<u8>> {
-        use sha2::Digest as _;
         let digest = match self {
             Event::PackagePublished { digest, .. }
             | Event::Countersigned { digest, .. }
             | Event::Withdrawn { digest, .. } => digest,
             _ => return None,
         };
-        let mut h = sha2::Sha256::new();
-        h.update(salt);
-        h.update(full);
+        let commitment = seal_commitment(salt, full);
         let mut s = format!("{ENTRY_VERSION}\nkind {}\nat {}\n", self.kind(), format_time(at));
         for (name, value) in [("digest", digest.as_str()), ("releasability", level)] {
             s.push_str(name);
@@ -260,7 +257,7 @@ impl Event {
             escape(value, &mut s);
             s.push('\n');
         }
-        s.push_str(&format!("sealed sha256:{}\n", hex::encode(h.finalize())));
+        s.push_str(&format!("sealed sha256:{}\n", hex::encode(commitment)));
         Some(s.into_bytes())
     }
 
@@ -438,6 +435,17 @@ impl Event {
         }
         Ok(s.into_bytes())
     }
+}
+
+/// The commitment a sealed entry carries (`sealed sha256:<hex>`): SHA-256 of the salt followed
+/// by the full entry. The one place it is computed: sealing, mirrors opening sealed entries,
+/// the integrity check and offline evidence all call it.
+pub fn seal_commitment(salt: &[u8], full: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(salt);
+    h.update(full);
+    h.finalize().into()
 }
 
 #[cfg(test)]

@@ -93,6 +93,29 @@ impl<R: std::io::Read> std::io::Read for HashingReader<R> {
     }
 }
 
+/// The SHA-256 and size of a file, read once in 64 KiB steps; `progress` hears of each step's
+/// bytes. The one file-hashing helper: packing, mirrors checking a downloaded package and the
+/// integrity check of stored blobs all use it.
+pub fn hash_file(path: &std::path::Path, progress: &mut dyn FnMut(u64)) -> std::io::Result<(Sha256Hash, u64)> {
+    let mut reader = HashingReader::new(Progress { inner: std::fs::File::open(path)?, progress });
+    let size = std::io::copy(&mut reader, &mut std::io::sink())?;
+    Ok((reader.finish(), size))
+}
+
+/// A reader that reports each read's size.
+pub(crate) struct Progress<'p, R> {
+    pub(crate) inner: R,
+    pub(crate) progress: &'p mut dyn FnMut(u64),
+}
+
+impl<R: std::io::Read> std::io::Read for Progress<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.progress)(n as u64);
+        Ok(n)
+    }
+}
+
 /// Encodes a path for a manifest line (RFC 8493 §2.1.3: CR, LF and % are percent-encoded).
 pub fn encode_path(path: &str) -> String {
     path.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")

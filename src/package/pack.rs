@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
 
-use super::bagit::{self, BagInfo, HashingReader, Sha256Hash};
+use super::bagit::{self, BagInfo, HashingReader, Progress, Sha256Hash, hash_file};
 use super::curve;
 use super::dataset;
 use super::error::{PackageError, Rejection};
@@ -374,25 +374,6 @@ pub(crate) fn write_atomically(
 }
 
 /// A reader that reports how many bytes went through it.
-struct Progress<'p, R> {
-    inner: R,
-    progress: &'p mut dyn FnMut(u64),
-}
-
-impl<R: io::Read> io::Read for Progress<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        (self.progress)(n as u64);
-        Ok(n)
-    }
-}
-
-fn hash_file(path: &Path, progress: &mut dyn FnMut(u64)) -> io::Result<(Sha256Hash, u64)> {
-    let mut reader = HashingReader::new(Progress { inner: File::open(path)?, progress });
-    let size = io::copy(&mut reader, &mut io::sink())?;
-    Ok((reader.finish(), size))
-}
-
 fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, PackageError> {
     let shown = path.display().to_string();
     let meta = fs::metadata(path)

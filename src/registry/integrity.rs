@@ -12,11 +12,9 @@
 //! Problems are collected, not stopped at, so one report lists them all.
 
 use std::collections::HashMap;
-use std::io::Read as _;
 
 use diesel::prelude::*;
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 
 use super::{Registry, Result};
 use crate::log::merkle;
@@ -53,20 +51,6 @@ impl IntegrityReport {
     }
 }
 
-fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
 /// The `sealed sha256:<hex>` commitment line of a sealed entry.
 fn sealed_commitment(entry: &[u8]) -> Option<&str> {
     std::str::from_utf8(entry).ok()?.lines().find_map(|l| l.strip_prefix("sealed sha256:"))
@@ -98,7 +82,7 @@ impl Registry {
                 }
             };
             let path = local.path();
-            match sha256_file(path) {
+            match crate::package::bagit::hash_file(path, &mut |_| {}).map(|(h, _)| h.to_hex()) {
                 Ok(actual) if actual == *blob => {}
                 Ok(actual) => {
                     problem("blob_hash_mismatch", digest, format!("stored file sha256:{blob} now hashes to {actual}"));
@@ -149,10 +133,8 @@ impl Registry {
                     problem("leaf_hash_mismatch", &at, "the stored leaf hash is not the hash of the entry".into());
                 }
                 if let (Some(full), Some(salt)) = (&sealed_full, &salt) {
-                    let mut h = Sha256::new();
-                    h.update(salt);
-                    h.update(full);
-                    if sealed_commitment(&entry) != Some(hex::encode(h.finalize()).as_str()) {
+                    let sealed = crate::log::entry::seal_commitment(salt, full);
+                    if sealed_commitment(&entry) != Some(hex::encode(sealed).as_str()) {
                         problem(
                             "sealed_commitment_mismatch",
                             &at,

@@ -23,7 +23,6 @@
 //! A split view halts the mirror for good (until an operator intervenes): it keeps serving what
 //! it verified and writes an evidence bundle ([`crate::log::split_view`]).
 
-use std::io::Read as _;
 use std::path::PathBuf;
 
 use diesel::prelude::*;
@@ -996,7 +995,9 @@ impl Registry {
             if status != 200 {
                 return Err(refused("package_unavailable", format!("GET {path}: status {status}")));
             }
-            let (sha256, size) = hash_file(file.path()).map_err(|e| refused("mirror_storage", e.to_string()))?;
+            let (sha256, size) = crate::package::bagit::hash_file(file.path(), &mut |_| {})
+                .map(|(h, n)| (h.to_hex(), n))
+                .map_err(|e| refused("mirror_storage", e.to_string()))?;
             if &sha256 != file_sha256 {
                 return Err(refused(
                     "blob_sha256_mismatch",
@@ -1175,23 +1176,6 @@ enum Replayed {
     Kept,
 }
 
-fn hash_file(path: &std::path::Path) -> std::io::Result<(String, u64)> {
-    use sha2::Digest as _;
-    let mut file = std::fs::File::open(path)?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        h.update(&buf[..n]);
-    }
-    Ok((hex::encode(h.finalize()), size))
-}
-
 fn record_rejection(conn: &mut AnyConnection, idx: u64, subject: &str, r: &Refused) -> Result<()> {
     log::warn!("mirror: entry {idx} ({subject}) refused: {}: {}", r.code, r.message);
     diesel::insert_into(mirror_rejections::table)
@@ -1219,7 +1203,6 @@ fn open_sealed(
     d: &Decoded,
     bytes: &[u8],
 ) -> Result<Option<std::result::Result<Opened, Refused>>> {
-    use sha2::Digest as _;
     let Decoded::Sealed { kind, at, digest, level, commitment } = d else { return Ok(None) };
     let path = format!("/v1/log/sealed/{idx}");
     let (status, body) = up.get(&path, Some(token)).map_err(|e| upstream_error(&path, e))?;
@@ -1242,10 +1225,7 @@ fn open_sealed(
     if entry.as_bytes() != bytes {
         return bad("the opened entry is not the logged one".into());
     }
-    let mut h = sha2::Sha256::new();
-    h.update(&salt);
-    h.update(full.as_bytes());
-    if <[u8; 32]>::from(h.finalize()) != *commitment {
+    if crate::log::entry::seal_commitment(&salt, full.as_bytes()) != *commitment {
         return bad("SHA-256(salt ‖ full entry) is not the logged commitment".into());
     }
     let event = match Event::decode(full.as_bytes()) {
