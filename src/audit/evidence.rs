@@ -39,6 +39,7 @@ use sha2::{Digest as _, Sha256};
 use super::{AuditError, LogClient};
 use crate::log::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::log::cosignature::{self, Cosignature, CosignatureError, CosignerKey};
+use crate::log::entry::{Decoded, Event, seal_commitment};
 use crate::log::merkle::{self, Hash};
 use crate::log::note::{Note, VerifierKey};
 use crate::log::tlog_proof::TlogProof;
@@ -166,11 +167,6 @@ impl VerifiedEvidence {
     }
 }
 
-/// The value of the first `<field> <value>` line of a log entry.
-fn entry_field<'a>(entry: &'a str, field: &str) -> Option<&'a str> {
-    entry.lines().find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(' ')))
-}
-
 /// Verifies the bundle at `path` (see the module docs for the steps), with no network.
 pub fn verify_bundle(path: &Path, policy: &EvidencePolicy, limits: Limits) -> Result<VerifiedEvidence, EvidenceError> {
     let unreadable = |detail: String| EvidenceError::Unreadable { path: path.display().to_string(), detail };
@@ -211,41 +207,44 @@ pub fn verify_bundle(path: &Path, policy: &EvidencePolicy, limits: Limits) -> Re
     // Step 5.
     let not_this =
         |detail: &str| EvidenceError::NotThisPackage { digest: bundle.digest.clone(), detail: detail.into() };
-    let entry = match entry_field(&bundle.log_entry, "sealed") {
-        None => bundle.log_entry.as_str(),
-        Some(commitment) => {
+    // The entry is read by the log's own parser (`Event::decode`), as mirrors read it.
+    let event = match Event::decode(bundle.log_entry.as_bytes()) {
+        Err(e) => return Err(not_this(&format!("its log entry does not parse: {e}"))),
+        Ok(Decoded::Event { event, .. }) => event,
+        Ok(Decoded::Sealed { kind, at, digest, commitment, .. }) => {
             let opening = bundle.sealed.as_ref().ok_or_else(|| not_this("the entry is sealed and not opened"))?;
             let salt = hex::decode(&opening.salt).map_err(|_| EvidenceError::SealMismatch)?;
-            let sealed = crate::log::entry::seal_commitment(&salt, opening.full_entry.as_bytes());
-            if commitment != format!("sha256:{}", hex::encode(sealed)) {
+            if seal_commitment(&salt, opening.full_entry.as_bytes()) != commitment {
                 return Err(EvidenceError::SealMismatch);
             }
-            if entry_field(&opening.full_entry, "digest") != entry_field(&bundle.log_entry, "digest") {
-                return Err(not_this("the full entry's digest is not the sealed entry's"));
+            match Event::decode(opening.full_entry.as_bytes()) {
+                Ok(Decoded::Event { at: full_at, event })
+                    if full_at == at && event.kind() == kind && event.subject() == digest =>
+                {
+                    event
+                }
+                _ => return Err(not_this("the full entry is not the sealed entry's")),
             }
-            opening.full_entry.as_str()
         }
     };
-    if entry_field(entry, "kind") != Some("package_published") {
+    let Event::PackagePublished { digest: logged_digest, file_sha256: logged_sha, .. } = &event else {
         return Err(not_this("its kind is not package_published"));
-    }
-    let logged_digest = entry_field(entry, "digest").ok_or_else(|| not_this("it names no digest"))?;
-    if logged_digest != bundle.digest {
+    };
+    if *logged_digest != bundle.digest {
         return Err(not_this(&format!("it names {logged_digest}")));
     }
     // Step 6.
-    let logged_sha = entry_field(entry, "file_sha256").ok_or_else(|| not_this("it has no file_sha256"))?;
     let actual_sha = hex::encode(Sha256::digest(&package));
-    if logged_sha != actual_sha {
-        return Err(EvidenceError::FileSha256 { logged: logged_sha.to_owned(), actual: actual_sha });
+    if *logged_sha != actual_sha {
+        return Err(EvidenceError::FileSha256 { logged: logged_sha.clone(), actual: actual_sha });
     }
     // Step 7: the package reader works on files.
     let mut file = tempfile::NamedTempFile::new().map_err(|e| unreadable(format!("temporary file: {e}")))?;
     file.write_all(&package).and_then(|()| file.flush()).map_err(|e| unreadable(format!("temporary file: {e}")))?;
     drop(package);
     let verified = verify_file(file.path(), limits).map_err(EvidenceError::Package)?;
-    if verified.digest().to_string() != logged_digest {
-        return Err(EvidenceError::Digest { logged: logged_digest.to_owned(), actual: verified.digest().to_string() });
+    if verified.digest().to_string() != *logged_digest {
+        return Err(EvidenceError::Digest { logged: logged_digest.clone(), actual: verified.digest().to_string() });
     }
     Ok(VerifiedEvidence {
         package: verified,
@@ -308,12 +307,12 @@ pub fn export_bundle(
     let bad = |detail: String| AuditError::BadResponse { url: "inclusion proof".into(), detail };
     let hashes = super::decode_hashes(&inclusion.hashes).map_err(bad)?;
     let entry = client.entry(inclusion.leaf_index)?;
-    let sealed = match entry_field(&entry, "sealed") {
-        Some(_) => {
+    let sealed = match Event::decode(entry.as_bytes()) {
+        Ok(Decoded::Sealed { .. }) => {
             let s = client.sealed(inclusion.leaf_index)?;
             Some(SealedOpening { full_entry: s.full_entry, salt: s.salt })
         }
-        None => None,
+        _ => None,
     };
     let package = client.download(digest, MAX_BUNDLE_BYTES / 4 * 3)?;
     let checkpoint = String::from_utf8(note).map_err(|_| bad("the checkpoint is not UTF-8".into()))?;

@@ -51,11 +51,6 @@ impl IntegrityReport {
     }
 }
 
-/// The `sealed sha256:<hex>` commitment line of a sealed entry.
-fn sealed_commitment(entry: &[u8]) -> Option<&str> {
-    std::str::from_utf8(entry).ok()?.lines().find_map(|l| l.strip_prefix("sealed sha256:"))
-}
-
 impl Registry {
     /// Checks packages, blobs and log (see the module docs). `progress` is called with a short
     /// description every so often on long checks.
@@ -134,7 +129,11 @@ impl Registry {
                 }
                 if let (Some(full), Some(salt)) = (&sealed_full, &salt) {
                     let sealed = crate::log::entry::seal_commitment(salt, full);
-                    if sealed_commitment(&entry) != Some(hex::encode(sealed).as_str()) {
+                    let logged = match crate::log::entry::Event::decode(&entry) {
+                        Ok(crate::log::entry::Decoded::Sealed { commitment, .. }) => Some(commitment),
+                        _ => None,
+                    };
+                    if logged != Some(sealed) {
                         problem(
                             "sealed_commitment_mismatch",
                             &at,
