@@ -10,7 +10,7 @@
 # | uploads and download (benches/registry.sh) | uploads/s on SQLite and PostgreSQL; download MiB/s | the same blob from nginx (static file server) |
 # | search (cargo bench --bench search) | p50/p99 of `GET /v1/search` at 100 000 packages, both databases | the same query as one SQL statement in `sqlite3` / `psql` |
 # | fit ranking (cargo bench --bench fit_ranking) | ranking 10 000 packages against every built-in profile | the first measurement (benches/RESULTS-fit.md, 2026-11-23) |
-# | mixed load (tests/load.rs, release build) | uploads, searches, downloads from 4 clients for 2 minutes per database: throughput, p50/p90/p99, errors (must be 0) | — (absolute numbers) |
+# | mixed load (tests/suite/load.rs, release build) | uploads, searches, downloads from 4 clients for 2 minutes per database: throughput, p50/p90/p99, errors (must be 0) | — (absolute numbers) |
 # | mirror sync (cargo bench --bench mirror_sync) | a mirror syncing from the origin on loopback | the same blobs fetched with parallel curl |
 #
 # --quick runs every benchmark smaller and shorter (minutes instead of about an hour): numbers
@@ -97,7 +97,7 @@ bench fit "Fit ranking (baseline: the first measurement, benches/RESULTS-fit.md)
   env "${fit_env[@]}" PREQUAL_BENCH_POSTGRES="$pg_url/postgres" cargo bench --quiet --bench fit_ranking
 bench load "Mixed load (uploads, searches, downloads; 4 clients) on SQLite and PostgreSQL" \
   env PREQUAL_LOAD_SECONDS="$load_secs" PREQUAL_TEST_POSTGRES="$pg_url/postgres" \
-  cargo nextest run --cargo-profile release --test load --no-capture --test-threads 1
+  cargo nextest run --cargo-profile release -E 'test(/^load::/)' --no-capture --test-threads 1
 bench mirror "Mirror sync vs parallel curl of the same package files" \
   env "${mirror_env[@]}" cargo bench --quiet --bench mirror_sync
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds packages/*.zip from sources/ and signs them with the test keys, as listed in
 # samples.json. Packing is reproducible, so a rebuild gives byte-identical files
-# (tests/sample_packages.rs checks that the committed zips match).
+# (tests/suite/sample_packages.rs checks that the committed zips match).
 # Usage: sample-packages/build.sh [path/to/prequal]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

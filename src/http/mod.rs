@@ -368,7 +368,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 /// Responses the shared extractors give on every operation of a kind, documented once here so no
-/// handler can forget them (an API conformance run, tests/api_conformance.rs, found both missing):
+/// handler can forget them (an API conformance run, tests/suite/api_conformance.rs, found both missing):
 /// - 400 `bad_request` wherever path or query parameters are read: actix refuses parameters that
 ///   do not parse (a missing query field, an index past `i64`) before the handler runs;
 /// - 429 `too_many_auth_failures` (with `Retry-After`) wherever a token is accepted: the

@@ -1,5 +1,5 @@
 //! Checks `prequal.json` against its published JSON Schema (`openapi/prequal-manifest.schema.json`,
-//! generated from the manifest types and compared with them by `tests/manifest_schema.rs`).
+//! generated from the manifest types and compared with them by `tests/suite/manifest_schema.rs`).
 //!
 //! Serde stops at the first missing or unknown field; a lab needs every one of them, each with its
 //! path (`material.process_route`), at once. So the document is first walked against the schema,

@@ -125,7 +125,7 @@ impl Sql {
 
 /// [`visible`] for statements written in SQL, over a table aliased `alias` that has the
 /// packages' `digest`, `releasability` and `organisation_id` columns (`search_index`). The two
-/// must say the same; `tests/api_access.rs` checks search against the other read paths for every
+/// must say the same; `tests/suite/api_access.rs` checks search against the other read paths for every
 /// kind of reader.
 pub(super) fn visible_sql(reader: &Reader, alias: &str, sql: &mut Sql) {
     match reader {

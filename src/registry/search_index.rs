@@ -180,7 +180,7 @@ pub(super) struct Indexed {
 
 impl Indexed {
     /// Whether `reader`, holding `grants` (`reader.grants()`), may see the package: the rule of
-    /// [`super::packages::visible_sql`], evaluated on the mirrored row (`tests/api_access.rs`
+    /// [`super::packages::visible_sql`], evaluated on the mirrored row (`tests/suite/api_access.rs`
     /// checks search against the read API).
     pub fn visible_to(&self, reader: &Reader, grants: &[String]) -> bool {
         match reader {

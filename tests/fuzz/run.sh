@@ -7,7 +7,7 @@
 # -rss_limit_mb; the input that did it is kept under tests/fuzz/artifacts/<target>/ and the
 # target's log under tests/fuzz/logs/. Reproduce one with
 #   RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir tests/fuzz --sanitizer none TARGET ARTIFACT
-# and add it to tests/fuzz_regressions.rs once fixed.
+# and add it as a regression test under tests/suite/ once fixed.
 #
 # Corpus: tests/fuzz/corpus/<target>/ (not committed) grows across local runs; every run also
 # reads the seeds: the sample packages (zips, prequal.json, dataset and curve CSVs) and the small

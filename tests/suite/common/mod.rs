@@ -13,6 +13,7 @@ use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 
 pub mod s3;
+#[macro_use]
 pub mod server;
 
 use prequal::package::{Compression, Limits, SecretKey, pack_dir, sign_package};

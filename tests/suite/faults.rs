@@ -13,7 +13,7 @@
 //! Both need root (to run PostgreSQL as its own user, to mount a tmpfs): under CI they fail if
 //! they cannot; elsewhere they are skipped with a message.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The committed JSON Schema of `prequal.json` is generated from the Rust types and must match
-//! them. Regenerate with `PREQUAL_UPDATE_SCHEMA=1 cargo test --test manifest_schema`.
+//! them. Regenerate with `PREQUAL_UPDATE_SCHEMA=1 cargo test --test suite manifest_schema::`.
 
 use std::path::Path;
 
@@ -20,7 +20,7 @@ fn committed_manifest_schema_matches_the_types() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "{SCHEMA_PATH} is out of date; run PREQUAL_UPDATE_SCHEMA=1 cargo test --test manifest_schema"
+        "{SCHEMA_PATH} is out of date; run PREQUAL_UPDATE_SCHEMA=1 cargo test --test suite manifest_schema::"
     );
 }
 

@@ -8,7 +8,7 @@
 //! forged bundle fails; a mirror killed with SIGKILL mid-sync resumes with nothing lost or
 //! duplicated.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -3,7 +3,7 @@
 //! every number cites its datasets, gaps come with the tests still needed, and units do not
 //! change answers.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

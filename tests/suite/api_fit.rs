@@ -2,7 +2,7 @@
 //! Profiles, materials, fit reports and rankings over HTTP on both backends, with the demo
 //! data: the evidence is what the registry verified and the reader may see, nothing else.
 
-mod common;
+use crate::common;
 
 use common::server::{Backend, TestRegistry};
 use common::*;

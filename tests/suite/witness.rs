@@ -6,7 +6,7 @@
 //! unknown witness, a checkpoint the origin never signed, a bad cosignature, a rewritten log,
 //! and each kind of tampering with a bundle.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -6,7 +6,7 @@
 //! (including its in-memory search copy); and every package, download, search result, log
 //! checkpoint and inclusion proof is identical from either, with one log entry per state change.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Barrier;

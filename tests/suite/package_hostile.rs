@@ -5,7 +5,7 @@
 //! [`common::PackageEntries`] (a valid package changed and re-zipped consistently, with the bag
 //! hashes recomputed when a deeper check is the target). Signatures and trust verdicts at the end.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

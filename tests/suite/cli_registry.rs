@@ -4,7 +4,7 @@
 //! and reports a refusal with its code and exit status 1; `prequal serve --demo` shows the
 //! sample packages at once.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 

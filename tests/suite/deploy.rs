@@ -6,7 +6,7 @@
 //! PostgreSQL: back up, wipe, restore, then every package and the signed checkpoint must be exactly
 //! what they were.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -14,7 +14,7 @@
 //! its JUnit report and log stay in the test's temporary directory when it fails, and the same
 //! command line against `prequal serve --demo` reproduces a failure.
 
-mod common;
+use crate::common;
 
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -113,7 +113,7 @@ fn the_live_api_matches_its_openapi_document() {
     // Revoking goes last: with an arbitrary id the run could revoke its own token.
     let revokes = "^(revoke_token|revoke_key)$";
     // schemathesis cannot generate `application/zip` bodies; uploads of hostile zips are covered
-    // by tests/package_hostile.rs and the package_zip fuzz target.
+    // by tests/suite/package_hostile.rs and the package_zip fuzz target.
     let no_upload = ["--exclude-operation-id", "publish_package"];
     run_schemathesis(
         &st,
@@ -138,7 +138,7 @@ fn the_live_api_matches_its_openapi_document() {
 
 /// What the conformance run found undocumented, checked over HTTP without schemathesis: a
 /// parameter that does not parse is a 400 `bad_request` in the error envelope (not a 404 or 5xx),
-/// and so is a missing required query field. The document now lists both (tests/openapi.rs).
+/// and so is a missing required query field. The document now lists both (tests/suite/openapi.rs).
 #[test]
 fn unparsable_parameters_are_refused_with_bad_request() {
     let reg = TestRegistry::start(Backend::Sqlite);

@@ -5,7 +5,7 @@
 //! writers in several processes append one gap-free sequence. Tampering is caught by the
 //! client-side verifiers.
 
-mod common;
+use crate::common;
 
 use common::server::{Backend, TestRegistry};
 use common::*;

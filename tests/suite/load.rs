@@ -5,10 +5,10 @@
 //! `prequal admin check` must find the stored packages and the log intact.
 //!
 //! CI runs it for a bounded time (`PREQUAL_LOAD_SECONDS`, default 10 s per backend); for a longer
-//! run: `PREQUAL_LOAD_SECONDS=180 cargo nextest run --test load --no-capture` (the table of
+//! run: `PREQUAL_LOAD_SECONDS=180 cargo nextest run -E 'test(/^load::/)' --no-capture` (the table of
 //! throughput and latency percentiles is printed).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,7 +4,7 @@
 //! and the Ashby chart, lab page; hostile strings from a package and from the query are escaped;
 //! releasability holds on pages as on the API.
 
-mod common;
+use crate::common;
 
 use common::server::{Backend, TestRegistry};
 use common::*;

@@ -12,7 +12,7 @@
 //! Needs Debian's `chromium` and `chromium-driver` (tests/tools/install-test-deps.sh installs
 //! them). Under CI (`CI` set) their absence fails the test; elsewhere it is skipped with a message.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

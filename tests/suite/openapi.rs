@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The committed `openapi/openapi.json` is exactly what the server serves at `/openapi.json`.
-//! Regenerate it with `PREQUAL_UPDATE_OPENAPI=1 cargo nextest run --test openapi`.
+//! Regenerate it with `PREQUAL_UPDATE_OPENAPI=1 cargo nextest run -E 'test(/^openapi::/)'`.
 
 use std::path::Path;
 
@@ -14,7 +14,7 @@ fn committed_document_matches_the_code() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "openapi/openapi.json is out of date; run PREQUAL_UPDATE_OPENAPI=1 cargo nextest run --test openapi"
+        "openapi/openapi.json is out of date; run PREQUAL_UPDATE_OPENAPI=1 cargo nextest run -E 'test(/^openapi::/)'"
     );
 }
 
@@ -44,7 +44,7 @@ fn every_operation_is_documented() {
     }
 }
 
-/// Found by the API conformance run (tests/api_conformance.rs): the extractors answer 400 when
+/// Found by the API conformance run (tests/suite/api_conformance.rs): the extractors answer 400 when
 /// path or query parameters do not parse and 429 when an address has failed too many token
 /// attempts, on every operation, and the document did not say so.
 #[test]

@@ -5,7 +5,7 @@
 //! The tampered packages are re-zipped consistently (fresh CRCs and sizes), so only the content
 //! changes and the bag hashes and signatures are what must notice.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 

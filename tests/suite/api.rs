@@ -3,7 +3,7 @@
 //! refusal with its status and stable code, idempotency, conflicts, countersigning, withdrawal,
 //! supersession, key revocation, operations endpoints and the OpenAPI document.
 
-mod common;
+use crate::common;
 
 use common::server::{Backend, TestRegistry, request};
 use common::*;

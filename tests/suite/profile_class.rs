@@ -3,7 +3,7 @@
 //! `profile=` search refuse (or, for an offline ranking, leave out) a material of another class
 //! with `profile_class_mismatch`, naming both classes.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 

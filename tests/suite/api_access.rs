@@ -5,7 +5,7 @@
 //! - releasability: public, allied and restricted packages × readers of each kind, on every
 //!   read path (list, count, get, download, countersign, withdraw).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

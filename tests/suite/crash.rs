@@ -3,7 +3,7 @@
 //! that every upload answered 201 is intact and downloadable, and that no orphan blob, temporary
 //! file or half-written row remains. Several rounds, on both backends.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,7 +4,7 @@
 //! immutable; "latest" is the highest semantic version; a fit pinned to a version does not move
 //! when a newer one appears; and a mirror replays an issued version with the same bytes.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

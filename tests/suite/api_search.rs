@@ -4,7 +4,7 @@
 //! countersignature, profile fit, sorting, pages, facets, refusals, and releasability exactly as
 //! on the read API.
 
-mod common;
+use crate::common;
 
 use common::server::{Backend, TestRegistry};
 use common::*;

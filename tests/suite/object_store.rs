@@ -6,7 +6,7 @@
 //! its rows leaves an orphan that the sweeper removes (and never a published object), and a
 //! store that goes down gives 503 `blob_store_unavailable` with nothing half-stored.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;
