@@ -24,7 +24,7 @@ fn builtin(id: &str) -> Profile {
 }
 
 /// An OEM's own traction profile, based on the built-in 150 °C one.
-fn custom(version: &str, hcj_threshold: f64) -> Profile {
+pub(crate) fn custom(version: &str, hcj_threshold: f64) -> Profile {
     let mut p = builtin("ev-traction-magnet-150c");
     p.id = "oem-x-traction-150c".into();
     p.version = version.into();
@@ -34,7 +34,7 @@ fn custom(version: &str, hcj_threshold: f64) -> Profile {
     p
 }
 
-fn signed(p: &Profile, key: &SecretKey) -> Value {
+pub(crate) fn signed(p: &Profile, key: &SecretKey) -> Value {
     serde_json::to_value(SignedProfile::sign(p, key)).unwrap()
 }
 
