@@ -903,7 +903,8 @@ fn event_rows(db_url: &str, data: &Path) -> Vec<(&'static str, Vec<String>)> {
     fn dbg<T: std::fmt::Debug>(rows: Vec<T>) -> Vec<String> {
         rows.iter().map(|r| format!("{r:?}")).collect()
     }
-    let log: Vec<(i64, String, String, Vec<u8>, Vec<u8>)> = log_entries::table
+    type Entry = (i64, String, String, Vec<u8>, Vec<u8>);
+    let log: Vec<Entry> = log_entries::table
         .order(log_entries::idx)
         .select((log_entries::idx, log_entries::kind, log_entries::subject, log_entries::entry, log_entries::leaf_hash))
         .load(conn)
