@@ -6,7 +6,7 @@ use std::io::Read as _;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 
@@ -38,7 +38,10 @@ pub struct MirrorArgs {
     /// Address to serve the read API and web pages on (port 0 picks a free port).
     #[arg(long, env = "PREQUAL_MIRROR_LISTEN", default_value = "127.0.0.1:8081")]
     listen: String,
-    /// Seconds between syncs.
+    /// The longest wait between syncs, in seconds. New entries are heard of at once: between
+    /// syncs the mirror long-polls the upstream's checkpoint (`/log/checkpoint?after=SIZE`), and
+    /// syncs as soon as the upstream's log grows; the interval still bounds the wait for changes
+    /// outside the log (witness cosignatures) and for an upstream that does not long-poll.
     #[arg(long, env = "PREQUAL_MIRROR_INTERVAL", default_value_t = 60)]
     interval: u64,
     /// Sync once and exit (no server): exit 0 when in sync, 1 when the upstream's data was
@@ -276,14 +279,18 @@ pub(super) fn mirror(args: MirrorArgs) -> Outcome {
     std::thread::spawn(move || {
         let mut failures = 0u32;
         loop {
-            match sync(&follower.registry, &cfg, &up, witness.as_ref()) {
+            let held = match sync(&follower.registry, &cfg, &up, witness.as_ref()) {
                 Ok(report) => {
                     failures = 0;
                     if report.to_size != report.from_size {
                         log::info!("mirror: {}", describe(&report));
                     }
+                    Some(report.to_size)
                 }
-                Err(e @ MirrorError::Halted(_)) => log::debug!("mirror: {e}"),
+                Err(e @ MirrorError::Halted(_)) => {
+                    log::debug!("mirror: {e}");
+                    None
+                }
                 Err(e) => {
                     failures = failures.saturating_add(1);
                     log::warn!(
@@ -292,9 +299,13 @@ pub(super) fn mirror(args: MirrorArgs) -> Outcome {
                         e.code(),
                         retry_after(interval, failures).as_secs()
                     );
+                    None
                 }
+            };
+            match held {
+                Some(size) => wait_for_growth(&up, size, interval),
+                None => std::thread::sleep(retry_after(interval, failures)),
             }
-            std::thread::sleep(retry_after(interval, failures));
         }
     });
     let result = actix_web::rt::System::new().block_on(async move {
@@ -308,6 +319,37 @@ pub(super) fn mirror(args: MirrorArgs) -> Outcome {
         Ok(()) => Outcome::Ok,
         Err(e) => fail(e),
     }
+}
+
+/// Waits until the upstream's log holds more than `size` entries, at most `interval`: a long
+/// poll of `GET /log/checkpoint?after=SIZE`, which the upstream answers as soon as its log grows
+/// (or after the wait asked for, at most 25 s, when it is asked again). An upstream that answers at once without growing (one
+/// that does not know the parameter) or cannot be reached leaves the plain interval.
+fn wait_for_growth(up: &dyn Upstream, size: u64, interval: Duration) {
+    let started = Instant::now();
+    loop {
+        let left = interval.saturating_sub(started.elapsed());
+        if left < Duration::from_secs(1) {
+            std::thread::sleep(left);
+            return;
+        }
+        let wait = left.as_secs().min(25);
+        let asked = Instant::now();
+        match up.get(&format!("/log/checkpoint?after={size}&wait={wait}"), None) {
+            Ok((200, body)) if checkpoint_size(&body).is_some_and(|s| s > size) => return,
+            // The upstream waited as asked and the log did not grow: ask again.
+            Ok((200, _)) if asked.elapsed() >= Duration::from_secs(wait) / 2 => {}
+            _ => {
+                std::thread::sleep(interval.saturating_sub(started.elapsed()));
+                return;
+            }
+        }
+    }
+}
+
+/// The tree size line of a checkpoint note.
+fn checkpoint_size(note: &[u8]) -> Option<u64> {
+    std::str::from_utf8(note).ok()?.lines().nth(1)?.parse().ok()
 }
 
 /// The wait before the next sync: the interval, doubled after each failure in a row up to 16

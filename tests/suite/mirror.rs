@@ -69,10 +69,15 @@ impl Mirror {
 
     /// Serves, syncing every second.
     fn serve(&mut self, upstream: &str) {
+        self.serve_every(upstream, "1");
+    }
+
+    /// Serves, with `--interval SECONDS`.
+    fn serve_every(&mut self, upstream: &str, seconds: &str) {
         let log =
             std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("mirror.log")).unwrap();
         let mut child = self
-            .command(upstream, &["--listen", "127.0.0.1:0", "--interval", "1", "--workers", "2"])
+            .command(upstream, &["--listen", "127.0.0.1:0", "--interval", seconds, "--workers", "2"])
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -1070,4 +1075,43 @@ fn a_mirror_holds_the_same_rows_as_its_origin_for_every_event_kind(backend: Back
             panic!("{table}: a row differs\non the origin: {x}\non the mirror: {y}");
         }
     }
+}
+
+/// A mirror with the default interval (60 s) hears of a new entry through its long poll of the
+/// upstream's checkpoint and serves a package published at the origin within seconds, not at
+/// its next poll.
+#[test]
+fn a_mirror_with_the_default_interval_serves_a_new_package_within_seconds() {
+    let (origin, tokens) = origin_with_orgs(Backend::Sqlite);
+    let mut mirror = Mirror::new(&Backend::Sqlite);
+    mirror.serve_every(&origin.url, "60");
+    wait_for("the mirror's first sync", || try_checkpoint(&mirror.url).is_some());
+    // The long poll itself: answered at once when the log is past `after`, after `wait` when not.
+    let size = size_of(&checkpoint_of(&origin.url));
+    let started = Instant::now();
+    let res = try_request(&format!("{}/log/checkpoint?after={}&wait=1", origin.url, size - 1), "GET", None, None, &[])
+        .unwrap();
+    assert_eq!(res.status, 200);
+    assert!(started.elapsed() < Duration::from_millis(900), "answered at once: {:?}", started.elapsed());
+    let started = Instant::now();
+    let res =
+        try_request(&format!("{}/log/checkpoint?after={size}&wait=1", origin.url), "GET", None, None, &[]).unwrap();
+    assert_eq!((res.status, size_of(&res.body)), (200, size));
+    assert!(started.elapsed() >= Duration::from_millis(900), "waited: {:?}", started.elapsed());
+    for bad in ["afterr=1", "after=x", "after=1&wait=-1"] {
+        let res = try_request(&format!("{}/log/checkpoint?{bad}", origin.url), "GET", None, None, &[]).unwrap();
+        assert_eq!((res.status, res.code().as_str()), (400, "bad_request"), "{bad}");
+    }
+    // Without `after`, no wait.
+    let started = Instant::now();
+    assert_eq!(try_request(&format!("{}/log/checkpoint", origin.url), "GET", None, None, &[]).unwrap().status, 200);
+    assert!(started.elapsed() < Duration::from_millis(900));
+
+    let dir = tempfile::tempdir().unwrap();
+    let digest = publish(&origin.url, &tokens["lab-a"], &signed_package(dir.path()));
+    let published = Instant::now();
+    wait_for("the package on the mirror", || mirror.get(&format!("/v1/packages/{digest}")).status == 200);
+    let took = published.elapsed();
+    eprintln!("served by the mirror {took:?} after its publication at the origin");
+    assert!(took < Duration::from_secs(5), "took {took:?}\n{}", mirror.log());
 }
