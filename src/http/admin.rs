@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::{ApiResult, Auth, State, blocking};
-use crate::registry::Role;
+use crate::registry::policy::{self, Action};
 use crate::registry::views::{
     CreatedToken, ErrorBody, KeyRevocation, NewKey, NewOrganisation, NewToken, Organisation, OrganisationDetail,
     SigningKey, TokenInfo, Whoami,
@@ -68,7 +68,7 @@ pub async fn create_organisation(
     auth: Auth,
     body: web::Json<NewOrganisation>,
 ) -> ApiResult<HttpResponse> {
-    auth.0.require(&[Role::Operator])?;
+    policy::authorize(&auth.0, Action::Administer)?;
     Ok(HttpResponse::Created().json(blocking(move || state.registry.create_organisation(&body)).await?))
 }
 
@@ -94,7 +94,7 @@ pub async fn create_key(
     id: web::Path<String>,
     body: web::Json<NewKey>,
 ) -> ApiResult<HttpResponse> {
-    auth.0.require(&[Role::Operator])?;
+    policy::authorize(&auth.0, Action::Administer)?;
     Ok(HttpResponse::Created().json(blocking(move || state.registry.add_key(&id, &body)).await?))
 }
 
@@ -134,7 +134,7 @@ pub async fn revoke_key(
     key_id: web::Path<String>,
     body: web::Json<KeyRevocation>,
 ) -> ApiResult<HttpResponse> {
-    auth.0.require(&[Role::Operator])?;
+    policy::authorize(&auth.0, Action::Administer)?;
     Ok(HttpResponse::Ok().json(blocking(move || state.registry.revoke_key(&key_id, &body)).await?))
 }
 
@@ -153,7 +153,7 @@ pub async fn revoke_key(
     security(("bearer" = []))
 )]
 pub async fn create_token(state: State, auth: Auth, body: web::Json<NewToken>) -> ApiResult<HttpResponse> {
-    auth.0.require(&[Role::Operator])?;
+    policy::authorize(&auth.0, Action::Administer)?;
     Ok(HttpResponse::Created().json(blocking(move || state.registry.create_token(&body)).await?))
 }
 
@@ -169,7 +169,7 @@ pub async fn create_token(state: State, auth: Auth, body: web::Json<NewToken>) -
     security(("bearer" = []))
 )]
 pub async fn list_tokens(state: State, auth: Auth) -> ApiResult<HttpResponse> {
-    auth.0.require(&[Role::Operator])?;
+    policy::authorize(&auth.0, Action::Administer)?;
     Ok(HttpResponse::Ok().json(blocking(move || state.registry.list_tokens()).await?))
 }
 
@@ -187,7 +187,7 @@ pub async fn list_tokens(state: State, auth: Auth) -> ApiResult<HttpResponse> {
     security(("bearer" = []))
 )]
 pub async fn revoke_token(state: State, auth: Auth, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    auth.0.require(&[Role::Operator])?;
+    policy::authorize(&auth.0, Action::Administer)?;
     Ok(HttpResponse::Ok().json(blocking(move || state.registry.revoke_token(&id)).await?))
 }
 

@@ -52,7 +52,7 @@ pub async fn publish_package(
     req: HttpRequest,
     mut payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    auth.0.require(&[crate::registry::Role::Lab])?;
+    crate::registry::policy::authorize(&auth.0, crate::registry::policy::Action::Publish)?;
     let max = state.registry.policy.max_upload_bytes;
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());

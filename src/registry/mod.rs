@@ -14,6 +14,7 @@ mod key_revocation;
 pub mod materials;
 pub mod mirror;
 mod packages;
+pub mod policy;
 pub mod profiles;
 pub mod search;
 mod search_index;
@@ -69,22 +70,6 @@ type Result<T, E = RegistryError> = std::result::Result<T, E>;
 
 fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
-}
-
-impl Principal {
-    /// Refuses unless the caller holds one of `roles`.
-    pub fn require(&self, roles: &[Role]) -> Result<()> {
-        if roles.contains(&self.role) {
-            Ok(())
-        } else {
-            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-            Err(RegistryError::forbidden(format!(
-                "this needs a token with role {}; this token's role is {}",
-                names.join(" or "),
-                self.role.as_str()
-            )))
-        }
-    }
 }
 
 pub(crate) fn organisation_view(row: OrganisationRow) -> Result<Organisation> {

@@ -460,7 +460,7 @@ impl Registry {
     /// and stores it: blob first (atomic rename), then every row in one transaction. Returns the
     /// record and whether it is new (false: the same package was already published).
     pub fn publish(&self, principal: &Principal, upload: Upload) -> Result<(PackageDetail, bool)> {
-        principal.require(&[super::Role::Lab])?;
+        super::policy::authorize(principal, super::policy::Action::Publish)?;
         let verified = verify_file(upload.file.path(), self.policy.limits)?;
         let digest = verified.digest().to_string();
         let manifest = verified.manifest();
@@ -789,7 +789,7 @@ impl Registry {
 
     /// Adds a certifier's countersignature (a `signatures/*.json` document) to a package.
     pub fn countersign(&self, principal: &Principal, digest: &str, body: &[u8]) -> Result<(PackageDetail, bool)> {
-        principal.require(&[super::Role::Certifier])?;
+        super::policy::authorize(principal, super::policy::Action::Countersign)?;
         let parsed = parse_digest(digest)?;
         let digest = parsed.to_string();
         let reader = Reader::of(Some(principal));
@@ -843,7 +843,7 @@ impl Registry {
     /// Withdraws a package (its lab or an operator). Nothing is deleted: it stays downloadable,
     /// marked, and stops counting as evidence.
     pub fn withdraw(&self, principal: &Principal, digest: &str, reason: &str) -> Result<PackageDetail> {
-        principal.require(&[super::Role::Lab, super::Role::Operator])?;
+        super::policy::authorize_role(principal, super::policy::Action::Withdraw { publisher: "" })?;
         if reason.trim().is_empty() {
             return Err(RegistryError::bad_request("reason must not be empty"));
         }
@@ -851,12 +851,7 @@ impl Registry {
         let reader = Reader::of(Some(principal));
         self.store.write(|conn| -> Result<()> {
             let row = self.visible_row(conn, &reader, &digest)?;
-            if principal.role != super::Role::Operator && row.organisation_id != principal.organisation {
-                return Err(RegistryError::forbidden(format!(
-                    "only '{}' (the publishing lab) or an operator may withdraw this package",
-                    row.organisation_id
-                )));
-            }
+            super::policy::authorize(principal, super::policy::Action::Withdraw { publisher: &row.organisation_id })?;
             let now = now_ms();
             let event = Event::Withdrawn { digest: digest.clone(), reason: reason.trim().to_owned() };
             if super::apply::withdrawn(conn, &event, now)? {

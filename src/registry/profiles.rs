@@ -17,7 +17,7 @@
 
 use diesel::prelude::*;
 
-use super::auth::{Principal, Role};
+use super::auth::Principal;
 use super::error::RegistryError;
 use super::evidence::ProfileSummary;
 use super::{Registry, Result, is_unique_violation, transparency};
@@ -326,9 +326,8 @@ impl Registry {
     /// Registers a signed profile version (certifiers for their organisation, operators for the
     /// registry operator); see the module docs for the rules.
     pub fn create_profile(&self, principal: &Principal, body: &[u8]) -> Result<Registered> {
-        principal.require(&[Role::Certifier, Role::Operator])?;
-        let issuer =
-            if principal.role == Role::Operator { REGISTRY_ISSUER.to_owned() } else { principal.organisation.clone() };
+        super::policy::authorize(principal, super::policy::Action::IssueProfile)?;
+        let issuer = super::policy::profile_issuer(principal);
         let checked = SignedProfile::parse(body).map_err(|e| refusal(e.code(), e.to_string()))?;
         let event = Event::ProfileVersionAdded {
             profile: checked.profile.id.clone(),
