@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Reader;
 use super::error::RegistryError;
-use super::packages::{Db, SignatureMap, Sql, SqlValue, load_signatures, summary, visible, visible_sql};
+use super::queries::{Db, SignatureMap, Sql, SqlValue, load_signatures, summary, visible, visible_sql};
 use super::{Registry, Result};
 use crate::fit::{self, Evidence, EvidenceDataset, FitReport, MaterialRef, RankEntry, Signer};
 use crate::profile::Profile;

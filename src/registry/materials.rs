@@ -10,7 +10,7 @@ use diesel::prelude::*;
 
 use super::auth::Reader;
 use super::evidence::PropertyFilter;
-use super::packages::{load_signatures, summary, visible};
+use super::queries::{load_signatures, summary, visible};
 use super::search::{CriticalContent, content_of};
 use super::supply::SupplyTable;
 use super::views::PackageSummary;

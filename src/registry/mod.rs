@@ -16,6 +16,7 @@ pub mod mirror;
 mod packages;
 pub mod policy;
 pub mod profiles;
+mod queries;
 pub mod search;
 mod search_index;
 pub mod supply;

@@ -241,7 +241,7 @@ fn served_rows(conn: &mut AnyConnection, id: Option<&str>) -> Result<Vec<Profile
                 profile_owners::id.eq(profiles::id).and(profile_owners::organisation_id.eq(profiles::organisation_id)),
             ))
             .select(ProfileRow::as_select())
-            .into_boxed::<super::packages::Db>();
+            .into_boxed::<super::queries::Db>();
     if let Some(id) = id {
         q = q.filter(profiles::id.eq(id.to_owned()));
     }

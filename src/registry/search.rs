@@ -28,9 +28,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::Reader;
 use super::error::RegistryError;
 use super::evidence::profile_filters;
-use super::packages::{Sql, SqlValue};
+use super::queries::{Sql, SqlValue};
 use super::search_index::Indexed;
-use super::supply::{CriticalElement, RARE_EARTHS, SupplyTable, supply_index};
+use super::supply::SupplyTable;
+pub use super::supply::{CriticalContent, content_of};
 use super::{Registry, Result};
 use crate::fit::{self, Status, Verdict};
 use crate::package::manifest::ElementFraction;
@@ -307,21 +308,6 @@ impl SearchRequest {
     }
 }
 
-/// What a material holds of the elements search cares about.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct CriticalContent {
-    /// None: the composition is unknown.
-    pub rare_earth_free: Option<bool>,
-    pub cobalt_free: Option<bool>,
-    /// Dy + Tb mass fraction.
-    pub dy_tb_mass_fraction: Option<f64>,
-    /// Elements of the supply table in the composition, largest first.
-    pub critical_elements: Vec<CriticalElement>,
-    /// Supply-concentration index (0 to 10 000): the mass-fraction-weighted mean of the critical
-    /// elements' Herfindahl–Hirschman indices of producing-country shares.
-    pub supply_hhi: Option<f64>,
-}
-
 /// The group of measurements that matched a property filter.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PropertyMatch {
@@ -405,22 +391,6 @@ pub struct SearchResults {
     pub facets: Facets,
     /// Where the supply-concentration figures come from.
     pub supply_source: String,
-}
-
-/// A composition's critical content and supply-concentration index.
-pub fn content_of(table: &SupplyTable, composition: &[ElementFraction]) -> CriticalContent {
-    let known = !composition.is_empty();
-    let holds = |e: &str| composition.iter().any(|f| f.element == e && f.mass_fraction > 0.0);
-    let critical = table.critical_elements(composition);
-    let dy_tb: f64 =
-        composition.iter().filter(|f| f.element == "Dy" || f.element == "Tb").map(|f| f.mass_fraction).sum();
-    CriticalContent {
-        rare_earth_free: known.then(|| !RARE_EARTHS.iter().any(|e| holds(e))),
-        cobalt_free: known.then(|| !holds("Co")),
-        dy_tb_mass_fraction: known.then_some(dy_tb),
-        supply_hhi: supply_index(composition, &critical),
-        critical_elements: critical,
-    }
 }
 
 /// A dataset point that passed the property filter: only what choosing a material's best

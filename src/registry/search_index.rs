@@ -16,9 +16,9 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 
 use super::auth::Reader;
-use super::packages::{load_signatures, summary};
-use super::search::content_of;
+use super::queries::{load_signatures, summary};
 use super::supply::SupplyTable;
+use super::supply::content_of;
 use super::{Registry, RegistryError, Result};
 use crate::package::manifest::ElementFraction;
 use crate::store::AnyConnection;
@@ -180,7 +180,7 @@ pub(super) struct Indexed {
 
 impl Indexed {
     /// Whether `reader`, holding `grants` (`reader.grants()`), may see the package: the rule of
-    /// [`super::packages::visible_sql`], evaluated on the mirrored row (`tests/suite/api_access.rs`
+    /// [`super::queries::visible_sql`], evaluated on the mirrored row (`tests/suite/api_access.rs`
     /// checks search against the read API).
     pub fn visible_to(&self, reader: &Reader, grants: &[String]) -> bool {
         match reader {

@@ -170,3 +170,34 @@ mod tests {
         assert_eq!(supply_index(&[], &[]), None);
     }
 }
+
+/// What a material holds of the elements search cares about.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CriticalContent {
+    /// None: the composition is unknown.
+    pub rare_earth_free: Option<bool>,
+    pub cobalt_free: Option<bool>,
+    /// Dy + Tb mass fraction.
+    pub dy_tb_mass_fraction: Option<f64>,
+    /// Elements of the supply table in the composition, largest first.
+    pub critical_elements: Vec<CriticalElement>,
+    /// Supply-concentration index (0 to 10 000): the mass-fraction-weighted mean of the critical
+    /// elements' Herfindahl–Hirschman indices of producing-country shares.
+    pub supply_hhi: Option<f64>,
+}
+
+/// A composition's critical content and supply-concentration index.
+pub fn content_of(table: &SupplyTable, composition: &[ElementFraction]) -> CriticalContent {
+    let known = !composition.is_empty();
+    let holds = |e: &str| composition.iter().any(|f| f.element == e && f.mass_fraction > 0.0);
+    let critical = table.critical_elements(composition);
+    let dy_tb: f64 =
+        composition.iter().filter(|f| f.element == "Dy" || f.element == "Tb").map(|f| f.mass_fraction).sum();
+    CriticalContent {
+        rare_earth_free: known.then(|| !RARE_EARTHS.iter().any(|e| holds(e))),
+        cobalt_free: known.then(|| !holds("Co")),
+        dy_tb_mass_fraction: known.then_some(dy_tb),
+        supply_hhi: supply_index(composition, &critical),
+        critical_elements: critical,
+    }
+}

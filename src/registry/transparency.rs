@@ -18,7 +18,9 @@ use crate::log::merkle::{self, Hash, NodeSource, ProofError};
 use crate::log::note::{NoteSigner, VerifierKey};
 use crate::log::tiles::{self, TILE_HEIGHT, TILE_WIDTH, TileAddress};
 use crate::store::models::{KeyRow, OrganisationRow, PackageRow, SignatureRow};
-use crate::store::schema::{log_entries, log_head, log_nodes, organisations, packages, signatures, signing_keys};
+use crate::store::schema::{
+    log_cosignatures, log_entries, log_head, log_nodes, organisations, packages, signatures, signing_keys,
+};
 use crate::store::{AnyConnection, now_ms};
 
 /// The most entries `GET /v1/log/entries` returns at once.
@@ -346,7 +348,7 @@ impl Registry {
             })?;
             // A mirror that witnesses serves its own cosignature with it.
             if let Some(size) = note.lines().nth(1).and_then(|l| l.parse::<u64>().ok()) {
-                for line in super::witnessing::cosignature_lines(&mut *self.store.conn()?, size)? {
+                for line in cosignature_lines(&mut *self.store.conn()?, size)? {
                     note.push_str(&line);
                 }
             }
@@ -355,7 +357,7 @@ impl Registry {
         let mut conn = self.store.conn()?;
         let size = head(&mut conn)?.0;
         let mut note = self.signed_checkpoint(&mut conn, size)?;
-        for line in super::witnessing::cosignature_lines(&mut conn, size)? {
+        for line in cosignature_lines(&mut conn, size)? {
             note.push_str(&line);
         }
         Ok(note)
@@ -384,7 +386,7 @@ impl Registry {
     /// The inclusion proof of the `package_published` entry of a package the reader may see, in
     /// the tree of `size` entries (the current size if absent).
     pub fn inclusion_proof(&self, reader: &Reader, digest: &str, size: Option<u64>) -> Result<InclusionProof> {
-        let digest = super::packages::parse_digest(digest)?.to_string();
+        let digest = super::queries::parse_digest(digest)?.to_string();
         let mut conn = self.store.conn()?;
         self.visible_row(&mut conn, reader, &digest)?;
         let current = Self::check_size(&mut conn, size.unwrap_or(0), "size")?;
@@ -617,6 +619,16 @@ impl Registry {
         })?;
         Ok(appended)
     }
+}
+
+/// The stored cosignature lines for `size`, in witness order.
+pub(super) fn cosignature_lines(conn: &mut AnyConnection, size: u64) -> Result<Vec<String>> {
+    let size = i64::try_from(size).map_err(|_| RegistryError::Internal("tree size out of range".into()))?;
+    Ok(log_cosignatures::table
+        .filter(log_cosignatures::tree_size.eq(size))
+        .order(log_cosignatures::witness)
+        .select(log_cosignatures::line)
+        .load(conn)?)
 }
 
 #[cfg(test)]

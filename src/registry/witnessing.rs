@@ -21,7 +21,7 @@
 
 use diesel::prelude::*;
 
-use super::transparency::{DbNodes, head, tree_root_at};
+use super::transparency::{DbNodes, cosignature_lines, head, tree_root_at};
 use super::views::CosignaturesAccepted;
 use super::{Registry, RegistryError, Result, is_unique_violation};
 use crate::log::checkpoint::{SignedCheckpoint, SignedCheckpointError};
@@ -36,16 +36,6 @@ use crate::store::{AnyConnection, now_ms};
 
 fn refused(code: &'static str, detail: impl Into<String>) -> RegistryError {
     RegistryError::CosignatureRefused { code, detail: detail.into() }
-}
-
-/// The stored cosignature lines for `size`, in witness order.
-pub(super) fn cosignature_lines(conn: &mut AnyConnection, size: u64) -> Result<Vec<String>> {
-    let size = i64::try_from(size).map_err(|_| RegistryError::Internal("tree size out of range".into()))?;
-    Ok(log_cosignatures::table
-        .filter(log_cosignatures::tree_size.eq(size))
-        .order(log_cosignatures::witness)
-        .select(log_cosignatures::line)
-        .load(conn)?)
 }
 
 impl Registry {
