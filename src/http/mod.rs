@@ -369,8 +369,9 @@ impl utoipa::Modify for BearerAuth {
 
 /// Responses the shared extractors give on every operation of a kind, documented once here so no
 /// handler can forget them (an API conformance run, tests/suite/api_conformance.rs, found both missing):
-/// - 400 `bad_request` wherever path or query parameters are read: actix refuses parameters that
-///   do not parse (a missing query field, an index past `i64`) before the handler runs;
+/// - 400 `bad_request` everywhere: actix refuses parameters that do not parse (a missing query
+///   field, an index past `i64`) before the handler runs, and a query parameter the operation
+///   does not document is refused, naming it (`params::reject_undocumented`);
 /// - 429 `too_many_auth_failures` (with `Retry-After`) wherever a token is accepted: the
 ///   per-address throttle of failed token attempts ([`AuthFailures`]) runs in the extractor;
 /// - 413 `upload_too_large` wherever a request body is read: every body has a limit
@@ -398,16 +399,18 @@ impl utoipa::Modify for SharedResponses {
         let throttled = error("Too many failed token attempts from this address (`too_many_auth_failures`)")
             .header("Retry-After", retry_header)
             .build();
-        let bad_parameters = error("A path or query parameter does not parse (`bad_request`)").build();
+        let bad_parameters =
+            error("A path or query parameter does not parse, or a query parameter is not one of this operation's (`bad_request`)")
+                .build();
         let too_large = error("The request body is larger than this operation's limit (`upload_too_large`)").build();
         for item in openapi.paths.paths.values_mut() {
             for op in
                 [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten()
             {
                 let responses = &mut op.responses.responses;
-                if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
-                    responses.entry("400".into()).or_insert_with(|| RefOr::T(bad_parameters.clone()));
-                }
+                // Every operation refuses a query parameter it does not document
+                // (`params::reject_undocumented`), so every one can answer 400.
+                responses.entry("400".into()).or_insert_with(|| RefOr::T(bad_parameters.clone()));
                 if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
                     responses.entry("429".into()).or_insert_with(|| RefOr::T(throttled.clone()));
                 }
@@ -531,6 +534,16 @@ pub fn server(
                     .error_handler(|err, _| ApiError(RegistryError::bad_request(format!("path: {err}"))).into()),
             )
             .configure(configure)
+            .wrap_fn(|req, srv| {
+                use futures_util::future::Either;
+                match params::reject_undocumented(&req) {
+                    Err(e) => {
+                        let refusal = ApiError(e).error_response();
+                        Either::Left(futures_util::future::ready(Ok(req.into_response(refusal))))
+                    }
+                    Ok(()) => Either::Right(srv.call(req)),
+                }
+            })
             .wrap_fn(|req, srv| {
                 use futures_util::future::Either;
                 let upstream = req.app_data::<State>().and_then(|s| s.read_only_of.clone());

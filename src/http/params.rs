@@ -47,6 +47,60 @@ pub fn reject_unknown(query: &str, known: &[String]) -> Result<(), RegistryError
     Ok(())
 }
 
+/// The query parameters of every documented API operation, by method and path template (as
+/// the OpenAPI document states them: the document is the contract).
+fn documented() -> &'static std::collections::HashMap<(String, String), Vec<String>> {
+    static DOCUMENTED: std::sync::LazyLock<std::collections::HashMap<(String, String), Vec<String>>> =
+        std::sync::LazyLock::new(|| {
+            use utoipa::OpenApi as _;
+            use utoipa::openapi::path::ParameterIn;
+            let doc = super::ApiDoc::openapi();
+            let mut map = std::collections::HashMap::new();
+            for (path, item) in &doc.paths.paths {
+                let query = |p: &utoipa::openapi::path::Parameter| {
+                    matches!(p.parameter_in, ParameterIn::Query).then(|| p.name.clone())
+                };
+                let shared: Vec<String> = item
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .filter_map(|p| match p {
+                        utoipa::openapi::RefOr::T(p) => query(p),
+                        utoipa::openapi::RefOr::Ref(_) => None,
+                    })
+                    .collect();
+                for (method, op) in
+                    [("GET", &item.get), ("POST", &item.post), ("PUT", &item.put), ("DELETE", &item.delete)]
+                {
+                    let Some(op) = op else { continue };
+                    let mut names = shared.clone();
+                    names.extend(op.parameters.iter().flatten().filter_map(|p| match p {
+                        utoipa::openapi::RefOr::T(p) => query(p),
+                        utoipa::openapi::RefOr::Ref(_) => None,
+                    }));
+                    map.insert((method.to_owned(), path.clone()), names);
+                }
+            }
+            map
+        });
+    &DOCUMENTED
+}
+
+/// Refuses a request to a documented API operation that carries a query parameter the
+/// operation does not document (`/v1/packages?limt=5` was answered as if the limit were
+/// absent), naming it and suggesting the nearest known one. Requests the OpenAPI document does
+/// not describe (pages, which check their own parameters, and static files) pass.
+pub fn reject_undocumented(req: &actix_web::dev::ServiceRequest) -> Result<(), RegistryError> {
+    if req.query_string().is_empty() {
+        return Ok(());
+    }
+    let Some(pattern) = req.match_pattern() else { return Ok(()) };
+    match documented().get(&(req.method().as_str().to_owned(), pattern)) {
+        Some(known) => reject_unknown(req.query_string(), known),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

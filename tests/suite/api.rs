@@ -696,3 +696,24 @@ fn oversized_bodies_are_refused_with_a_stable_code_everywhere() {
         assert_eq!(res.code(), "upload_too_large", "{path}");
     }
 }
+
+/// A query parameter an operation does not document is refused with 400, naming it and the
+/// nearest known one, on every API operation (it was silently ignored everywhere but search).
+#[test]
+fn undocumented_query_parameters_are_refused_everywhere() {
+    let reg = TestRegistry::start(Backend::Sqlite);
+    let res = reg.get("/v1/packages?limt=5", None);
+    assert_eq!((res.status, res.code().as_str()), (400, "bad_request"));
+    let message = res.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("'limt'") && message.contains("did you mean 'limit'"), "{message}");
+    assert_eq!(reg.get("/v1/packages?limit=5", None).status, 200);
+    // An operation without query parameters, one with a path parameter, the log's checkpoint.
+    for path in ["/v1/organisations?country=US", "/v1/profiles/loudspeaker-magnet?vers=1.0.0", "/log/checkpoint?size=3"]
+    {
+        let res = reg.get(path, None);
+        assert_eq!((res.status, res.code().as_str()), (400, "bad_request"), "{path}");
+    }
+    assert_eq!(reg.get("/v1/profiles/loudspeaker-magnet?version=1.0.0", None).status, 200);
+    // Pages check their own parameters; a page with a known one still renders.
+    assert_eq!(reg.get("/?property=remanence", None).status, 200);
+}
