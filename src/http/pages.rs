@@ -20,6 +20,7 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .route("/static/style.css", actix_web::web::get().to(stylesheet))
         .route("/glossary", actix_web::web::get().to(glossary_page))
         .route("/materials/{id}", actix_web::web::get().to(material_page))
+        .route("/materials/{id}/datasheet.csv", actix_web::web::get().to(datasheet_csv))
         .route("/packages/{digest}", actix_web::web::get().to(package_page))
         .route("/fit/{profile}/{material}", actix_web::web::get().to(fit_page))
         .route("/labs", actix_web::web::get().to(organisations_page))
@@ -165,6 +166,30 @@ async fn material_page(
         |(m, profiles, names)| view::material_page(&m, &profiles, &names),
     )
     .await
+}
+
+/// The material page's datasheet as CSV (what a reader may see, like the page).
+async fn datasheet_csv(
+    req: HttpRequest,
+    state: State,
+    auth: MaybeAuth,
+    id: actix_web::web::Path<String>,
+) -> HttpResponse {
+    if let Err(e) = reject_unknown(req.query_string(), &[]) {
+        return refusal(e);
+    }
+    let reader = auth.reader();
+    let id = id.into_inner();
+    let file =
+        format!("{}-datasheet.csv", id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect::<String>());
+    match actix_web::web::block(move || state.registry.material_overview(&reader, &id)).await {
+        Ok(Ok(m)) => HttpResponse::Ok()
+            .insert_header((CONTENT_TYPE, "text/csv; charset=utf-8; header=present"))
+            .insert_header(("Content-Disposition", format!("attachment; filename=\"{file}\"")))
+            .body(view::datasheet_csv(&m)),
+        Ok(Err(e)) => refusal(e),
+        Err(e) => refusal(RegistryError::Internal(e.to_string())),
+    }
 }
 
 async fn package_page(

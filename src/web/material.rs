@@ -172,6 +172,50 @@ fn datasheet_table(b: &mut String, rows: &[DatasheetRow]) {
     b.push_str("</tbody></table>");
 }
 
+/// The datasheet as CSV (RFC 4180), for a spreadsheet or a materials database: one line per
+/// property and condition, the same rows as the page's table, full precision, units in their own
+/// column (UCUM codes, as in packages), basis values empty where none is computed.
+pub fn datasheet_csv(m: &MaterialOverview) -> String {
+    fn field(s: &str) -> String {
+        if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+    }
+    let mut out = String::from(
+        "material,property,unit,temperature_c,other_conditions,n,batches,mean,min,max,b_basis,a_basis,basis_provisional,test_standards,packages\r\n",
+    );
+    for r in datasheet(&m.evidence) {
+        let n = r.values.len();
+        let mean = r.values.iter().sum::<f64>() / n.max(1) as f64;
+        let lo = r.values.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = r.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (b, a) = (r.basis(0.90), r.basis(0.99));
+        let value = |v: Option<(f64, bool)>| v.map(|(x, _)| x.to_string()).unwrap_or_default();
+        let provisional = match b.or(a) {
+            Some((_, p)) => p.to_string(),
+            None => String::new(),
+        };
+        let cells = [
+            m.id.clone(),
+            r.property.clone(),
+            r.unit.clone(),
+            r.temperature_c.map(|t| t.to_string()).unwrap_or_default(),
+            r.other.clone(),
+            n.to_string(),
+            r.batch_count().to_string(),
+            mean.to_string(),
+            lo.to_string(),
+            hi.to_string(),
+            value(b),
+            value(a),
+            provisional,
+            r.standards.iter().cloned().collect::<Vec<_>>().join("; "),
+            r.packages.keys().cloned().collect::<Vec<_>>().join(" "),
+        ];
+        out.push_str(&cells.iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
 pub fn material_page(m: &MaterialOverview, profiles: &[ProfileSummary], names: &Names) -> String {
     let mut b = format!(
         "<h1>{}</h1><p>{} · producer country {} · {}</p>",
@@ -182,6 +226,13 @@ pub fn material_page(m: &MaterialOverview, profiles: &[ProfileSummary], names: &
     );
     let rows = datasheet(&m.evidence);
     datasheet_table(&mut b, &rows);
+    if !rows.is_empty() {
+        let _ = write!(
+            b,
+            "<p><a href=\"/materials/{}/datasheet.csv\" download>Download the datasheet as CSV</a> (full precision, UCUM units).</p>",
+            url(&m.id)
+        );
+    }
 
     let fits: Vec<String> = profiles
         .iter()

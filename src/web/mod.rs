@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 pub use fit::fit_page;
 pub use glossary::glossary_page;
 pub use lab::{lab_page, organisations_page};
-pub use material::material_page;
+pub use material::{datasheet_csv, material_page};
 pub use package::{Provenance, package_page};
 pub use search::{FormError, RELAXABLE, Relaxation, pairs as search_pairs, search_page, without};
 

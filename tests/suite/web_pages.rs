@@ -129,6 +129,44 @@ fn pages_render_and_escape(backend: Backend) {
     assert_eq!(demag.matches("<svg").count(), 1);
     assert!(demag.contains("Polarisation J, flux density B (T)") && demag.contains("(J solid, B dashed)"));
     assert!(demag.contains("J at 20 °C") && demag.contains("B at 180 °C"), "J and B at every temperature: {demag}");
+    // The datasheet as CSV: the table's rows, full precision, UCUM units; linked from the page;
+    // as private as the page (the allied material is 404 to anonymous readers here too).
+    let n42_id = id_of("N42SH");
+    assert!(n42.contains(&format!("href=\"/materials/{n42_id}/datasheet.csv\"")));
+    let csv = reg.get(&format!("/materials/{n42_id}/datasheet.csv"), None);
+    assert_eq!(csv.status, 200);
+    assert!(csv.headers["content-type"].starts_with("text/csv"));
+    assert!(csv.headers["content-disposition"].contains("datasheet.csv"));
+    let csv = String::from_utf8(csv.body).unwrap();
+    let mut lines = csv.split("\r\n").filter(|l| !l.is_empty());
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[..4], ["material", "property", "unit", "temperature_c"]);
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let table_rows = n42
+        .split("id=\"datasheet-table\"")
+        .nth(1)
+        .unwrap()
+        .split("</table>")
+        .next()
+        .unwrap()
+        .matches("<tr data-property=")
+        .count();
+    assert_eq!(rows.len(), table_rows, "one CSV line per datasheet row");
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let hcj_150 = rows
+        .iter()
+        .find(|r| r[col("property")] == "intrinsic_coercivity" && r[col("temperature_c")] == "150")
+        .expect("HcJ at 150 °C");
+    assert_eq!(hcj_150[col("unit")], "kA/m");
+    let (mean, b, a): (f64, f64, f64) = (
+        hcj_150[col("mean")].parse().unwrap(),
+        hcj_150[col("b_basis")].parse().unwrap(),
+        hcj_150[col("a_basis")].parse().unwrap(),
+    );
+    assert!(a <= b && b <= mean, "A ≤ B ≤ mean: {a} {b} {mean}");
+    assert_eq!(reg.get(&format!("/materials/{fen}/datasheet.csv"), None).status, 404);
+    assert_eq!(reg.get(&format!("/materials/{fen}/datasheet.csv"), Some(&token("demo-oem"))).status, 200);
+    assert_eq!(reg.get(&format!("/materials/{n42_id}/datasheet.csv?x=1"), None).status, 400);
     let y30 = page(&format!("/materials/{}", id_of("Y30BH")));
     let demag = y30.split("<h2>Demagnetisation curves</h2>").nth(1).unwrap();
     assert_eq!(demag.matches("<svg").count(), 1, "-40, 20, 150 and 180 °C overlaid");
