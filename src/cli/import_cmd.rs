@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 
 use super::Outcome;
-use crate::import::{bdf, hysteresis};
+use crate::import::{bdf, hysteresis, parse_temperature};
 use crate::package::{PackageError, Rejection};
 
 #[derive(Args, Debug)]
@@ -36,9 +36,10 @@ enum ImportCommand {
         /// Nominal capacity for the C-rate condition; default: the first cycle's discharge capacity.
         #[arg(long, value_name = "AH")]
         nominal_capacity_ah: Option<f64>,
-        /// Test temperature in °C, for exports without an `Ambient Temperature / degC` column.
-        #[arg(long, value_name = "CELSIUS", allow_hyphen_values = true)]
-        temperature: Option<f64>,
+        /// Test temperature with its UCUM unit (e.g. 25Cel), for exports without an
+        /// `Ambient Temperature / degC` column; given, it wins over that column.
+        #[arg(long, allow_hyphen_values = true)]
+        temperature: Option<String>,
         /// Cell mass in grams: adds gravimetric energy density (first cycle's discharge energy / mass).
         #[arg(long, value_name = "G")]
         cell_mass_g: Option<f64>,
@@ -103,11 +104,15 @@ pub(super) fn import(args: ImportArgs) -> Outcome {
             cell_volume_cm3,
             end_of_life,
         } => {
+            let temperature_c = match temperature.as_deref().map(parse_temperature).transpose() {
+                Ok(t) => t,
+                Err(problem) => return refused(&problem.into()),
+            };
             let opts = bdf::BdfOptions {
                 specimen,
                 batch,
                 nominal_capacity_ah,
-                temperature_c: temperature,
+                temperature_c,
                 cell_mass_g,
                 cell_volume_cm3,
                 end_of_life_percent: end_of_life,

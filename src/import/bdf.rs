@@ -62,9 +62,16 @@ const CYCLE_ENERGY: Quantity = q("Cycle Discharging Energy / Wh", "cycle_dischar
 const CAPACITY: Quantity = q("Discharging Capacity / Ah", "discharging_capacity_ah");
 const ENERGY: Quantity = q("Discharging Energy / Wh", "discharging_energy_wh");
 
-/// Required first, then the optional ones this importer reads, in the order of [`Sample::optional`].
+/// Required columns, then the optional ones this importer reads, in the order of
+/// `Sample::optional` (the `AT_…` positions).
 const REQUIRED: [Quantity; 3] = [TEST_TIME, VOLTAGE, CURRENT];
 const OPTIONAL: [Quantity; 6] = [CYCLE, AMBIENT, CYCLE_CAPACITY, CYCLE_ENERGY, CAPACITY, ENERGY];
+const AT_CYCLE: usize = 0;
+const AT_AMBIENT: usize = 1;
+const AT_CYCLE_CAPACITY: usize = 2;
+const AT_CYCLE_ENERGY: usize = 3;
+const AT_CAPACITY: usize = 4;
+const AT_ENERGY: usize = 5;
 
 /// A cycle counts when its discharge capacity is at least this share of the file's largest.
 const COUNTED_CYCLE_SHARE: f64 = 0.01;
@@ -78,7 +85,7 @@ pub struct BdfOptions {
     pub batch: Option<String>,
     /// Nominal capacity for the C-rate; default: the first cycle's discharge capacity.
     pub nominal_capacity_ah: Option<f64>,
-    /// Test temperature in °C, when the export has no ambient temperature column.
+    /// Test temperature in °C, for an export without ambient temperatures (it then wins over them).
     pub temperature_c: Option<f64>,
     pub cell_mass_g: Option<f64>,
     pub cell_volume_cm3: Option<f64>,
@@ -98,10 +105,10 @@ struct Sample {
 
 impl Sample {
     fn cycle(&self) -> Option<f64> {
-        self.optional[0]
+        self.optional[AT_CYCLE]
     }
     fn ambient(&self) -> Option<f64> {
-        self.optional[1]
+        self.optional[AT_AMBIENT]
     }
 }
 
@@ -287,9 +294,9 @@ fn summarise(samples: &[Sample], file: &str, specimen: String, opts: &BdfOptions
         }
         (integral.to_vec(), format!("integrating '{}' (negative: discharge) over '{}'", CURRENT.label, TEST_TIME.label))
     };
-    let (capacities, capacity_source) = from_columns(2, 4, &charge_ah);
-    let (energies, mut energy_source) = from_columns(3, 5, &energy_wh);
-    if !has(3) && !has(5) {
+    let (capacities, capacity_source) = from_columns(AT_CYCLE_CAPACITY, AT_CAPACITY, &charge_ah);
+    let (energies, mut energy_source) = from_columns(AT_CYCLE_ENERGY, AT_ENERGY, &energy_wh);
+    if !has(AT_CYCLE_ENERGY) && !has(AT_ENERGY) {
         energy_source = format!("integrating '{}' × discharge current over '{}'", VOLTAGE.label, TEST_TIME.label);
     }
     let largest = capacities.iter().copied().fold(0.0, f64::max);

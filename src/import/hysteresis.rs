@@ -27,7 +27,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::source::{Section, SourceFolder, Table};
-use super::{fixed, number, specimen_from_file_name};
+use super::{fixed, number, parse_temperature, specimen_from_file_name};
 use crate::package::curve::{MU0, read_curve_csv};
 use crate::package::manifest::{CurveColumns, CurveKind, CurveSpec};
 use crate::package::{PackageError, Rejection};
@@ -223,19 +223,6 @@ pub fn derive(points: &[Point], file: &str) -> Result<Derived, PackageError> {
         hcj_ka_per_m: -hcj / 1e3,
         hcb_ka_per_m: -hcb / 1e3,
         bh_max_kj_per_m3: bh_max / 1e3,
-    })
-}
-
-/// A temperature with its UCUM unit (`20Cel`, `-40 Cel`, `293.15K`), in °C.
-pub fn parse_temperature(text: &str) -> Result<f64, PackageError> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+'))).unwrap_or(t.len());
-    let (value, unit) = (t[..split].trim(), t[split..].trim());
-    value.parse::<f64>().ok().filter(|v| v.is_finite()).and_then(|v| Unit::to_celsius(v, unit)).ok_or_else(|| {
-        PackageError::ImportConflict {
-            path: "--temperature".into(),
-            detail: format!("'{text}' is not a temperature with its UCUM unit, e.g. 20Cel, -40Cel or 293.15K"),
-        }
     })
 }
 

@@ -17,6 +17,7 @@ pub mod hysteresis;
 pub mod source;
 
 use crate::package::PackageError;
+use crate::units::Unit;
 
 /// A number with a fixed count of decimals, as written into dataset and curve files.
 pub(crate) fn fixed(value: f64, decimals: usize) -> String {
@@ -40,6 +41,19 @@ pub(crate) fn number(text: &str, file: &str, line: u64, column: &str) -> Result<
             value: text.chars().take(40).collect(),
         }),
     }
+}
+
+/// A temperature with its UCUM unit (`20Cel`, `-40 Cel`, `293.15K`), in °C.
+pub fn parse_temperature(text: &str) -> Result<f64, PackageError> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+'))).unwrap_or(t.len());
+    let (value, unit) = (t[..split].trim(), t[split..].trim());
+    value.parse::<f64>().ok().filter(|v| v.is_finite()).and_then(|v| Unit::to_celsius(v, unit)).ok_or_else(|| {
+        PackageError::ImportConflict {
+            path: "--temperature".into(),
+            detail: format!("'{text}' is not a temperature with its UCUM unit, e.g. 20Cel, -40Cel or 293.15K"),
+        }
+    })
 }
 
 /// The part of a file name a specimen id defaults to: the name without its extensions, or, for a

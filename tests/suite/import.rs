@@ -344,7 +344,22 @@ fn init_import_fill_in_check_pack_sign_verify() {
     init(&cell, "battery_cell");
     let export = tmp.path().join("LAB__C07__20261201_001.bdf.csv");
     std::fs::write(&export, bdf_export(&[2.0, 1.9, 1.7, 1.5])).unwrap();
-    ok(&prequal(&["import", "bdf", s(&export), "--into", s(&cell), "--batch", "L1", "--cell-mass-g", "48"]));
+    ok(&prequal(&[
+        "import",
+        "bdf",
+        s(&export),
+        "--into",
+        s(&cell),
+        "--batch",
+        "L1",
+        "--cell-mass-g",
+        "48",
+        "--temperature",
+        "296.15K",
+    ]));
+    // A temperature given on the command line wins over the export's ambient column.
+    let capacity = std::fs::read_to_string(cell.join("datasets/capacity.csv")).unwrap();
+    assert!(capacity.contains("\nC07,L1,23.00,"), "{capacity}");
     let report = fill_check_pack_sign_verify(
         tmp.path(),
         &cell,
