@@ -103,12 +103,88 @@ struct Sample {
     optional: [Option<f64>; 6],
 }
 
-impl Sample {
-    fn cycle(&self) -> Option<f64> {
-        self.optional[AT_CYCLE]
+/// What the rows of one cycle add up to (rows are folded as they are read: cycle-life exports
+/// run to millions of rows, which are never held in memory).
+#[derive(Debug, Clone, Default)]
+struct CycleTotals {
+    cycle: f64,
+    /// ∫ discharge current dt and ∫ V · discharge current dt, A·h and W·h.
+    integral_ah: f64,
+    integral_wh: f64,
+    /// Largest per-cycle discharging capacity and energy the export reports.
+    cycle_column_ah: Option<f64>,
+    cycle_column_wh: Option<f64>,
+    /// Last cumulative discharging capacity and energy in the cycle.
+    cumulative_ah: Option<f64>,
+    cumulative_wh: Option<f64>,
+}
+
+/// An export folded into per-cycle totals and whole-test figures.
+#[derive(Debug, Clone, Default)]
+struct Series {
+    cycles: Vec<CycleTotals>,
+    /// Which optional columns hold a value anywhere, in the order of [`OPTIONAL`].
+    has: [bool; 6],
+    /// The first cumulative discharging capacity and energy of the file (the baseline of cycle 1).
+    first_cumulative: [Option<f64>; 2],
+    ambient_sum: f64,
+    ambient_count: u64,
+    voltage_min_v: f64,
+    voltage_max_v: f64,
+    /// Charge and time over steps between two discharging samples.
+    discharged_ah: f64,
+    discharge_hours: f64,
+}
+
+fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
     }
-    fn ambient(&self) -> Option<f64> {
-        self.optional[AT_AMBIENT]
+}
+
+impl Series {
+    /// Adds a row; `previous` is the row before it.
+    fn add(&mut self, previous: Option<&Sample>, s: &Sample) {
+        let cycle = s.optional[AT_CYCLE].unwrap_or(0.0);
+        if self.cycles.last().is_none_or(|c| c.cycle != cycle) {
+            self.cycles.push(CycleTotals { cycle, ..CycleTotals::default() });
+        }
+        for (k, v) in s.optional.iter().enumerate() {
+            self.has[k] |= v.is_some();
+        }
+        if self.first_cumulative[0].is_none() {
+            self.first_cumulative[0] = s.optional[AT_CAPACITY];
+        }
+        if self.first_cumulative[1].is_none() {
+            self.first_cumulative[1] = s.optional[AT_ENERGY];
+        }
+        if let Some(t) = s.optional[AT_AMBIENT] {
+            self.ambient_sum += t;
+            self.ambient_count += 1;
+        }
+        if previous.is_none() {
+            (self.voltage_min_v, self.voltage_max_v) = (s.voltage_v, s.voltage_v);
+        }
+        self.voltage_min_v = self.voltage_min_v.min(s.voltage_v);
+        self.voltage_max_v = self.voltage_max_v.max(s.voltage_v);
+        let Some(current) = self.cycles.last_mut() else { return };
+        current.cycle_column_ah = max_opt(current.cycle_column_ah, s.optional[AT_CYCLE_CAPACITY]);
+        current.cycle_column_wh = max_opt(current.cycle_column_wh, s.optional[AT_CYCLE_ENERGY]);
+        current.cumulative_ah = s.optional[AT_CAPACITY].or(current.cumulative_ah);
+        current.cumulative_wh = s.optional[AT_ENERGY].or(current.cumulative_wh);
+        // A step between two rows belongs to the later row's cycle; trapezoids.
+        if let Some(a) = previous {
+            let hours = (s.time_s - a.time_s) / 3600.0;
+            let dq = (discharge(a.current_a) + discharge(s.current_a)) / 2.0 * hours;
+            current.integral_ah += dq;
+            current.integral_wh +=
+                (a.voltage_v * discharge(a.current_a) + s.voltage_v * discharge(s.current_a)) / 2.0 * hours;
+            if a.current_a < 0.0 && s.current_a < 0.0 {
+                self.discharged_ah += dq;
+                self.discharge_hours += hours;
+            }
+        }
     }
 }
 
@@ -143,7 +219,7 @@ pub struct CellSummary {
 }
 
 /// Reads one export: every row, each required cell a number.
-fn read_samples(reader: &mut dyn Read, file: &str) -> Result<Vec<Sample>, Vec<PackageError>> {
+fn read_series(reader: &mut dyn Read, file: &str) -> Result<Series, Vec<PackageError>> {
     let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(reader);
     let headers = match csv.headers() {
         Ok(h) => h.clone(),
@@ -176,7 +252,8 @@ fn read_samples(reader: &mut dyn Read, file: &str) -> Result<Vec<Sample>, Vec<Pa
         return Err(problems);
     }
     let optional: Vec<Option<usize>> = OPTIONAL.iter().map(|q| find(*q)).collect();
-    let mut samples = Vec::new();
+    let mut series = Series::default();
+    let mut previous: Option<Sample> = None;
     let mut record = csv::StringRecord::new();
     loop {
         match csv.read_record(&mut record) {
@@ -207,7 +284,7 @@ fn read_samples(reader: &mut dyn Read, file: &str) -> Result<Vec<Sample>, Vec<Pa
             }
         }
         if let (Some(time_s), Some(voltage_v), Some(current_a)) = (t, v, c) {
-            if let Some(last) = samples.last().map(|s: &Sample| s.time_s)
+            if let Some(last) = previous.as_ref().map(|s| s.time_s)
                 && time_s < last
             {
                 problems.push(PackageError::CsvInvalid {
@@ -219,16 +296,18 @@ fn read_samples(reader: &mut dyn Read, file: &str) -> Result<Vec<Sample>, Vec<Pa
                     ),
                 });
             }
-            samples.push(Sample { time_s, voltage_v, current_a, optional: values });
+            let sample = Sample { time_s, voltage_v, current_a, optional: values };
+            series.add(previous.as_ref(), &sample);
+            previous = Some(sample);
         }
         if problems.len() >= 20 {
             break;
         }
     }
-    if samples.is_empty() && problems.is_empty() {
+    if previous.is_none() && problems.is_empty() {
         problems.push(PackageError::CsvInvalid { file: file.into(), line: 1, detail: "the export has no rows".into() });
     }
-    if problems.is_empty() { Ok(samples) } else { Err(problems) }
+    if problems.is_empty() { Ok(series) } else { Err(problems) }
 }
 
 /// The discharge current of a sample: BDF's negative current, as a positive number.
@@ -236,55 +315,34 @@ fn discharge(current_a: f64) -> f64 {
     (-current_a).max(0.0)
 }
 
-/// Derives a cell's values from its samples.
-fn summarise(samples: &[Sample], file: &str, specimen: String, opts: &BdfOptions) -> Result<CellSummary, PackageError> {
+/// Derives a cell's values from its folded export.
+fn summarise(series: &Series, file: &str, specimen: String, opts: &BdfOptions) -> Result<CellSummary, PackageError> {
     let not_derivable =
         |what: &str, detail: String| PackageError::ImportNotDerivable { file: file.into(), what: what.into(), detail };
-    let has = |k: usize| samples.iter().any(|s| s.optional[k].is_some());
-    // Cycles: runs of equal cycle count (the whole file when there is none).
-    let mut runs: Vec<(f64, usize, usize)> = Vec::new();
-    for (i, s) in samples.iter().enumerate() {
-        let c = s.cycle().unwrap_or(0.0);
-        match runs.last_mut() {
-            Some(run) if run.0 == c => run.2 = i + 1,
-            _ => runs.push((c, i, i + 1)),
-        }
-    }
-    // Integrals, per cycle (a step between two samples belongs to the later one's cycle).
-    let mut charge_ah = vec![0.0; runs.len()];
-    let mut energy_wh = vec![0.0; runs.len()];
-    let (mut discharged_ah, mut discharge_hours) = (0.0, 0.0);
-    for (r, &(_, start, end)) in runs.iter().enumerate() {
-        for j in start.max(1)..end {
-            let (a, b) = (&samples[j - 1], &samples[j]);
-            let hours = (b.time_s - a.time_s) / 3600.0;
-            let dq = (discharge(a.current_a) + discharge(b.current_a)) / 2.0 * hours;
-            charge_ah[r] += dq;
-            energy_wh[r] += (a.voltage_v * discharge(a.current_a) + b.voltage_v * discharge(b.current_a)) / 2.0 * hours;
-            if a.current_a < 0.0 && b.current_a < 0.0 {
-                discharged_ah += dq;
-                discharge_hours += hours;
-            }
-        }
-    }
-    // Per-cycle values from the export's own columns where it has them.
-    let from_columns = |per_cycle: usize, cumulative: usize, integral: &[f64]| -> (Vec<f64>, String) {
-        if has(per_cycle) {
-            let values = runs
+    // Per-cycle values from the export's own columns where it has them, else the integrals.
+    let per_cycle = |per_cycle: usize, cumulative: usize, baseline: Option<f64>| -> (Vec<f64>, String) {
+        let pick = |c: &CycleTotals| match per_cycle {
+            AT_CYCLE_CAPACITY => (c.cycle_column_ah, c.cumulative_ah, c.integral_ah),
+            _ => (c.cycle_column_wh, c.cumulative_wh, c.integral_wh),
+        };
+        if series.has[per_cycle] {
+            let values = series
+                .cycles
                 .iter()
-                .enumerate()
-                .map(|(r, &(_, s, e))| {
-                    samples[s..e].iter().filter_map(|x| x.optional[per_cycle]).reduce(f64::max).unwrap_or(integral[r])
+                .map(|c| {
+                    let (col, _, integral) = pick(c);
+                    col.unwrap_or(integral)
                 })
                 .collect();
             return (values, format!("the '{}' column", OPTIONAL[per_cycle].label));
         }
-        if has(cumulative) {
-            let mut before = samples.iter().find_map(|x| x.optional[cumulative]).unwrap_or(0.0);
-            let values = runs
+        if series.has[cumulative] {
+            let mut before = baseline.unwrap_or(0.0);
+            let values = series
+                .cycles
                 .iter()
-                .map(|&(_, s, e)| {
-                    let last = samples[s..e].iter().rev().find_map(|x| x.optional[cumulative]).unwrap_or(before);
+                .map(|c| {
+                    let last = pick(c).1.unwrap_or(before);
                     let value = last - before;
                     before = last;
                     value
@@ -292,13 +350,16 @@ fn summarise(samples: &[Sample], file: &str, specimen: String, opts: &BdfOptions
                 .collect();
             return (values, format!("the increase of the '{}' column over each cycle", OPTIONAL[cumulative].label));
         }
-        (integral.to_vec(), format!("integrating '{}' (negative: discharge) over '{}'", CURRENT.label, TEST_TIME.label))
+        let values = series.cycles.iter().map(|c| pick(c).2).collect();
+        let integrand = if per_cycle == AT_CYCLE_CAPACITY {
+            "the discharge current".to_owned()
+        } else {
+            format!("'{}' × the discharge current", VOLTAGE.label)
+        };
+        (values, format!("integrating {integrand} (BDF: negative '{}') over '{}'", CURRENT.label, TEST_TIME.label))
     };
-    let (capacities, capacity_source) = from_columns(AT_CYCLE_CAPACITY, AT_CAPACITY, &charge_ah);
-    let (energies, mut energy_source) = from_columns(AT_CYCLE_ENERGY, AT_ENERGY, &energy_wh);
-    if !has(AT_CYCLE_ENERGY) && !has(AT_ENERGY) {
-        energy_source = format!("integrating '{}' × discharge current over '{}'", VOLTAGE.label, TEST_TIME.label);
-    }
+    let (capacities, capacity_source) = per_cycle(AT_CYCLE_CAPACITY, AT_CAPACITY, series.first_cumulative[0]);
+    let (energies, energy_source) = per_cycle(AT_CYCLE_ENERGY, AT_ENERGY, series.first_cumulative[1]);
     let largest = capacities.iter().copied().fold(0.0, f64::max);
     if largest <= 0.0 {
         return Err(not_derivable(
@@ -306,12 +367,13 @@ fn summarise(samples: &[Sample], file: &str, specimen: String, opts: &BdfOptions
             format!("no cycle discharges ('{}' is never negative; in BDF negative current discharges)", CURRENT.label),
         ));
     }
-    let cycles: Vec<CycleValues> = runs
+    let cycles: Vec<CycleValues> = series
+        .cycles
         .iter()
         .zip(capacities.iter().zip(&energies))
         .filter(|(_, (cap, _))| **cap >= COUNTED_CYCLE_SHARE * largest)
-        .map(|(&(cycle, _, _), (&cap, &energy))| CycleValues {
-            cycle,
+        .map(|(totals, (&cap, &energy))| CycleValues {
+            cycle: totals.cycle,
             discharge_capacity_ah: cap,
             discharge_energy_wh: energy,
         })
@@ -321,10 +383,9 @@ fn summarise(samples: &[Sample], file: &str, specimen: String, opts: &BdfOptions
     let kept = cycles.iter().take_while(|c| c.discharge_capacity_ah >= threshold).count();
     let run_out = kept == cycles.len();
 
-    let ambient: Vec<f64> = samples.iter().filter_map(Sample::ambient).collect();
     let temperature_c = match opts.temperature_c {
         Some(t) => t,
-        None if !ambient.is_empty() => ambient.iter().sum::<f64>() / ambient.len() as f64,
+        None if series.ambient_count > 0 => series.ambient_sum / series.ambient_count as f64,
         None => {
             return Err(not_derivable(
                 "the test temperature",
@@ -332,14 +393,10 @@ fn summarise(samples: &[Sample], file: &str, specimen: String, opts: &BdfOptions
             ));
         }
     };
-    let mean_discharge_current_a = if discharge_hours > 0.0 {
-        discharged_ah / discharge_hours
-    } else {
-        let currents: Vec<f64> = samples.iter().filter(|s| s.current_a < 0.0).map(|s| -s.current_a).collect();
-        if currents.is_empty() { 0.0 } else { currents.iter().sum::<f64>() / currents.len() as f64 }
-    };
+    // Over the steps between two discharging rows: the time-weighted mean discharge current.
+    let mean_discharge_current_a =
+        if series.discharge_hours > 0.0 { series.discharged_ah / series.discharge_hours } else { 0.0 };
     let nominal_capacity_ah = opts.nominal_capacity_ah.unwrap_or(first);
-    let voltages = samples.iter().map(|s| s.voltage_v);
     Ok(CellSummary {
         specimen,
         capacity_source,
@@ -349,8 +406,8 @@ fn summarise(samples: &[Sample], file: &str, specimen: String, opts: &BdfOptions
         nominal_capacity_ah,
         nominal_given: opts.nominal_capacity_ah.is_some(),
         c_rate_per_h: mean_discharge_current_a / nominal_capacity_ah,
-        voltage_min_v: voltages.clone().fold(f64::INFINITY, f64::min),
-        voltage_max_v: voltages.fold(f64::NEG_INFINITY, f64::max),
+        voltage_min_v: series.voltage_min_v,
+        voltage_max_v: series.voltage_max_v,
         cycle_life: kept as u64,
         run_out,
         cycles,
@@ -364,8 +421,8 @@ pub fn summarise_export(
     specimen: String,
     opts: &BdfOptions,
 ) -> Result<CellSummary, Vec<PackageError>> {
-    let samples = read_samples(reader, file)?;
-    summarise(&samples, file, specimen, opts).map_err(|p| vec![p])
+    let series = read_series(reader, file)?;
+    summarise(&series, file, specimen, opts).map_err(|p| vec![p])
 }
 
 /// What an import wrote.
