@@ -17,7 +17,8 @@
 //! | `Discharging Capacity / Ah`, `… Energy / Wh` | `discharging_capacity_ah`, `discharging_energy_wh` | cumulative since test start: differences per cycle |
 //!
 //! Other columns are ignored. A cycle's discharge capacity (energy) comes from the first of: the
-//! cycle column's largest value, the cumulative column's increase over the cycle, or the
+//! cycle column's largest value, the cumulative column's increase over the cycle (a fall read as a
+//! reset to zero: exports written to BDF's earlier wording reset it per step), or the
 //! trapezoidal integral of the discharge current (power V·I) over test time. Cycles whose
 //! discharge capacity is under 1 % of the file's largest (rest, charge-only) are not counted.
 //!
@@ -114,9 +115,9 @@ struct CycleTotals {
     /// Largest per-cycle discharging capacity and energy the export reports.
     cycle_column_ah: Option<f64>,
     cycle_column_wh: Option<f64>,
-    /// Last cumulative discharging capacity and energy in the cycle.
-    cumulative_ah: Option<f64>,
-    cumulative_wh: Option<f64>,
+    /// How much the cumulative discharging capacity and energy rose during the cycle.
+    cumulative_ah: f64,
+    cumulative_wh: f64,
 }
 
 /// An export folded into per-cycle totals and whole-test figures.
@@ -125,8 +126,8 @@ struct Series {
     cycles: Vec<CycleTotals>,
     /// Which optional columns hold a value anywhere, in the order of [`OPTIONAL`].
     has: [bool; 6],
-    /// The first cumulative discharging capacity and energy of the file (the baseline of cycle 1).
-    first_cumulative: [Option<f64>; 2],
+    /// The last cumulative discharging capacity and energy read.
+    last_cumulative: [Option<f64>; 2],
     ambient_sum: f64,
     ambient_count: u64,
     voltage_min_v: f64,
@@ -153,12 +154,6 @@ impl Series {
         for (k, v) in s.optional.iter().enumerate() {
             self.has[k] |= v.is_some();
         }
-        if self.first_cumulative[0].is_none() {
-            self.first_cumulative[0] = s.optional[AT_CAPACITY];
-        }
-        if self.first_cumulative[1].is_none() {
-            self.first_cumulative[1] = s.optional[AT_ENERGY];
-        }
         if let Some(t) = s.optional[AT_AMBIENT] {
             self.ambient_sum += t;
             self.ambient_count += 1;
@@ -171,8 +166,18 @@ impl Series {
         let Some(current) = self.cycles.last_mut() else { return };
         current.cycle_column_ah = max_opt(current.cycle_column_ah, s.optional[AT_CYCLE_CAPACITY]);
         current.cycle_column_wh = max_opt(current.cycle_column_wh, s.optional[AT_CYCLE_ENERGY]);
-        current.cumulative_ah = s.optional[AT_CAPACITY].or(current.cumulative_ah);
-        current.cumulative_wh = s.optional[AT_ENERGY].or(current.cumulative_wh);
+        // BDF 1.3 defines the cumulative columns as never resetting; exports written to the
+        // earlier wording ("within a given interval") reset them per step. A fall is read as a
+        // reset to zero, so both kinds add up to what was discharged.
+        let rise = |last: Option<f64>, now: Option<f64>| match (last, now) {
+            (Some(a), Some(b)) if b >= a => b - a,
+            (Some(_), Some(b)) => b,
+            _ => 0.0,
+        };
+        current.cumulative_ah += rise(self.last_cumulative[0], s.optional[AT_CAPACITY]);
+        current.cumulative_wh += rise(self.last_cumulative[1], s.optional[AT_ENERGY]);
+        self.last_cumulative =
+            [s.optional[AT_CAPACITY].or(self.last_cumulative[0]), s.optional[AT_ENERGY].or(self.last_cumulative[1])];
         // A step between two rows belongs to the later row's cycle; trapezoids.
         if let Some(a) = previous {
             let hours = (s.time_s - a.time_s) / 3600.0;
@@ -320,7 +325,7 @@ fn summarise(series: &Series, file: &str, specimen: String, opts: &BdfOptions) -
     let not_derivable =
         |what: &str, detail: String| PackageError::ImportNotDerivable { file: file.into(), what: what.into(), detail };
     // Per-cycle values from the export's own columns where it has them, else the integrals.
-    let per_cycle = |per_cycle: usize, cumulative: usize, baseline: Option<f64>| -> (Vec<f64>, String) {
+    let per_cycle = |per_cycle: usize, cumulative: usize| -> (Vec<f64>, String) {
         let pick = |c: &CycleTotals| match per_cycle {
             AT_CYCLE_CAPACITY => (c.cycle_column_ah, c.cumulative_ah, c.integral_ah),
             _ => (c.cycle_column_wh, c.cumulative_wh, c.integral_wh),
@@ -337,17 +342,7 @@ fn summarise(series: &Series, file: &str, specimen: String, opts: &BdfOptions) -
             return (values, format!("the '{}' column", OPTIONAL[per_cycle].label));
         }
         if series.has[cumulative] {
-            let mut before = baseline.unwrap_or(0.0);
-            let values = series
-                .cycles
-                .iter()
-                .map(|c| {
-                    let last = pick(c).1.unwrap_or(before);
-                    let value = last - before;
-                    before = last;
-                    value
-                })
-                .collect();
+            let values = series.cycles.iter().map(|c| pick(c).1).collect();
             return (values, format!("the increase of the '{}' column over each cycle", OPTIONAL[cumulative].label));
         }
         let values = series.cycles.iter().map(|c| pick(c).2).collect();
@@ -358,8 +353,8 @@ fn summarise(series: &Series, file: &str, specimen: String, opts: &BdfOptions) -
         };
         (values, format!("integrating {integrand} (BDF: negative '{}') over '{}'", CURRENT.label, TEST_TIME.label))
     };
-    let (capacities, capacity_source) = per_cycle(AT_CYCLE_CAPACITY, AT_CAPACITY, series.first_cumulative[0]);
-    let (energies, energy_source) = per_cycle(AT_CYCLE_ENERGY, AT_ENERGY, series.first_cumulative[1]);
+    let (capacities, capacity_source) = per_cycle(AT_CYCLE_CAPACITY, AT_CAPACITY);
+    let (energies, energy_source) = per_cycle(AT_CYCLE_ENERGY, AT_ENERGY);
     let largest = capacities.iter().copied().fold(0.0, f64::max);
     if largest <= 0.0 {
         return Err(not_derivable(
@@ -728,6 +723,18 @@ mod tests {
         assert_eq!(caps, vec![0.98, 0.97]);
         assert!(cell.capacity_source.contains("Discharging Capacity / Ah"));
         assert_eq!(cell.temperature_c, 23.0);
+    }
+
+    #[test]
+    fn a_cumulative_column_that_resets_per_step_still_adds_up() {
+        // Cycle 1 discharges 0.5 A·h in each of two steps, the column restarting at the second.
+        let text = "Test Time / s,Voltage / V,Current / A,Cycle Count / 1,Discharging Capacity / Ah\n\
+                    0,3.5,-1,1,0\n1800,3.2,-1,1,0.5\n1800,3.2,-1,1,0\n3600,3.0,-1,1,0.5\n\
+                    3600,3.6,1,2,0.5\n7200,3.5,-1,2,0.9\n";
+        let o = BdfOptions { temperature_c: Some(25.0), ..opts() };
+        let cell = summarise_export(&mut text.as_bytes(), "c.csv", "S1".into(), &o).unwrap();
+        let caps: Vec<f64> = cell.cycles.iter().map(|c| (c.discharge_capacity_ah * 1e9).round() / 1e9).collect();
+        assert_eq!(caps, vec![1.0, 0.4]);
     }
 
     #[test]
