@@ -26,7 +26,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::source::{Section, SourceFolder, Table};
+use super::source::{Section, SourceFolder, Table, csv_text};
 use super::{fixed, number, parse_temperature, specimen_from_file_name};
 use crate::package::curve::{MU0, read_curve_csv};
 use crate::package::manifest::{CurveColumns, CurveKind, CurveSpec};
@@ -296,24 +296,26 @@ pub fn import(dir: &Path, file: &Path, opts: &HysteresisOptions) -> Result<Hyste
             .collect(),
         note: None,
     };
-    let written_curve = source.add_table(curve)?;
-    // The curve file as it will be packed must pass the package's own curve checks.
+    // The new points must pass the package's own curve checks (enough points, B = μ0·H + J).
+    // They are checked as a file of their own under the export's name: its header is line 1 and
+    // its points follow in order, so a line named here is the export's line.
     let spec = CurveSpec {
         id: curve_id.clone(),
         kind: CurveKind::Both,
-        file: written_curve.clone(),
+        file: curve_file.clone(),
         columns: CurveColumns::default(),
         field_unit: Unit::parse("kA/m").ok(),
         flux_density_unit: Unit::parse("T").ok(),
         temperature_c: Some(temperature_c),
     };
     let lots: BTreeSet<String> = source.lots();
-    let text = source.text(&written_curve)?.unwrap_or_default();
-    match read_curve_csv(&mut text.as_bytes(), &written_curve, &spec, &lots) {
+    let text = csv_text(Some(&curve.header), &curve.rows)?;
+    match read_curve_csv(&mut text.as_bytes(), &label, &spec, &lots) {
         Ok(Ok(_)) => {}
         Ok(Err(problems)) => return Err(Rejection { problems }),
-        Err(e) => return Err(PackageError::io(&written_curve, e).into()),
+        Err(e) => return Err(PackageError::io(&label, e).into()),
     }
+    source.add_table(curve)?;
 
     let from = format!("curve {curve_id} ({curve_file}), by `prequal import hysteresis` from hysteresigraph exports");
     let datasets = [

@@ -73,7 +73,7 @@ fn is_placeholder(v: &Value) -> bool {
 }
 
 /// CSV text of `rows`, with `header` first when given.
-fn csv_text(header: Option<&[&str]>, rows: &[Vec<String>]) -> Result<String, PackageError> {
+pub(crate) fn csv_text(header: Option<&[&str]>, rows: &[Vec<String>]) -> Result<String, PackageError> {
     let mut out = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
     let io_err = |e: csv::Error| PackageError::io("CSV text", e);
     if let Some(h) = header {

@@ -179,7 +179,14 @@ fn refused_exports_name_file_line_and_column_and_write_nothing() {
     let bdf_non_numeric = bdf_good.replacen("\n7200,3.6,1,1,", "\n7200,3.6,1,one,", 1);
     let bdf_no_current = bdf_good.replace("Current / A", "Current / mA");
 
-    let cases: [(&Path, &str, String, &str, &str); 7] = [
+    // B disagrees with μ0·H + J on line 4 (the third point).
+    let mut rows: Vec<String> = good.lines().map(str::to_owned).collect();
+    let cells: Vec<&str> = rows[3].split(',').collect();
+    rows[3] = format!("{},{},0.2", cells[0], cells[1]);
+    let inconsistent = rows.join("\n") + "\n";
+
+    let cases: [(&Path, &str, String, &str, &str); 8] = [
+        (&magnet, "hysteresis", inconsistent, "curve_inconsistent", "line 4, column 'B'"),
         (&magnet, "hysteresis", non_numeric, "csv_not_numeric", "line 5, column 'J (T)'"),
         (&magnet, "hysteresis", no_polarisation, "csv_invalid", "missing column 'J (unit)' or 'B (unit)'"),
         (&magnet, "hysteresis", short, "import_not_derivable", "cannot derive HcJ"),
