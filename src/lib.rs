@@ -17,6 +17,7 @@ pub mod display;
 pub mod fit;
 #[cfg(feature = "server")]
 pub mod http;
+pub mod import;
 pub mod log;
 pub mod package;
 #[cfg(feature = "server")]

@@ -5,6 +5,7 @@
 //! files, a key that already exists).
 
 mod fit_cmd;
+mod import_cmd;
 mod log_cmds;
 mod mirror_cmd;
 mod package_cmds;
@@ -58,6 +59,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Turn instrument exports into datasets and curves of a source folder: battery cycler files
+    /// in the Battery Data Format (`bdf`), hysteresigraph curves (`hysteresis`).
+    Import(import_cmd::ImportArgs),
     /// Check a package source directory without writing anything: the manifest against its
     /// schema, units, lots, every CSV cell. Reports every problem at once, each with its JSON path
     /// or file, line and column.
@@ -243,6 +247,7 @@ pub fn run() -> ExitCode {
         Command::Init { dir, class, from, json } => {
             package_cmds::init(&dir, class.map(Into::into), from.as_deref(), json)
         }
+        Command::Import(args) => import_cmd::import(args),
         Command::Check { dir, json, limits } => package_cmds::check(&dir, json, limits.limits()),
         Command::Pack { dir, out, store, json, limits } => package_cmds::pack(&dir, &out, store, json, limits.limits()),
         Command::Sign { package, key, json, limits } => package_cmds::sign(&package, &key, json, limits.limits()),

@@ -26,7 +26,7 @@ use crate::units::Unit;
 pub const MIN_POINTS: usize = 3;
 
 /// Vacuum permeability μ0 in T·m/A.
-const MU0: f64 = 4e-7 * PI;
+pub(crate) const MU0: f64 = 4e-7 * PI;
 
 /// One point of one specimen's curve, in the units of the curve's spec.
 #[derive(Debug, Clone, PartialEq)]

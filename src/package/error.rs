@@ -120,6 +120,12 @@ pub enum PackageError {
     )]
     CurveInconsistent { file: String, line: u64, column: String, b: f64, expected: f64 },
 
+    // --- importers (prequal import) ---
+    #[error("{file}: cannot derive {what}: {detail}")]
+    ImportNotDerivable { file: String, what: String, detail: String },
+    #[error("{path}: {detail}")]
+    ImportConflict { path: String, detail: String },
+
     // --- signatures ---
     #[error("signature file '{file}': {detail}")]
     SignatureFileInvalid { file: String, detail: String },
@@ -187,6 +193,8 @@ impl PackageError {
             UnknownBatch { .. } => "unknown_batch",
             CurveTooFewPoints { .. } => "curve_too_few_points",
             CurveInconsistent { .. } => "curve_inconsistent",
+            ImportNotDerivable { .. } => "import_not_derivable",
+            ImportConflict { .. } => "import_conflict",
             SignatureFileInvalid { .. } => "signature_file_invalid",
             UnreferencedFile { .. } => "unreferenced_file",
             SourceInvalid { .. } => "source_invalid",

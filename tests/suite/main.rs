@@ -19,6 +19,7 @@ mod crash;
 mod deploy;
 mod faults;
 mod fit;
+mod import;
 mod interop;
 mod load;
 mod log;
