@@ -84,6 +84,10 @@ enum Command {
         /// Store entries uncompressed instead of deflating them.
         #[arg(long)]
         store: bool,
+        /// Sign the package with this secret key file (from `prequal keygen`) once it is packed,
+        /// as `prequal sign` does.
+        #[arg(long, value_name = "KEY_FILE")]
+        key: Option<PathBuf>,
         /// Print the result as JSON (for scripts).
         #[arg(long)]
         json: bool,
@@ -249,7 +253,9 @@ pub fn run() -> ExitCode {
         }
         Command::Import(args) => import_cmd::import(args),
         Command::Check { dir, json, limits } => package_cmds::check(&dir, json, limits.limits()),
-        Command::Pack { dir, out, store, json, limits } => package_cmds::pack(&dir, &out, store, json, limits.limits()),
+        Command::Pack { dir, out, store, key, json, limits } => {
+            package_cmds::pack(&dir, &out, store, key.as_deref(), json, limits.limits())
+        }
         Command::Sign { package, key, json, limits } => package_cmds::sign(&package, &key, json, limits.limits()),
         Command::Verify { package, log_key, witnesses, quorum, trust, allow_unsigned, json, limits } => {
             let evidence = package_cmds::EvidenceArgs { log_key, witnesses, quorum };

@@ -162,8 +162,16 @@ pub(super) fn check(dir: &Path, json: bool, limits: Limits) -> Outcome {
     }
 }
 
-pub(super) fn pack(dir: &Path, out: &Path, store: bool, json: bool, limits: Limits) -> Outcome {
+pub(super) fn pack(dir: &Path, out: &Path, store: bool, key: Option<&Path>, json: bool, limits: Limits) -> Outcome {
     let compression = if store { Compression::Stored } else { Compression::Deflated };
+    // The key is read first: a wrong key file fails before anything is written.
+    let key = match key.map(SecretKey::read).transpose() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::Failed;
+        }
+    };
     if dir.is_file() {
         eprintln!(
             "error: {} is a file; `prequal pack` takes the source folder holding prequal.json (`prequal init` starts one)",
@@ -182,6 +190,15 @@ pub(super) fn pack(dir: &Path, out: &Path, store: bool, json: bool, limits: Limi
     bar.finish_and_clear();
     match packed {
         Ok(summary) => {
+            let signed = match &key {
+                Some(key) => match sign_package(out, key, limits) {
+                    Ok((_, entry)) => Some((key.key_id().as_str().to_owned(), entry)),
+                    Err(rejection) => {
+                        return report_refusal(&format!("cannot sign {}", out.display()), &rejection, json);
+                    }
+                },
+                None => None,
+            };
             if json {
                 print_json(&json!({
                     "package": out.display().to_string(),
@@ -192,6 +209,7 @@ pub(super) fn pack(dir: &Path, out: &Path, store: bool, json: bool, limits: Limi
                     "measurements": summary.measurements,
                     "curves": summary.curves,
                     "curve_points": summary.curve_points,
+                    "signature": signed.as_ref().map(|(key_id, file)| json!({"key_id": key_id, "signature_file": file})),
                 }));
             } else {
                 println!("packed {} -> {}", dir.display(), out.display());
@@ -203,7 +221,13 @@ pub(super) fn pack(dir: &Path, out: &Path, store: bool, json: bool, limits: Limi
                     println!("  {} demagnetisation curves, {} points", summary.curves, summary.curve_points);
                 }
                 println!("  digest {}", summary.digest);
-                println!("Next: prequal sign {} --key YOUR-KEY", out.display());
+                match &signed {
+                    Some((key_id, file)) => {
+                        println!("signed with key {key_id}: {file}");
+                        println!("Next: prequal verify {} --trust KEYS.json, then prequal push", out.display());
+                    }
+                    None => println!("Next: prequal sign {} --key YOUR-KEY", out.display()),
+                }
             }
             Outcome::Ok
         }

@@ -335,9 +335,12 @@ fn fill_check_pack_sign_verify(
     ok(&prequal(&["check", s(src)]));
     let pkg = tmp.join(format!("{name}.zip"));
     let key = tmp.join(format!("{name}.secret.json"));
-    ok(&prequal(&["pack", s(src), "--out", s(&pkg)]));
     ok(&prequal(&["keygen", "--out", s(&key)]));
-    ok(&prequal(&["sign", s(&pkg), "--key", s(&key)]));
+    // `pack --key` packs and signs: init, import, pack are the lab's three commands.
+    let packed = prequal(&["pack", s(src), "--out", s(&pkg), "--key", s(&key), "--json"]);
+    ok(&packed);
+    let packed: serde_json::Value = serde_json::from_slice(&packed.stdout).unwrap();
+    assert!(packed["signature"]["signature_file"].as_str().unwrap().starts_with("signatures/"), "{packed}");
     let out = prequal(&["verify", s(&pkg), "--json"]);
     ok(&out);
     serde_json::from_slice(&out.stdout).unwrap()
