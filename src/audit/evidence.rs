@@ -280,12 +280,14 @@ fn checkpoint_size(note: &[u8]) -> Result<(u64, usize), AuditError> {
 /// the newest cosigned checkpoint; falls back to the current one when that does not cover the
 /// package's entry yet. Nothing is verified here: `prequal verify` does it, offline. With
 /// `tlog_proof`, the C2SP tlog-proof text (the bundle's `proof`) is also written there on its
-/// own, for tools that read that format and not prequal's bundle.
+/// own, for tools that read that format and not prequal's bundle. `progress` hears of the
+/// package's download (bytes so far, the announced size).
 pub fn export_bundle(
     client: &LogClient,
     digest: &str,
     out: &Path,
     tlog_proof: Option<&Path>,
+    progress: &mut dyn FnMut(u64, Option<u64>),
 ) -> Result<ExportReport, AuditError> {
     let mut chosen = None;
     if let Some(note) = client.cosigned_checkpoint()? {
@@ -314,7 +316,7 @@ pub fn export_bundle(
         }
         _ => None,
     };
-    let package = client.download(digest, MAX_BUNDLE_BYTES / 4 * 3)?;
+    let package = client.download_with_progress(digest, MAX_BUNDLE_BYTES / 4 * 3, progress)?;
     let checkpoint = String::from_utf8(note).map_err(|_| bad("the checkpoint is not UTF-8".into()))?;
     let proof = TlogProof { extra: None, index: inclusion.leaf_index, hashes, checkpoint };
     let bundle = EvidenceBundle {

@@ -102,6 +102,18 @@ impl LogClient {
     }
 
     fn send(&self, path: &str, post: Option<&str>, limit: u64) -> Result<Vec<u8>, AuditError> {
+        self.send_with_progress(path, post, limit, &mut |_, _| {})
+    }
+
+    /// [`LogClient::send`], telling `progress` the bytes received so far and the total the
+    /// response announced, as the body arrives.
+    fn send_with_progress(
+        &self,
+        path: &str,
+        post: Option<&str>,
+        limit: u64,
+        progress: &mut dyn FnMut(u64, Option<u64>),
+    ) -> Result<Vec<u8>, AuditError> {
         let url = format!("{}{path}", self.base);
         let unreachable = |e: ureq::Error| AuditError::Unreachable { url: url.clone(), detail: e.to_string() };
         let mut res = match post {
@@ -121,12 +133,23 @@ impl LogClient {
             }
         };
         let status = res.status().as_u16();
-        let body = res
-            .body_mut()
-            .with_config()
-            .limit(limit)
-            .read_to_vec()
-            .map_err(|e| AuditError::BadResponse { url: url.clone(), detail: e.to_string() })?;
+        let total = res
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let bad = |e: std::io::Error| AuditError::BadResponse { url: url.clone(), detail: e.to_string() };
+        let mut reader = res.body_mut().with_config().limit(limit).reader();
+        let mut body = Vec::new();
+        let mut chunk = vec![0u8; 64 << 10];
+        loop {
+            let n = std::io::Read::read(&mut reader, &mut chunk).map_err(bad)?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+            progress(body.len() as u64, total);
+        }
         if !(200..300).contains(&status) {
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             let field = |k: &str| v["error"][k].as_str().unwrap_or("").to_owned();
@@ -191,6 +214,16 @@ impl LogClient {
     /// The package file as published.
     pub fn download(&self, digest: &str, limit: u64) -> Result<Vec<u8>, AuditError> {
         self.send(&format!("/v1/packages/{digest}/download"), None, limit)
+    }
+
+    /// [`LogClient::download`], telling `progress` (bytes so far, announced total) as it goes.
+    pub fn download_with_progress(
+        &self,
+        digest: &str,
+        limit: u64,
+        progress: &mut dyn FnMut(u64, Option<u64>),
+    ) -> Result<Vec<u8>, AuditError> {
+        self.send_with_progress(&format!("/v1/packages/{digest}/download"), None, limit, progress)
     }
 
     /// `POST /log/cosignature`.

@@ -248,7 +248,21 @@ pub(super) fn evidence(args: EvidenceArgs) -> Outcome {
     match args.command {
         EvidenceCommand::Export { registry, digest, out, tlog_proof, token, json } => {
             let client = LogClient::new(&registry, token.as_deref());
-            match evidence::export_bundle(&client, &digest, &out, tlog_proof.as_deref()) {
+            // A bar for the package's download, drawn once its size is announced (on a terminal,
+            // not with --json, and only for large packages).
+            let mut bar: Option<indicatif::ProgressBar> = None;
+            let exported = {
+                let mut progress = |done: u64, total: Option<u64>| {
+                    if let Some(total) = total {
+                        bar.get_or_insert_with(|| super::progress::bar(total, "downloading", json)).set_position(done);
+                    }
+                };
+                evidence::export_bundle(&client, &digest, &out, tlog_proof.as_deref(), &mut progress)
+            };
+            if let Some(bar) = bar.take() {
+                bar.finish_and_clear();
+            }
+            match exported {
                 Ok(r) => {
                     if json {
                         print_json(&json!({"ok": true, "report": r, "bundle": out.display().to_string()}));

@@ -20,7 +20,7 @@ use crate::log::note::VerifierKey;
 use crate::log::split_view::Evidence;
 use crate::log::witness::WitnessedLog;
 use crate::package::signing::SecretKey;
-use crate::registry::mirror::{MirrorConfig, MirrorError, SyncReport, Upstream};
+use crate::registry::mirror::{MirrorConfig, MirrorError, SyncProgress, SyncReport, Upstream};
 use crate::registry::witnessing::WitnessService;
 use crate::registry::{Policy, Registry};
 
@@ -216,6 +216,7 @@ pub(super) fn mirror(args: MirrorArgs) -> Outcome {
         token: args.token.clone(),
         country: args.country.clone(),
         parallel: usize::try_from(args.parallel).unwrap_or(8),
+        progress: Default::default(),
     };
     let up = HttpUpstream::new(&args.upstream);
     let mut registry = registry;
@@ -250,7 +251,21 @@ pub(super) fn mirror(args: MirrorArgs) -> Outcome {
         _ => None,
     };
     if args.once {
-        return match sync(&registry, &cfg, &up, witness.as_ref()) {
+        // A first sync of a large registry draws a bar of entries replayed (on a terminal).
+        let bar: std::sync::Arc<std::sync::Mutex<Option<indicatif::ProgressBar>>> = Default::default();
+        let mut cfg = cfg;
+        let slot = bar.clone();
+        cfg.progress = SyncProgress(Some(std::sync::Arc::new(move |done, total| {
+            if let Ok(mut b) = slot.lock() {
+                b.get_or_insert_with(|| super::progress::count_bar(total, 2_000, "syncing", "entries", false))
+                    .set_position(done);
+            }
+        })));
+        let synced = sync(&registry, &cfg, &up, witness.as_ref());
+        if let Some(b) = bar.lock().ok().and_then(|mut b| b.take()) {
+            b.finish_and_clear();
+        }
+        return match synced {
             Ok(report) => {
                 println!("in sync with {}: {}", up.base(), describe(&report));
                 Outcome::Ok

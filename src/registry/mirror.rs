@@ -57,6 +57,25 @@ pub trait Upstream: Sync {
     fn base(&self) -> &str;
 }
 
+/// Who hears how far a sync has come: entries replayed so far and in all (the command line
+/// draws a bar with it for `--once`).
+#[derive(Clone, Default)]
+pub struct SyncProgress(pub Option<std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>>);
+
+impl SyncProgress {
+    fn report(&self, done: u64, total: u64) {
+        if let Some(f) = &self.0 {
+            f(done, total);
+        }
+    }
+}
+
+impl std::fmt::Debug for SyncProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "SyncProgress(reported)" } else { "SyncProgress(none)" })
+    }
+}
+
 /// What a mirror follows and how.
 #[derive(Debug, Clone)]
 pub struct MirrorConfig {
@@ -78,6 +97,8 @@ pub struct MirrorConfig {
     pub country: Option<String>,
     /// Package files downloaded and verified at once (at least 1).
     pub parallel: usize,
+    /// Told of each batch replayed.
+    pub progress: SyncProgress,
 }
 
 /// Why a sync did not complete. `code()` is stable.
@@ -877,6 +898,7 @@ impl Registry {
                 index = end;
                 report.packages_stored += stored;
                 report.packages_rejected += rejected;
+                cfg.progress.report(end - own, total);
                 if total > batch {
                     log::info!(
                         "mirror: committed {index} of {size} entries ({} package(s) stored, {} refused so far)",
