@@ -133,11 +133,8 @@ impl LogClient {
             }
         };
         let status = res.status().as_u16();
-        let total = res
-            .headers()
-            .get("content-length")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let total =
+            res.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         let bad = |e: std::io::Error| AuditError::BadResponse { url: url.clone(), detail: e.to_string() };
         let mut reader = res.body_mut().with_config().limit(limit).reader();
         let mut body = Vec::new();

@@ -257,7 +257,11 @@ fn package_label(e: &Evidence) -> String {
 /// order in the registry, argument order offline) is the baseline; another source is pooled only
 /// when every one of its packages passes equivalency against the baseline's evidence, as
 /// CMH-17-1G 8.4 admits a new producer, site or process; otherwise it is kept apart.
-fn admit(evidence: &[Evidence]) -> (Vec<&Evidence>, Vec<SourceUse>) {
+/// The evidence a material's figures may rest on: the baseline source and every other source
+/// that passes equivalency against it, with how each source was used. Fit reports and the
+/// material page's datasheet both take their numbers from here, so the two never disagree on
+/// what was pooled.
+pub fn admit(evidence: &[Evidence]) -> (Vec<&Evidence>, Vec<SourceUse>) {
     let mut groups: Vec<(&Source, Vec<&Evidence>)> = Vec::new();
     for e in evidence {
         match groups.iter_mut().find(|(s, _)| s.same_as(&e.source)) {

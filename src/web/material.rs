@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::{Names, charts, esc, package_status, page, url, verdict_class};
 use crate::display::{class_label, property_label, property_short, quantity, sig, unit_label, with_unit};
-use crate::fit::{Evidence, better_side};
+use crate::fit::{Evidence, SourceRole, better_side};
 use crate::package::manifest::CurveKind;
 use crate::package::vocabulary::{self, MaterialClass};
 use crate::registry::evidence::ProfileSummary;
@@ -62,9 +62,13 @@ fn property_order(name: &str) -> usize {
 }
 
 /// Groups every counting measurement by property and condition, in the property's canonical unit.
+/// Only the sources a fit report would pool count: the baseline and the sources equivalent to
+/// it (`fit::admit`); another production site or process route that is not shown equivalent is
+/// kept apart here too, and the page says so.
 pub fn datasheet(evidence: &[Evidence]) -> Vec<DatasheetRow> {
     let mut groups: BTreeMap<(usize, String, i64, String), DatasheetRow> = BTreeMap::new();
-    for e in evidence {
+    let (admitted, _) = crate::fit::admit(evidence);
+    for e in admitted {
         for d in &e.datasets {
             let canonical = vocabulary::property(&d.property).map_or(d.unit.as_str(), |p| p.canonical_unit);
             let (from, to) = (Unit::parse(&d.unit).ok(), Unit::parse(canonical).ok());
@@ -226,6 +230,15 @@ pub fn material_page(m: &MaterialOverview, profiles: &[ProfileSummary], names: &
     );
     let rows = datasheet(&m.evidence);
     datasheet_table(&mut b, &rows);
+    let (_, sources) = crate::fit::admit(&m.evidence);
+    let apart: Vec<_> = sources.iter().filter(|s| s.role == SourceRole::KeptApart).collect();
+    if !apart.is_empty() {
+        b.push_str("<div class=\"notes\" id=\"kept-apart\"><p>Not in the datasheet: another source of this material that has not been shown equivalent to the first one published, as a fit report would keep it apart.</p><ul>");
+        for s in apart {
+            let _ = write!(b, "<li>{} ({}): {}</li>", esc(&s.source), esc(&s.packages.join(", ")), esc(&s.reason));
+        }
+        b.push_str("</ul></div>");
+    }
     if !rows.is_empty() {
         let _ = write!(
             b,

@@ -168,4 +168,13 @@ fn another_site_is_kept_apart_until_shown_equivalent(backend: Backend) {
     for (a, b) in before["requirements"].as_array().unwrap().iter().zip(after["requirements"].as_array().unwrap()) {
         assert_eq!((&a["status"], &a["value"], &a["specimens"]), (&b["status"], &b["value"], &b["specimens"]));
     }
+    // The material page's datasheet rests on the same sources: the other site's package is
+    // named as kept apart, and its measurements are in neither the table nor the CSV.
+    let page = String::from_utf8(reg.get(&format!("/materials/{sh}"), None).body).unwrap();
+    let apart = page.split("id=\"kept-apart\"").nth(1).expect("the page names the source kept apart");
+    assert!(apart.split("</div>").next().unwrap().contains(&digest), "{apart}");
+    let table = page.split("id=\"datasheet-table\"").nth(1).unwrap().split("</table>").next().unwrap();
+    assert!(!table.contains(&digest), "the datasheet holds only pooled packages");
+    let csv = String::from_utf8(reg.get(&format!("/materials/{sh}/datasheet.csv"), None).body).unwrap();
+    assert!(!csv.contains(&digest) && csv.lines().count() > 1, "{csv}");
 }
