@@ -23,6 +23,8 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .route("/materials/{id}/datasheet.csv", actix_web::web::get().to(datasheet_csv))
         .route("/packages/{digest}", actix_web::web::get().to(package_page))
         .route("/fit/{profile}/{material}", actix_web::web::get().to(fit_page))
+        .route("/profiles", actix_web::web::get().to(profiles_page))
+        .route("/profiles/{id}", actix_web::web::get().to(profile_page))
         .route("/labs", actix_web::web::get().to(organisations_page))
         .route("/labs/{id}", actix_web::web::get().to(lab_page));
 }
@@ -241,6 +243,33 @@ async fn fit_page(
             Ok((report, p, chart, names(&state.registry)?))
         },
         |(report, p, chart, names)| view::fit_page(&report, &p, chart.as_ref(), &names),
+    )
+    .await
+}
+
+async fn profiles_page(req: HttpRequest, state: State) -> HttpResponse {
+    render(
+        &req,
+        move || Ok((state.registry.list_profiles()?, names(&state.registry)?)),
+        |(profiles, names)| view::profiles_page(&profiles, &names),
+    )
+    .await
+}
+
+async fn profile_page(req: HttpRequest, state: State, id: actix_web::web::Path<String>) -> HttpResponse {
+    let id = id.into_inner();
+    let version: Option<String> = actix_web::web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.into_inner().into_iter().find(|(k, _)| k == "version").map(|(_, v)| v));
+    render_with(
+        &req,
+        &["version".to_owned()],
+        move || {
+            let issued = state.registry.get_issued_profile(&id, version.as_deref())?;
+            let versions: Vec<_> = state.registry.list_profiles()?.into_iter().filter(|p| p.id == id).collect();
+            Ok((issued, versions, names(&state.registry)?))
+        },
+        |(issued, versions, names)| view::profile_page(&issued.profile, &issued.issuer, &versions, &names),
     )
     .await
 }

@@ -12,6 +12,7 @@ mod glossary;
 mod lab;
 mod material;
 mod package;
+mod profile;
 mod search;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ pub use glossary::glossary_page;
 pub use lab::{lab_page, organisations_page};
 pub use material::{datasheet_csv, material_page};
 pub use package::{Provenance, package_page};
+pub use profile::{profile_page, profiles_page};
 pub use search::{FormError, RELAXABLE, Relaxation, pairs as search_pairs, search_page, without};
 
 use crate::registry::auth::OrgKind;
@@ -120,7 +122,7 @@ pub fn page(title: &str, body: &str) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>{t} · prequal</title><link rel=\"stylesheet\" href=\"/static/style.css\"></head><body>\
 <a class=\"skip\" href=\"#main\">Skip to content</a>\
-<header><a class=\"brand\" href=\"/\">prequal</a><nav aria-label=\"Site\"><a href=\"/\">Search</a> <a href=\"/labs\">Organisations</a> <a href=\"/glossary\">Glossary</a> <a href=\"/docs/\">API</a></nav></header>\
+<header><a class=\"brand\" href=\"/\">prequal</a><nav aria-label=\"Site\"><a href=\"/\">Search</a> <a href=\"/labs\">Organisations</a> <a href=\"/profiles\">Profiles</a> <a href=\"/glossary\">Glossary</a> <a href=\"/docs/\">API</a></nav></header>\
 <main id=\"main\">{body}</main><footer>Qualification data packages: signed by labs, verified by the registry. Figures marked synthetic or illustrative are examples.</footer></body></html>",
         t = esc(title),
         body = scrolling_tables(body)

@@ -300,6 +300,8 @@ fn every_page_kind_reads_in_words_and_units_at_desktop_and_phone_widths() {
         ("lab", format!("/labs/{certifier}")),
         ("organisations", "/labs".into()),
         ("glossary", "/glossary".into()),
+        ("profiles", "/profiles".into()),
+        ("profile", "/profiles/ev-traction-magnet-180c".into()),
         ("not-found", "/no/such/page".into()),
     ];
     for (kind, path) in &pages {

@@ -28,6 +28,29 @@ fn pages_render_and_escape(backend: Backend) {
         text(&res)
     };
 
+    // Profiles: the index and one profile's requirements in units and words, its versions, the
+    // way to the materials; another version by `?version=`; an unknown id or parameter refused.
+    let profiles = page("/profiles");
+    assert!(
+        profiles.contains("href=\"/profiles/ev-traction-magnet-180c\"") && profiles.contains("the registry operator")
+    );
+    let p180 = page("/profiles/ev-traction-magnet-180c");
+    let reqs = p180.split("id=\"requirements\"").nth(1).unwrap().split("</table>").next().unwrap();
+    let hcj = reqs.split("data-requirement=\"hcj-180\"").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(hcj.contains("Intrinsic coercivity") || hcj.contains("intrinsic coercivity"), "{hcj}");
+    assert!(hcj.contains("≥ 800 kA/m") && hcj.contains("temperature 180 °C ± 5 °C"), "{hcj}");
+    assert!(hcj.contains("B-basis") && hcj.contains("10 specimens from 3 batches"), "{hcj}");
+    assert!(
+        !reqs.contains("b_basis") && !reqs.contains("Cel") && !reqs.contains("at_least"),
+        "no codes as text: {reqs}"
+    );
+    assert!(p180.contains("href=\"/?profile=ev-traction-magnet-180c\""), "{p180}");
+    assert!(p180.contains(">1.0.0</a> (latest)"), "{p180}");
+    assert_eq!(reg.get("/profiles/ev-traction-magnet-180c?version=1.0.0", None).status, 200);
+    assert_eq!(reg.get("/profiles/ev-traction-magnet-180c?version=9.9.9", None).status, 404);
+    assert_eq!(reg.get("/profiles/no-such-profile", None).status, 404);
+    assert_eq!(reg.get("/profiles/ev-traction-magnet-180c?vresion=1.0.0", None).status, 400);
+
     // Search: a labelled form that works by GET, facets as links, hits linking to materials.
     let home = page("/");
     assert!(home.contains("<label for=\"f-property\">") && home.contains("id=\"f-property\""));
