@@ -4,6 +4,7 @@
 //! a source directory has problems); 2 the command could not run (bad arguments, unreadable
 //! files, a key that already exists).
 
+mod admin_cmd;
 mod fit_cmd;
 mod import_cmd;
 mod log_cmds;
@@ -140,7 +141,7 @@ enum Command {
     /// Follow another registry as a verifying, read-only mirror (serves the read API and pages).
     Mirror(mirror_cmd::MirrorArgs),
     /// Manage organisations, keys and API tokens directly in the registry's database.
-    Admin(serve_cmds::AdminArgs),
+    Admin(admin_cmd::AdminArgs),
     /// Fit a material's evidence against an application requirement profile: which requirements
     /// are met, at what basis, and which tests remain. Offline on package files, or --registry.
     Fit(fit_cmd::FitArgs),
@@ -268,7 +269,7 @@ pub fn run() -> ExitCode {
         Command::Fit(args) => fit_cmd::fit(args),
         Command::Equivalency(args) => fit_cmd::equivalency(args),
         Command::Profile(args) => profile_cmd::profile(args),
-        Command::Admin(args) => serve_cmds::admin(args),
+        Command::Admin(args) => admin_cmd::admin(args),
         Command::Push { package, registry, token, json } => push_cmd::push(&package, &registry, &token, json),
     };
     outcome.into()
