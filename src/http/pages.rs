@@ -74,6 +74,13 @@ async fn render_with<T: Send + 'static>(
     }
 }
 
+/// The value of the query parameter `name`, if the request has one.
+fn query_value(req: &HttpRequest, name: &str) -> Option<String> {
+    actix_web::web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.into_inner().into_iter().find(|(k, _)| k == name).map(|(_, v)| v))
+}
+
 fn names(registry: &Registry) -> Result<Names, RegistryError> {
     Ok(Names::new(&registry.list_organisations()?))
 }
@@ -227,9 +234,7 @@ async fn fit_page(
 ) -> HttpResponse {
     let reader = auth.reader();
     let (profile, material) = path.into_inner();
-    let version: Option<String> = actix_web::web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .ok()
-        .and_then(|q| q.into_inner().into_iter().find(|(k, _)| k == "version").map(|(_, v)| v));
+    let version = query_value(&req, "version");
     render_with(
         &req,
         &["version".to_owned()],
@@ -258,9 +263,7 @@ async fn profiles_page(req: HttpRequest, state: State) -> HttpResponse {
 
 async fn profile_page(req: HttpRequest, state: State, id: actix_web::web::Path<String>) -> HttpResponse {
     let id = id.into_inner();
-    let version: Option<String> = actix_web::web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .ok()
-        .and_then(|q| q.into_inner().into_iter().find(|(k, _)| k == "version").map(|(_, v)| v));
+    let version = query_value(&req, "version");
     render_with(
         &req,
         &["version".to_owned()],
