@@ -116,9 +116,7 @@ fn push(path: &Path, registry: &str, token: &str, json: bool) -> Outcome {
         }
     };
     let status = response.status().as_u16();
-    let body: serde_json::Value = response.body_mut().with_config().limit(16 << 20).read_json().unwrap_or_else(
-        |e| serde_json::json!({"error": {"code": "bad_response", "message": e.to_string(), "details": []}}),
-    );
+    let body = super::push_cmd::response_json(&mut response, 16 << 20);
     if json {
         println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
     }

@@ -48,9 +48,7 @@ pub(super) fn push(package: &Path, registry: &str, token: &str, json: bool) -> O
         }
     };
     let status = response.status().as_u16();
-    let body: serde_json::Value = response.body_mut().with_config().limit(64 << 20).read_json().unwrap_or_else(
-        |e| serde_json::json!({"error": {"code": "bad_response", "message": e.to_string(), "details": []}}),
-    );
+    let body = response_json(&mut response, 64 << 20);
     if json {
         println!(
             "{}",
@@ -84,4 +82,11 @@ pub(super) fn push(package: &Path, registry: &str, token: &str, json: bool) -> O
             if status >= 500 { Outcome::Failed } else { Outcome::Refused }
         }
     }
+}
+
+/// A registry's JSON answer, or an error body (`bad_response`) saying why it could not be read.
+pub(super) fn response_json(response: &mut ureq::http::Response<ureq::Body>, limit: u64) -> serde_json::Value {
+    response.body_mut().with_config().limit(limit).read_json().unwrap_or_else(
+        |e| serde_json::json!({"error": {"code": "bad_response", "message": e.to_string(), "details": []}}),
+    )
 }

@@ -2,7 +2,7 @@
 //! (Scholz & Stephens 1987, the midrank statistic A²_akN for data with ties, as CMH-17-1G
 //! 8.3.2.2 applies it to batches).
 
-use super::{AdkResult, StatsError, check_probability, check_values, sorted};
+use super::{AdkResult, StatsError, check_groups, check_probability, sorted};
 
 /// ADK = A²_akN/(k−1) and its critical value ADC = 1 + σ_N·(t₀ + t₁/√(k−1) + t₂/(k−1)).
 ///
@@ -12,16 +12,7 @@ use super::{AdkResult, StatsError, check_probability, check_values, sorted};
 /// CMH-17-1G uses; other α values are rejected rather than guessed.
 pub fn k_sample_anderson_darling(groups: &[Vec<f64>], alpha: f64) -> Result<AdkResult, StatsError> {
     check_probability("alpha", alpha)?;
-    let k = groups.len();
-    if k < 2 {
-        return Err(StatsError::TooFewGroups { needed: 2, got: k });
-    }
-    for (g, values) in groups.iter().enumerate() {
-        if values.is_empty() {
-            return Err(StatsError::EmptyGroup { group: g });
-        }
-        check_values(values, 1)?;
-    }
+    let k = check_groups(groups)?;
     let pooled: Vec<f64> = sorted(&groups.iter().flatten().copied().collect::<Vec<_>>());
     let big_n = pooled.len();
     if big_n < 4 {

@@ -8,7 +8,7 @@
 //! and CMH17-STATS apply).
 
 use super::normal::k_factor_normal;
-use super::{Side, StatsError, check_probability, check_values, mean};
+use super::{Side, StatsError, check_groups, check_probability, mean};
 
 /// A basis value from the ANOVA method.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -33,16 +33,7 @@ pub struct AnovaResult {
 pub fn anova_bound(groups: &[Vec<f64>], content: f64, confidence: f64, side: Side) -> Result<AnovaResult, StatsError> {
     check_probability("content", content)?;
     check_probability("confidence", confidence)?;
-    let r = groups.len();
-    if r < 2 {
-        return Err(StatsError::TooFewGroups { needed: 2, got: r });
-    }
-    for (g, values) in groups.iter().enumerate() {
-        if values.is_empty() {
-            return Err(StatsError::EmptyGroup { group: g });
-        }
-        check_values(values, 1)?;
-    }
+    let r = check_groups(groups)?;
     let all: Vec<f64> = groups.iter().flatten().copied().collect();
     let n = all.len();
     // The within-batch mean square needs n − r > 0 degrees of freedom.

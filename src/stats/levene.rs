@@ -5,7 +5,7 @@
 
 use statrs::distribution::{ContinuousCDF, FisherSnedecor};
 
-use super::{StatsError, check_probability, check_values, mean};
+use super::{StatsError, check_groups, check_probability, mean};
 
 /// Outcome of Levene's test.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -28,16 +28,7 @@ fn median(values: &[f64]) -> f64 {
 /// Levene's test of `groups` at significance `alpha`.
 pub fn levene_test(groups: &[Vec<f64>], alpha: f64) -> Result<LeveneResult, StatsError> {
     check_probability("alpha", alpha)?;
-    let k = groups.len();
-    if k < 2 {
-        return Err(StatsError::TooFewGroups { needed: 2, got: k });
-    }
-    for (g, values) in groups.iter().enumerate() {
-        if values.is_empty() {
-            return Err(StatsError::EmptyGroup { group: g });
-        }
-        check_values(values, 1)?;
-    }
+    let k = check_groups(groups)?;
     let deviations: Vec<Vec<f64>> = groups
         .iter()
         .map(|g| {

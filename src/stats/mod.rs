@@ -251,6 +251,20 @@ pub(crate) fn check_values(values: &[f64], needed: usize) -> Result<(), StatsErr
     }
 }
 
+/// At least two groups (batches), none empty, every value finite; returns the number of groups.
+pub(crate) fn check_groups(groups: &[Vec<f64>]) -> Result<usize, StatsError> {
+    if groups.len() < 2 {
+        return Err(StatsError::TooFewGroups { needed: 2, got: groups.len() });
+    }
+    for (g, values) in groups.iter().enumerate() {
+        if values.is_empty() {
+            return Err(StatsError::EmptyGroup { group: g });
+        }
+        check_values(values, 1)?;
+    }
+    Ok(groups.len())
+}
+
 pub(crate) fn check_positive(values: &[f64], model: Model) -> Result<(), StatsError> {
     match values.iter().position(|v| *v <= 0.0) {
         Some(index) => Err(StatsError::NonPositive { index, value: values[index], model }),
